@@ -1,0 +1,44 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both set up what they need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup index run test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip==26.3
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --require-hashes -r requirements-nodeps.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+index: setup
+	$(BIN)/interviewer index
+
+run: index
+	$(BIN)/interviewer interview --day 58
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck
+	$(BIN)/interviewer corpus validate
+	$(BIN)/python -m pytest -q
+
+bench: index
+	$(BIN)/interviewer bench
+
+clean:
+	rm -rf $(VENV) .interviewer .pytest_cache .mypy_cache .ruff_cache

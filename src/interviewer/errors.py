@@ -1,0 +1,25 @@
+"""Errors whose message is safe and useful to show a user as it is."""
+
+
+class InterviewerError(Exception):
+    """A problem the user can act on; its message is one clear line."""
+
+
+class CorpusError(InterviewerError):
+    """The curriculum files are broken; the message names file, entry and field."""
+
+
+class NotFoundError(InterviewerError):
+    """A prompt, topic, day or session id that does not exist."""
+
+
+class AnswerRejected(InterviewerError):
+    """An answer that cannot be graded as given (too long, not text)."""
+
+
+class StorageError(InterviewerError):
+    """The session database or the data folder cannot be used."""
+
+
+class SessionFinished(InterviewerError):
+    """The session has ended; it takes no more answers."""

@@ -1,0 +1,59 @@
+"""Grading outside an interview: one answer or many, against a prompt of the corpus or an ad-hoc one."""
+
+from __future__ import annotations
+
+from interviewer.config import Settings
+from interviewer.corpus import Corpus, Prompt, load_corpus
+from interviewer.embeddings import Vectors
+from interviewer.errors import AnswerRejected, NotFoundError
+from interviewer.grading import Brain, TurnContext
+from interviewer.grading.models import Grade
+from interviewer.grading.rubric import RubricBrain, encode_points
+from interviewer.grading.text import clean, words
+from interviewer.index import CurriculumIndex
+
+
+class Grader:
+    """The corpus, its index and the brains; what both the engine and `interviewer grade` use."""
+
+    def __init__(self, settings: Settings | None = None, *, progress: bool = True) -> None:
+        self.settings = settings or Settings()
+        self.corpus: Corpus = load_corpus(self.settings.corpus_dir)
+        self.index = CurriculumIndex(self.settings.index_dir, self.corpus, progress=progress)
+        self._point_cache: dict[str, dict[str, Vectors]] = {}
+        self._brains: dict[str, Brain] = {"rubric": RubricBrain(point_vectors=self.point_vectors)}
+
+    def brain(self, name: str) -> Brain:
+        try:
+            return self._brains[name]
+        except KeyError:
+            raise NotFoundError(f"No brain named {name!r}; available: {', '.join(self._brains)}.") from None
+
+    def register_brain(self, brain: Brain) -> None:
+        self._brains[brain.name] = brain
+
+    def point_vectors(self, prompt: Prompt) -> dict[str, Vectors]:
+        """Rubric point vectors from the index for corpus prompts; embedded on the fly otherwise."""
+        cached = self._point_cache.get(prompt.id)
+        if cached is not None:
+            return cached
+        known = self.corpus.prompts.get(prompt.id)
+        if known is None or known.prompt != prompt:
+            return encode_points(prompt)
+        vectors = {
+            r.id: self.index.vectors(self.index.entry_ids("point", r.id) + self.index.entry_ids("paraphrase", r.id))
+            for r in prompt.rubric
+        }
+        self._point_cache[prompt.id] = vectors
+        return vectors
+
+    def clean_answer(self, answer: str) -> str:
+        """The answer as graded; refuses empty, unreadable and over-long answers with a clear message."""
+        text = clean(answer, self.settings.max_answer_chars)
+        if not words(text):
+            what = "empty" if not answer.strip() else "has no readable text"
+            raise AnswerRejected(f"The answer is {what}: nothing to grade.")
+        return text
+
+    def grade(self, prompt: Prompt, answer: str, brain: str | None = None) -> Grade:
+        return self.brain(brain or self.settings.brain).grade(prompt, self.clean_answer(answer), TurnContext())

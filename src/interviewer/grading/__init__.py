@@ -1,0 +1,39 @@
+"""Brains that grade answers and choose follow-ups; every brain returns the same Grade type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from interviewer.corpus import Prompt
+from interviewer.grading.models import Grade, PointVerdict
+from interviewer.index import Related
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A follow-up question probing one rubric point."""
+
+    text: str
+    point_id: str
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What a brain may use beyond the prompt and the answer."""
+
+    related: list[Related] = field(default_factory=list)
+    history: list[tuple[str, str]] = field(default_factory=list)  # (question, answer) earlier in this prompt
+
+
+class Brain(Protocol):
+    name: str
+
+    @property
+    def version(self) -> str: ...
+
+    def grade(self, prompt: Prompt, answer: str, context: TurnContext) -> Grade: ...
+
+    def follow_up(
+        self, prompt: Prompt, points: list[PointVerdict], probed: list[str], context: TurnContext
+    ) -> FollowUp | None: ...

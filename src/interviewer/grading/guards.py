@@ -1,0 +1,34 @@
+"""Recognising text in an answer that addresses the grader instead of the question.
+
+Such sentences are flagged and removed from the evidence: they can never earn credit.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TARGET = r"(grader|grading (model|system|ai)|evaluator|examiner|assessor|judge|marker|ai|llm|assistant|chatbot)"
+_PATTERNS = [
+    r"\b(ignore|disregard|forget|override|bypass|skip)\b[^.?!\n]{0,60}\b(instruction|rubric|rule|prompt|guideline|"
+    r"criteria|previous|prior|above)",
+    r"\b(you are|you're|act as|pretend( to be| you are)?|dear|attention|hey|note to|message to|instructions? (to|for))"
+    r"\s+([\w-]+\s+){0,3}" + _TARGET + r"\b",
+    r"\bas (the|an?) (grader|evaluator|examiner|assessor|marker)\b",
+    r"\b(give|award|assign|grant|mark|grade|score|rate|put)\b[^.?!\n]{0,40}\b(full|maximum|max|perfect|top|highest|"
+    r"all( the)?|100 ?%?)\s+(marks?|scores?|points?|credit|grade|rating)",
+    r"\b(score|grade|mark|rate)\s+(this|me|my|it|the answer)\b[^.?!\n]{0,30}\b(4|four|5|five|10|ten|100|"
+    r"perfect|excellent|max(imum)?)\b",
+    r"\b(mark|count|treat|consider|set)\b[^.?!\n]{0,20}\b(all|every|each)\b[^.?!\n]{0,20}\b(points?|objectives?|"
+    r"items?|criteria)\b[^.?!\n]{0,15}\b(covered|met|satisfied|correct|complete)",
+    r"\b(system prompt|system message|new instructions?|developer message|jailbreak|prompt injection)\b",
+    r"\b(4|four)\s*(/|out of)\s*(4|four)\b",
+    r"\bthis (answer|response)\b[^.?!\n]{0,20}\b(deserves|earns|should (get|receive|be given)|gets|is worth)\b",
+    r"^\s*(please\s+)?(output|return|respond with|reply with|print)\b[^.?!\n]{0,30}\b(score|grade|verdicts?)\b",
+    r"\b(score|grade|verdict)\s*[:=]\s*(4|four|covered|pass)\b",
+]
+_COMPILED = [re.compile(p, re.IGNORECASE) for p in _PATTERNS]
+
+
+def addresses_grader(sentence: str) -> bool:
+    """True when a sentence reads as an instruction to whoever grades the answer."""
+    return any(p.search(sentence) for p in _COMPILED)

@@ -1,0 +1,102 @@
+"""The grade of one answer: per-point verdicts with evidence, and a 0-4 score computed from them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Verdict = Literal["covered", "partial", "missed"]
+Flag = Literal["empty", "too_short", "off_topic", "keyword_stuffing", "instruction_to_grader", "restated_question"]
+
+FLAG_MESSAGES: dict[str, str] = {
+    "empty": "No answer was given.",
+    "too_short": "The answer is too short to show understanding.",
+    "off_topic": "The answer does not address this question.",
+    "keyword_stuffing": "A list of terms without explanation earns little: say how and why.",
+    "instruction_to_grader": "Text addressed to the grader was ignored and earns nothing.",
+    "restated_question": "The answer restates the question instead of answering it.",
+}
+
+
+class PointVerdict(BaseModel):
+    """How well the answer makes one rubric point."""
+
+    point_id: str
+    text: str
+    objective: str
+    weight: int
+    verdict: Verdict
+    evidence: str | None = Field(default=None, description="The answer's own sentence that shows the point.")
+    strength: float = Field(default=0.0, description="Match strength 0-1 behind the verdict.")
+
+
+class RedFlagHit(BaseModel):
+    claim: str
+    evidence: str
+    correction: str
+
+
+class Grade(BaseModel):
+    """One graded answer. The score is derived in code from `points`, `red_flags` and `flags`."""
+
+    prompt_id: str
+    score: int = Field(ge=0, le=4)
+    coverage: float = Field(ge=0.0, le=1.0)
+    points: list[PointVerdict]
+    red_flags: list[RedFlagHit] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
+    feedback: str = ""
+    brain: str = "rubric"
+    fallback: str | None = None
+    grader_version: str = ""
+
+    def covered(self) -> list[PointVerdict]:
+        return [p for p in self.points if p.verdict == "covered"]
+
+    def missed(self) -> list[PointVerdict]:
+        return [p for p in self.points if p.verdict != "covered"]
+
+
+VERDICT_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
+# Coverage needed for each score step 1..4 (weighted share of rubric credit).
+SCORE_CUTS: tuple[float, float, float, float] = (0.12, 0.35, 0.6, 0.82)
+
+
+def coverage_of(points: list[PointVerdict]) -> float:
+    total = sum(p.weight for p in points)
+    if total == 0:
+        return 0.0
+    return round(sum(p.weight * VERDICT_CREDIT[p.verdict] for p in points) / total, 4)
+
+
+def score_from(
+    points: list[PointVerdict],
+    red_flags: list[RedFlagHit],
+    flags: list[str],
+    cuts: tuple[float, ...] = SCORE_CUTS,
+) -> tuple[int, float]:
+    """The 0-4 score and the coverage behind it. Both brains use this one function."""
+    coverage = coverage_of(points)
+    score = sum(1 for cut in cuts if coverage >= cut)
+    essentials = [p for p in points if p.weight == max((q.weight for q in points), default=0)]
+    if score >= 4 and any(p.verdict == "missed" for p in essentials):
+        score = 3  # full marks need every essential point
+    score -= min(len(red_flags), 2)
+    if {"empty", "off_topic", "restated_question"} & set(flags):
+        score = 0
+    elif {"keyword_stuffing", "too_short"} & set(flags):
+        score = min(score, 1)
+    return max(0, min(4, score)), coverage
+
+
+def merge_verdicts(grades: list[Grade]) -> list[PointVerdict]:
+    """Best verdict per rubric point across a prompt's answer and its follow-up answers."""
+    best: dict[str, PointVerdict] = {}
+    for grade in grades:
+        for point in grade.points:
+            current = best.get(point.point_id)
+            if current is None or VERDICT_CREDIT[point.verdict] > VERDICT_CREDIT[current.verdict]:
+                best[point.point_id] = point
+    order = [p.point_id for p in grades[0].points] if grades else []
+    return [best[i] for i in order]

@@ -1,0 +1,287 @@
+"""The rubric brain: grades an answer point by point with local embeddings and lexical evidence.
+
+For each rubric point it looks for the answer's sentence that best makes the point, by meaning (cosine
+similarity to the point and its paraphrases) and by its terms (stemmed, not negated, not merely copied
+from the question). The verdicts decide the score, in code; nothing the answer says can set it.
+Deterministic: the same answer always gets the same grade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from interviewer.corpus import Prompt, RubricPoint
+from interviewer.embeddings import Vectors, encoder
+from interviewer.grading import FollowUp, TurnContext
+from interviewer.grading.guards import addresses_grader
+from interviewer.grading.models import (
+    FLAG_MESSAGES,
+    Flag,
+    Grade,
+    PointVerdict,
+    RedFlagHit,
+    Verdict,
+    score_from,
+)
+from interviewer.grading.text import (
+    STOPWORDS,
+    Sentence,
+    content_stems,
+    find_phrase,
+    negated,
+    split_sentences,
+    stems,
+    words,
+)
+
+
+@dataclass(frozen=True)
+class RubricConfig:
+    """Every number the rubric brain grades with; its hash is stored with each grade."""
+
+    sim_floor: float = 0.30  # cosine at which meaning starts to count
+    sim_full: float = 0.68  # cosine that alone makes a point
+    term_weight: float = 0.45  # how much two distinct terms add to meaning
+    rival_margin: float = 0.06  # how much closer a sentence must be to another point to count as its
+    covered_at: float = 0.62
+    partial_at: float = 0.38
+    min_words: int = 12
+    off_topic_below: float = 0.34
+    stuffing_function_ratio: float = 0.22
+    stuffing_min_terms: int = 3
+    restated_overlap: float = 0.8
+    restated_similarity: float = 0.82
+
+    @property
+    def version(self) -> str:
+        blob = json.dumps({"brain": "rubric", "v": 1, **asdict(self)}, sort_keys=True)
+        return "rubric-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+PointVectorSource = Callable[[Prompt], dict[str, Vectors]]
+
+
+def encode_points(prompt: Prompt) -> dict[str, Vectors]:
+    """Vectors of each rubric point and its paraphrases, embedded now (used outside the index)."""
+    out: dict[str, Vectors] = {}
+    for point in prompt.rubric:
+        out[point.id] = encoder().encode([point.point, *point.paraphrases])
+    return out
+
+
+@dataclass(frozen=True)
+class _Match:
+    strength: float
+    sentence: int | None
+
+
+class RubricBrain:
+    """The embedded default brain: offline, deterministic, no key."""
+
+    name = "rubric"
+
+    def __init__(self, point_vectors: PointVectorSource = encode_points, config: RubricConfig | None = None) -> None:
+        self.point_vectors = point_vectors
+        self.config = config or RubricConfig()
+
+    @property
+    def version(self) -> str:
+        return self.config.version
+
+    def grade(self, prompt: Prompt, answer: str, context: TurnContext | None = None) -> Grade:
+        """Grade a cleaned answer (see text.clean) against the prompt's rubric."""
+        sentences = split_sentences(answer)
+        injected = [s for s in sentences if addresses_grader(s.text)]
+        usable = [s for s in sentences if s not in injected]
+        flags: list[Flag] = ["instruction_to_grader"] if injected else []
+        if not usable:
+            flags.insert(0, "empty")
+            return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
+        vectors = encoder().encode([s.text for s in usable])
+        point_vecs = self.point_vectors(prompt)
+        question = set(stems(prompt.text))
+        sims = np.stack([(vectors @ point_vecs[p.id].T).max(axis=1) for p in prompt.rubric], axis=1)
+        verdicts = [self._judge(p, usable, sims, j, question) for j, p in enumerate(prompt.rubric)]
+        flags.extend(self._answer_flags(prompt, usable, vectors, point_vecs, verdicts))
+        if "keyword_stuffing" in flags:
+            verdicts = [v.model_copy(update={"verdict": "partial"}) if v.verdict == "covered" else v for v in verdicts]
+        red_flags = self._red_flags(prompt, usable)
+        return self._finish(prompt, verdicts, red_flags, flags)
+
+    def follow_up(
+        self,
+        prompt: Prompt,
+        points: list[PointVerdict],
+        probed: list[str],
+        context: TurnContext | None = None,
+    ) -> FollowUp | None:
+        """The authored probe of the most important point not yet made and not yet probed."""
+        by_id = {p.id: p for p in prompt.rubric}
+        open_points = [v for v in points if v.verdict != "covered" and v.point_id not in probed]
+        if not open_points:
+            return None
+        target = min(open_points, key=lambda v: (-v.weight, v.verdict == "partial", points.index(v)))
+        return FollowUp(text=by_id[target.point_id].probe, point_id=target.point_id)
+
+    # -- points --------------------------------------------------------------------------------
+
+    def _judge(
+        self,
+        point: RubricPoint,
+        sentences: list[Sentence],
+        sims: Vectors,
+        column: int,
+        question: set[str],
+    ) -> PointVerdict:
+        """The point's strength in its best sentence: meaning plus the point's own terms.
+
+        A sentence that is clearly closer to another rubric point lends this one only half its meaning,
+        so one good sentence cannot make every point at once.
+        """
+        cfg = self.config
+        best = _Match(0.0, None)
+        for i, sentence in enumerate(sentences):
+            sim = float(sims[i, column])
+            meaning = float(np.clip((sim - cfg.sim_floor) / (cfg.sim_full - cfg.sim_floor), 0.0, 1.0))
+            if sim < float(sims[i].max()) - cfg.rival_margin:
+                meaning *= 0.5
+            window = sentence.stems + (sentences[i + 1].stems if i + 1 < len(sentences) else ())
+            terms = _term_hits(point.terms, sentence.stems, question) + 0.5 * _term_hits(
+                point.terms, window[len(sentence.stems) :], question
+            )
+            strength = min(1.0, meaning + cfg.term_weight * min(terms, 2.0) / 2.0)
+            if strength > best.strength:
+                best = _Match(strength, i)
+        verdict: Verdict = (
+            "covered" if best.strength >= cfg.covered_at else "partial" if best.strength >= cfg.partial_at else "missed"
+        )
+        evidence = sentences[best.sentence].text if best.sentence is not None and verdict != "missed" else None
+        return PointVerdict(
+            point_id=point.id,
+            text=point.point,
+            objective=point.objective,
+            weight=point.weight,
+            verdict=verdict,
+            evidence=evidence,
+            strength=round(best.strength, 4),
+        )
+
+    @staticmethod
+    def _missed(point: RubricPoint) -> PointVerdict:
+        return PointVerdict(
+            point_id=point.id,
+            text=point.point,
+            objective=point.objective,
+            weight=point.weight,
+            verdict="missed",
+        )
+
+    # -- whole-answer flags ----------------------------------------------------------------------
+
+    def _answer_flags(
+        self,
+        prompt: Prompt,
+        sentences: list[Sentence],
+        vectors: Vectors,
+        point_vecs: dict[str, Vectors],
+        verdicts: list[PointVerdict],
+    ) -> list[Flag]:
+        cfg = self.config
+        flags: list[Flag] = []
+        all_words = [w for s in sentences for w in words(s.text)]
+        if len(all_words) < cfg.min_words:
+            flags.append("too_short")
+        relevance = float((vectors @ np.vstack(list(point_vecs.values())).T).max())
+        any_terms = any(_term_hits(p.terms, s.stems, set()) for p in prompt.rubric for s in sentences)
+        if relevance < cfg.off_topic_below and not any_terms:
+            flags.append("off_topic")
+        if self._restates(prompt, sentences, vectors):
+            flags.append("restated_question")
+        if self._stuffed(prompt, all_words, sentences):
+            flags.append("keyword_stuffing")
+        return flags
+
+    def _restates(self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors) -> bool:
+        answer_stems = [s for sentence in sentences for s in content_stems(sentence.text)]
+        if not answer_stems:
+            return False
+        question = set(content_stems(prompt.text))
+        overlap = sum(1 for s in answer_stems if s in question) / len(answer_stems)
+        if overlap < self.config.restated_overlap:
+            return False
+        q_vec = encoder().encode([prompt.text])[0]
+        return float((vectors @ q_vec).max()) >= self.config.restated_similarity
+
+    def _stuffed(self, prompt: Prompt, all_words: list[str], sentences: list[Sentence]) -> bool:
+        if len(all_words) < 4:
+            return False
+        function_ratio = sum(1 for w in all_words if w in STOPWORDS) / len(all_words)
+        distinct_terms = {
+            t for p in prompt.rubric for t in p.terms for s in sentences if find_phrase(s.stems, stems(t))
+        }
+        return (
+            function_ratio < self.config.stuffing_function_ratio
+            and len(distinct_terms) >= self.config.stuffing_min_terms
+        )
+
+    # -- misconceptions --------------------------------------------------------------------------
+
+    @staticmethod
+    def _red_flags(prompt: Prompt, sentences: list[Sentence]) -> list[RedFlagHit]:
+        hits: list[RedFlagHit] = []
+        for flag in prompt.red_flags:
+            for sentence in sentences:
+                if any(_occurs_affirmed(sentence.stems, stems(cue)) for cue in flag.cues):
+                    hits.append(RedFlagHit(claim=flag.claim, evidence=sentence.text, correction=flag.correction))
+                    break
+        return hits
+
+    # -- result ----------------------------------------------------------------------------------
+
+    def _finish(
+        self, prompt: Prompt, verdicts: list[PointVerdict], red_flags: list[RedFlagHit], flags: list[Flag]
+    ) -> Grade:
+        score, coverage = score_from(verdicts, red_flags, list(flags))
+        return Grade(
+            prompt_id=prompt.id,
+            score=score,
+            coverage=coverage,
+            points=verdicts,
+            red_flags=red_flags,
+            flags=flags,
+            feedback=feedback(verdicts, red_flags, flags),
+            brain=self.name,
+            grader_version=self.version,
+        )
+
+
+def _occurs_affirmed(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
+    return any(not negated(haystack, i) for i in find_phrase(haystack, phrase))
+
+
+def _term_hits(terms: tuple[str, ...], haystack: tuple[str, ...], question: set[str]) -> float:
+    """Distinct terms present and affirmed; a term made only of the question's own words counts a quarter."""
+    total = 0.0
+    for term in terms:
+        phrase = stems(term)
+        if phrase and _occurs_affirmed(haystack, phrase):
+            total += 0.25 if set(phrase) <= question else 1.0
+    return total
+
+
+def feedback(verdicts: list[PointVerdict], red_flags: list[RedFlagHit], flags: Sequence[str]) -> str:
+    """What was strong and what to study, in a few short lines."""
+    lines = [FLAG_MESSAGES[f] for f in flags if f in FLAG_MESSAGES]
+    strong = [v for v in verdicts if v.verdict == "covered"]
+    gaps = sorted((v for v in verdicts if v.verdict != "covered"), key=lambda v: (-v.weight, v.verdict != "partial"))
+    if strong:
+        lines.append("Strong: " + "; ".join(v.text.rstrip(".") for v in strong[:3]) + ".")
+    if gaps:
+        lines.append("To study: " + "; ".join(v.text.rstrip(".") for v in gaps[:3]) + ".")
+    lines.extend(f"Misconception: {r.claim} {r.correction}" for r in red_flags)
+    return "\n".join(lines)

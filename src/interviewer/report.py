@@ -1,0 +1,187 @@
+"""The graded transcript of a session: as a dict (JSON) and as Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interviewer.corpus import Corpus
+from interviewer.grading.models import Grade, RedFlagHit, score_from
+from interviewer.grading.rubric import feedback
+from interviewer.graph import merged_points
+from interviewer.store import SessionRow
+
+
+def _turns_of(state: dict[str, Any], prompt_id: str) -> list[dict[str, Any]]:
+    return [t for t in state.get("turns", []) if t["prompt_id"] == prompt_id]
+
+
+def prompt_result(state: dict[str, Any], prompt_id: str) -> dict[str, Any] | None:
+    """The prompt's grade over its answer and follow-ups: best verdict per point."""
+    turns = [t for t in _turns_of(state, prompt_id) if t.get("grade")]
+    if not turns:
+        return None
+    grades = [Grade.model_validate(t["grade"]) for t in turns]
+    points = merged_points(turns)
+    red_flags = [r for g in grades for r in g.red_flags]
+    unique_flags = list({r.claim: r for r in red_flags}.values())
+    shared = set.intersection(*(set(g.flags) for g in grades)) - {"instruction_to_grader"}
+    score, coverage = score_from(points, unique_flags, sorted(shared))
+    return {
+        "score": score,
+        "coverage": coverage,
+        "points": [p.model_dump() for p in points],
+        "red_flags": [r.model_dump() for r in unique_flags],
+        "feedback": feedback(points, unique_flags, sorted(shared)),
+    }
+
+
+def session_score(state: dict[str, Any]) -> float | None:
+    """Mean prompt score over the prompts asked so far (a skipped prompt scores 0)."""
+    asked = list(dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])))
+    if not asked:
+        return None
+    scores = [(prompt_result(state, pid) or {"score": 0})["score"] for pid in asked]
+    return round(float(sum(scores)) / len(scores), 2)
+
+
+def _objective_summary(corpus: Corpus, prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for block in prompts:
+        for point in block["result"]["points"] if block["result"] else block["unanswered_points"]:
+            objective, topic = corpus.objectives[point["objective"]]
+            row = rows.setdefault(
+                objective.id,
+                {
+                    "objective": objective.id,
+                    "text": objective.text,
+                    "topic": topic.id,
+                    "covered": 0,
+                    "partial": 0,
+                    "missed": 0,
+                    "credit": 0.0,
+                    "weight": 0,
+                },
+            )
+            verdict = point.get("verdict", "missed")
+            row[verdict] += 1
+            row["weight"] += point["weight"]
+            row["credit"] += point["weight"] * {"covered": 1.0, "partial": 0.5}.get(verdict, 0.0)
+    for row in rows.values():
+        row["score"] = round(4 * row["credit"] / row["weight"], 2) if row["weight"] else 0.0
+        del row["credit"], row["weight"]
+    return sorted(rows.values(), key=lambda r: (r["score"], r["objective"]))
+
+
+def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[str, Any]:
+    """Every question, answer, follow-up and grade, with the per-objective summary."""
+    blocks: list[dict[str, Any]] = []
+    for pid in dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])):
+        prompt = corpus.prompt(pid).prompt
+        result = prompt_result(state, pid)
+        blocks.append(
+            {
+                "prompt_id": pid,
+                "question": prompt.text,
+                "turns": _turns_of(state, pid),
+                "result": result,
+                "skipped": result is None,
+                "unanswered_points": [
+                    {
+                        "point_id": r.id,
+                        "text": r.point,
+                        "objective": r.objective,
+                        "weight": r.weight,
+                        "verdict": "missed",
+                        "evidence": None,
+                    }
+                    for r in prompt.rubric
+                ]
+                if result is None
+                else [],
+                "reference_answer": prompt.reference_answer,
+                "study": [p["text"] for p in (result["points"] if result else []) if p["verdict"] != "covered"]
+                or ([r.point for r in prompt.rubric] if result is None else []),
+            }
+        )
+    pending = state.get("pending") if state.get("status") != "finished" else None
+    return {
+        "session": row.as_dict(),
+        "corpus_version": corpus.version,
+        "status": state.get("status", row.status),
+        "plan": state.get("plan", []),
+        "pending": pending,
+        "prompts": blocks,
+        "score": session_score(state),
+        "objectives": _objective_summary(corpus, blocks),
+    }
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines() or [""])
+
+
+def _md_escape(text: str) -> str:
+    """Inline text from a user, shown literally in Markdown (no HTML, no formatting)."""
+    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for ch in "\\`*_[]#|":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def to_markdown(data: dict[str, Any]) -> str:
+    s = data["session"]
+    score = "-" if data["score"] is None else f"{data['score']:.2f} / 4"
+    lines = [
+        f"# Mock interview: {s['label']}",
+        "",
+        f"Session `{s['id']}` · started {s['created_at']} · status {data['status']} · brain {s['brain']} · "
+        f"overall score {score}",
+        "",
+    ]
+    for n, block in enumerate(data["prompts"], 1):
+        lines += [f"## {n}. {block['question']}", ""]
+        for turn in block["turns"]:
+            label = "Question" if turn["kind"] == "question" else "Follow-up"
+            lines += [f"**{label}:** {turn['question']}", ""]
+            if turn["answer"] is None:
+                lines += ["*Skipped.*", ""]
+                continue
+            lines += [_quote(_md_escape(turn["answer"])), ""]
+            grade = turn["grade"]
+            lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
+            if grade.get("fallback"):
+                lines += [f"*Graded by the rubric brain: {grade['fallback']}*", ""]
+        result = block["result"]
+        if result is None:
+            lines += ["**Result:** skipped (0/4).", ""]
+        else:
+            lines += [f"**Result: {result['score']}/4**", ""]
+            for p in result["points"]:
+                mark = {"covered": "✓", "partial": "~", "missed": "✗"}[p["verdict"]]
+                line = f"- {mark} {p['text']} *({p['verdict']})*"
+                if p.get("evidence"):
+                    line += f" — you said: “{_md_escape(p['evidence'])}”"
+                lines.append(line)
+            for r in result["red_flags"]:
+                lines.append(
+                    f"- ⚠ Misconception: {r['claim']} You said: “{_md_escape(r['evidence'])}”. {r['correction']}"
+                )
+            lines.append("")
+        if block["study"]:
+            lines += ["**To study:**", *[f"- {t}" for t in block["study"]], ""]
+        lines += ["**Reference answer:**", "", block["reference_answer"], ""]
+    if data["pending"]:
+        lines += [f"*Waiting for an answer to:* {data['pending']['text']}", ""]
+    lines += [
+        "## Learning objectives",
+        "",
+        "| objective | score | covered | partial | missed |",
+        "|---|---|---|---|---|",
+    ]
+    for o in data["objectives"]:
+        lines.append(f"| {o['text']} | {o['score']:.1f} / 4 | {o['covered']} | {o['partial']} | {o['missed']} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+__all__ = ["RedFlagHit", "prompt_result", "session_score", "to_markdown", "transcript"]

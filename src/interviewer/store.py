@@ -1,0 +1,200 @@
+"""The session database: one SQLite file holding the LangGraph checkpoints and the session index.
+
+The checkpoints are the truth of every interview; the `sessions` and `prompt_results` tables index them
+for listing, progress and review planning. Schema changes are named, append-only migrations.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from interviewer.errors import StorageError
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_sessions",
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            target TEXT NOT NULL,
+            label TEXT NOT NULL,
+            brain TEXT NOT NULL,
+            status TEXT NOT NULL,
+            planned INTEGER NOT NULL,
+            answered INTEGER NOT NULL DEFAULT 0,
+            score REAL
+        );
+        CREATE TABLE prompt_results (
+            session_id TEXT NOT NULL REFERENCES sessions(id),
+            prompt_id TEXT NOT NULL,
+            score INTEGER NOT NULL,
+            coverage REAL NOT NULL,
+            points TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, prompt_id)
+        );
+        """,
+    ),
+]
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    created_at: str
+    updated_at: str
+    mode: str
+    target: str
+    label: str
+    brain: str
+    status: str
+    planned: int
+    answered: int
+    score: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def connect(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
+    """Open the database, failing with a clear message when it is unusable."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(path), timeout=5.0, check_same_thread=False, isolation_level=None if autocommit else "DEFERRED"
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(_explain(path, exc)) from None
+    except PermissionError as exc:
+        raise StorageError(f"The data folder {path.parent} is not writable: {exc.strerror}.") from None
+    except OSError as exc:
+        raise StorageError(f"The session database {path} cannot be opened: {exc.strerror or exc}.") from None
+    return conn
+
+
+def _explain(path: Path, exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"The session database {path} is locked by another process; close it and try again."
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"The session database {path} is corrupt ({text}); move it aside to start a new one."
+    if "readonly" in text or "unable to open" in text:
+        return f"The session database {path} cannot be written ({text}); check the data folder's permissions."
+    return f"The session database {path} failed: {text}."
+
+
+class SessionStore:
+    """Sessions and per-prompt results, beside the checkpoints in the same SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self._lock = threading.RLock()
+        with self.guard():
+            self._migrate()
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite failures into one clear StorageError."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise StorageError(_explain(self.path, exc)) from None
+
+    def _migrate(self) -> None:
+        self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, sql.split(";")):
+                    self.conn.execute(statement)
+                self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def create(self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int) -> None:
+        stamp = now()
+        with self.guard():
+            self.conn.execute(
+                "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
+                (session_id, stamp, stamp, mode, target, label, brain, planned),
+            )
+
+    def update(self, session_id: str, *, status: str, answered: int, score: float | None) -> None:
+        with self.guard():
+            self.conn.execute(
+                "UPDATE sessions SET status = ?, answered = ?, score = ?, updated_at = ? WHERE id = ?",
+                (status, answered, score, now(), session_id),
+            )
+
+    def record_prompt(
+        self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[dict[str, Any]]
+    ) -> None:
+        with self.guard():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO prompt_results VALUES (?, ?, ?, ?, ?, ?)",
+                (session_id, prompt_id, score, coverage, json.dumps(points), now()),
+            )
+
+    def get(self, session_id: str) -> SessionRow | None:
+        with self.guard():
+            row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        return SessionRow(*row) if row else None
+
+    def find(self, prefix: str) -> list[SessionRow]:
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC",
+                (prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+        return [SessionRow(*r) for r in rows]
+
+    def recent(self, limit: int = 200) -> list[SessionRow]:
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT * FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [SessionRow(*r) for r in rows]
+
+    def latest_prompt_scores(self) -> dict[str, int]:
+        """Each prompt's score in the most recent session that finished it."""
+        with self.guard():
+            rows = self.conn.execute(
+                "SELECT prompt_id, score FROM prompt_results ORDER BY finished_at ASC, rowid ASC"
+            ).fetchall()
+        return {pid: score for pid, score in rows}
+
+    def prompt_history(self) -> list[tuple[str, str, str]]:
+        """(finished_at, session_id, points JSON) for every finished prompt, oldest first."""
+        with self.guard():
+            return list(
+                self.conn.execute(
+                    "SELECT finished_at, session_id, points FROM prompt_results ORDER BY finished_at, rowid"
+                )
+            )
