@@ -23,7 +23,7 @@ from interviewer.errors import InterviewerError, NotFoundError, SessionFinished,
 from interviewer.grader import Grader
 from interviewer.grading.models import Grade
 from interviewer.graph import build_graph
-from interviewer.store import SessionRow, SessionStore, connect
+from interviewer.store import SessionRow, SessionStore, connect, explain
 
 Mode = Literal["day", "topic", "review"]
 
@@ -65,7 +65,7 @@ class Engine:
         try:
             self.checkpointer.setup()
         except sqlite3.Error as exc:
-            raise StorageError(f"The session database {self.settings.database_path} failed: {exc}.") from None
+            raise StorageError(explain(self.settings.database_path, exc)) from None
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.graph = build_graph(self.corpus, self.grader.index, self.grader.brain, self.checkpointer)
@@ -143,7 +143,7 @@ class Engine:
         try:
             snapshot = self.graph.get_state(self._config(session_id))
         except sqlite3.Error as exc:
-            raise StorageError(f"The session database failed while reading {session_id}: {exc}.") from None
+            raise StorageError(explain(self.settings.database_path, exc)) from None
         return dict(snapshot.values)
 
     def submit(self, session_id: str, answer: str) -> TurnOutcome:
@@ -162,6 +162,8 @@ class Engine:
         with self._session_lock(session_id):
             before = self.state(session_id)
             if self.current(session_id) is None:
+                if reply["action"] == "end":
+                    return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
             self._invoke(session_id, Command(resume=reply))
             after = self.state(session_id)
@@ -174,9 +176,9 @@ class Engine:
         """Keep the session index in step with the checkpoint just written."""
         if after.get("position", 0) > before.get("position", 0) or after.get("status") == "finished":
             pid = before["pending"]["prompt_id"] if before.get("pending") else None
-            result = report.prompt_result(after, pid) if pid else None
-            if result is not None:
-                self.store.record_prompt(session_id, pid or "", result["score"], result["coverage"], result["points"])
+            if pid is not None and report.prompt_turns(after, pid):
+                result = report.prompt_result(after, pid) or {"score": 0, "coverage": 0.0, "points": []}
+                self.store.record_prompt(session_id, pid, result["score"], result["coverage"], result["points"])
         summary = report.session_score(after)
         self.store.update(
             session_id,
@@ -189,7 +191,7 @@ class Engine:
         try:
             self.graph.invoke(payload, self._config(session_id), durability="sync")
         except sqlite3.Error as exc:
-            raise StorageError(f"The session database failed while saving {session_id}: {exc}.") from None
+            raise StorageError(explain(self.settings.database_path, exc)) from None
 
     def _config(self, session_id: str) -> Any:
         return {"configurable": {"thread_id": session_id}}

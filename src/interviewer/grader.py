@@ -9,7 +9,7 @@ from interviewer.errors import AnswerRejected, NotFoundError
 from interviewer.grading import Brain, TurnContext
 from interviewer.grading.models import Grade
 from interviewer.grading.rubric import RubricBrain, encode_points
-from interviewer.grading.text import clean, words
+from interviewer.grading.text import clean
 from interviewer.index import CurriculumIndex
 
 
@@ -50,9 +50,9 @@ class Grader:
     def clean_answer(self, answer: str) -> str:
         """The answer as graded; refuses empty, unreadable and over-long answers with a clear message."""
         text = clean(answer, self.settings.max_answer_chars)
-        if not words(text):
-            what = "empty" if not answer.strip() else "has no readable text"
-            raise AnswerRejected(f"The answer is {what}: nothing to grade.")
+        if not any(ch.isalnum() for ch in text):
+            what = "is empty" if not answer.strip() else "has no readable text"
+            raise AnswerRejected(f"The answer {what}: nothing to grade.")
         return text
 
     def grade(self, prompt: Prompt, answer: str, brain: str | None = None) -> Grade:

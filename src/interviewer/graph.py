@@ -104,7 +104,11 @@ def build_graph(
             history=[(t["question"], t["answer"] or "") for t in earlier],
         )
         result = brain.grade(prompt, reply["text"], context)
-        turn.update(answer=reply["text"], grade=result.model_dump(), related=[r.__dict__ for r in context.related])
+        turn.update(
+            answer=reply.get("raw", reply["text"]),
+            grade=result.model_dump(),
+            related=[r.__dict__ for r in context.related],
+        )
         points = merged_points([*earlier, turn])
         follow = None
         if state.get("followups", 0) < state.get("max_followups", 2):

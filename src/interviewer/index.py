@@ -118,6 +118,9 @@ class CurriculumIndex:
 
     def collection(self) -> Any:
         with self._lock:
+            if self._collection is not None and not (self.path / "chroma.sqlite3").exists():
+                log.warning("index folder %s vanished; rebuilding it", self.path)
+                self.rebuild()
             if self._collection is None:
                 self._collection = self._open()
                 self.sync()

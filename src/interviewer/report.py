@@ -11,13 +11,13 @@ from interviewer.graph import merged_points
 from interviewer.store import SessionRow
 
 
-def _turns_of(state: dict[str, Any], prompt_id: str) -> list[dict[str, Any]]:
+def prompt_turns(state: dict[str, Any], prompt_id: str) -> list[dict[str, Any]]:
     return [t for t in state.get("turns", []) if t["prompt_id"] == prompt_id]
 
 
 def prompt_result(state: dict[str, Any], prompt_id: str) -> dict[str, Any] | None:
     """The prompt's grade over its answer and follow-ups: best verdict per point."""
-    turns = [t for t in _turns_of(state, prompt_id) if t.get("grade")]
+    turns = [t for t in prompt_turns(state, prompt_id) if t.get("grade")]
     if not turns:
         return None
     grades = [Grade.model_validate(t["grade"]) for t in turns]
@@ -82,7 +82,7 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[s
             {
                 "prompt_id": pid,
                 "question": prompt.text,
-                "turns": _turns_of(state, pid),
+                "turns": prompt_turns(state, pid),
                 "result": result,
                 "skipped": result is None,
                 "unanswered_points": [

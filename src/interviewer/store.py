@@ -83,7 +83,7 @@ def connect(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise StorageError(_explain(path, exc)) from None
+        raise StorageError(explain(path, exc)) from None
     except PermissionError as exc:
         raise StorageError(f"The data folder {path.parent} is not writable: {exc.strerror}.") from None
     except OSError as exc:
@@ -91,7 +91,7 @@ def connect(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
     return conn
 
 
-def _explain(path: Path, exc: sqlite3.Error) -> str:
+def explain(path: Path, exc: sqlite3.Error) -> str:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return f"The session database {path} is locked by another process; close it and try again."
@@ -119,7 +119,7 @@ class SessionStore:
             try:
                 yield
             except sqlite3.Error as exc:
-                raise StorageError(_explain(self.path, exc)) from None
+                raise StorageError(explain(self.path, exc)) from None
 
     def _migrate(self) -> None:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")

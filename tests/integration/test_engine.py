@@ -1,0 +1,291 @@
+"""The interview engine end to end: planning, follow-ups, durability, sessions and transcripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from interviewer.config import Settings
+from interviewer.engine import Engine
+from interviewer.errors import AnswerRejected, NotFoundError, SessionFinished, StorageError
+from interviewer.report import to_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+WEAK = "It depends on the company and I would ask the team."
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    return Engine(settings, progress=False)
+
+
+def _strong(engine: Engine, prompt_id: str) -> str:
+    return engine.corpus.prompt(prompt_id).prompt.reference_answer
+
+
+def test_a_day_plan_asks_every_prompt_of_the_day_round_robin(engine: Engine) -> None:
+    plan, label = engine.plan("day", "58")
+    assert label == "Day 58 - Feature stores"
+    assert plan == ["fsw-p1", "fst-p1", "pit-p1", "fsw-p2", "fst-p2", "pit-p2"]
+    assert engine.plan("day", "58", count=2)[0] == ["fsw-p1", "fst-p1"]
+
+
+def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) -> None:
+    session, first = engine.start("topic", "fs-why")
+    assert (first.kind, first.prompt_id, first.number, first.of) == ("question", "fsw-p1", 1, 2)
+    outcome = engine.submit(session, _strong(engine, "fsw-p1"))
+    assert outcome.grade is not None and outcome.grade.score >= 3
+    assert outcome.next is not None and outcome.next.prompt_id == "fsw-p2"
+    weak = engine.submit(session, WEAK)
+    assert weak.grade is not None and weak.grade.score <= 1
+    assert weak.next is not None and weak.next.kind == "followup"
+    probes = {r.id: r.probe for r in engine.corpus.prompt("fsw-p2").prompt.rubric}
+    top = max(engine.corpus.prompt("fsw-p2").prompt.rubric, key=lambda r: r.weight)
+    assert weak.next.text == probes[weak.next.point_id or ""] and weak.next.point_id == top.id
+
+
+def test_follow_ups_are_capped_per_prompt(settings: Settings) -> None:
+    engine = Engine(replace(settings, max_followups=1), progress=False)
+    session, _ = engine.start("topic", "fs-why")
+    assert engine.submit(session, WEAK).next.kind == "followup"  # type: ignore[union-attr]
+    after = engine.submit(session, WEAK).next
+    assert after is not None and (after.kind, after.prompt_id) == ("question", "fsw-p2")
+
+
+def test_a_probed_point_answered_in_the_follow_up_counts_for_the_prompt(engine: Engine) -> None:
+    session, _ = engine.start("topic", "fs-why", count=1)
+    follow = engine.submit(session, WEAK).next
+    assert follow is not None and follow.kind == "followup"
+    engine.submit(session, _strong(engine, "fsw-p1"))
+    engine.end(session)
+    block = engine.transcript(session)["prompts"][0]
+    assert block["result"]["score"] >= 3
+    assert [t["kind"] for t in block["turns"]][:2] == ["question", "followup"]
+
+
+def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(engine: Engine) -> None:
+    session, _ = engine.start("day", "59", count=2)
+    engine.submit(session, _strong(engine, "mlf-p1"))
+    engine.skip(session)
+    data = engine.transcript(session)
+    assert data["status"] == "finished"
+    first, second = data["prompts"]
+    assert first["result"]["score"] >= 3 and first["reference_answer"]
+    covered = [p for p in first["result"]["points"] if p["verdict"] == "covered"]
+    assert covered and all(p["evidence"] in _strong(engine, "mlf-p1") for p in covered)
+    assert second["skipped"] and second["study"]
+    objectives = {o["objective"] for o in data["objectives"]}
+    assert {"mlf-promote", "ver-data"} <= objectives
+    markdown = to_markdown(data)
+    assert "## 1. Walk through promoting a model from staging → production in MLflow." in markdown
+    assert "**Reference answer:**" in markdown and "## Learning objectives" in markdown
+
+
+def test_user_text_in_the_markdown_transcript_cannot_inject_markup(engine: Engine) -> None:
+    session, _ = engine.start("topic", "fs-why", count=1)
+    engine.submit(session, "<script>alert(1)</script> A feature store keeps **one** definition [link](http://x).")
+    engine.end(session)
+    markdown = to_markdown(engine.transcript(session))
+    assert "<script>" not in markdown and "&lt;script&gt;" in markdown
+    assert "[link](http://x)" not in markdown
+
+
+def test_bad_answers_are_refused_and_lose_nothing(engine: Engine) -> None:
+    session, _ = engine.start("topic", "fs-why")
+    engine.submit(session, _strong(engine, "fsw-p1"))
+    before = engine.transcript(session)
+    for bad in ["", "   ", "x" * 100_000, "\x00\x01"]:
+        with pytest.raises(AnswerRejected):
+            engine.submit(session, bad)
+    assert engine.transcript(session)["prompts"] == before["prompts"]
+    assert engine.current(session).prompt_id == "fsw-p2"  # type: ignore[union-attr]
+
+
+def test_a_finished_session_takes_no_more_answers(engine: Engine) -> None:
+    session, _ = engine.start("topic", "fs-why", count=1)
+    engine.end(session)
+    with pytest.raises(SessionFinished):
+        engine.submit(session, "more")
+
+
+def test_sessions_are_listed_newest_first_with_status_and_score(engine: Engine) -> None:
+    first, _ = engine.start("day", "57", count=1)
+    engine.submit(first, _strong(engine, "lc-p1"))
+    second, _ = engine.start("topic", "versioning")
+    rows = engine.sessions()
+    assert [r.id for r in rows[:2]] == [second, first]
+    assert rows[1].status == "finished" and rows[1].score is not None and rows[1].score >= 3
+    assert rows[0].status == "active" and rows[0].label.startswith("Day 59 - Versioning")
+
+
+def test_review_plans_the_weakest_prompts_and_says_when_there_are_none(engine: Engine) -> None:
+    with pytest.raises(NotFoundError, match="No weak prompts"):
+        engine.start("review")
+    session, _ = engine.start("topic", "fs-why")
+    engine.submit(session, _strong(engine, "fsw-p1"))
+    engine.skip(session)
+    assert engine.plan("review", "")[0] == ["fsw-p2"]
+
+
+def test_unknown_ids_get_clear_messages(engine: Engine) -> None:
+    with pytest.raises(NotFoundError, match="No roadmap day 99"):
+        engine.start("day", "99")
+    with pytest.raises(NotFoundError, match="No topic with id 'nope'"):
+        engine.start("topic", "nope")
+    with pytest.raises(NotFoundError, match="No session 'deadbeef'"):
+        engine.transcript("deadbeef")
+
+
+# -- through the command line, as a user runs it ----------------------------------------------------------
+
+
+def _session_id(stdout: str) -> str:
+    match = re.search(r"Session ([0-9a-f]{12})", stdout)
+    assert match, stdout
+    return match.group(1)
+
+
+def test_a_piped_day_58_interview_runs_to_the_end_and_the_transcript_shows_every_turn(
+    cli: object, corpus: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One follow-up at most, so every prompt takes exactly two lines: a weak answer, then a strong one.
+    monkeypatch.setenv("INTERVIEWER_MAX_FOLLOWUPS", "1")
+    plan = ["fsw-p1", "fst-p1", "pit-p1", "fsw-p2", "fst-p2", "pit-p2"]
+    answers = [line for p in plan for line in (WEAK, corpus.prompt(p).prompt.reference_answer)]  # type: ignore[attr-defined]
+    result = cli("interview", "--day", "58", stdin="\n".join(answers) + "\n")  # type: ignore[operator]
+    assert result.returncode == 0, result.stderr
+    assert "Interview finished." in result.stdout
+    session = _session_id(result.stdout)
+    data = json.loads(cli("transcript", session, "--format", "json").stdout)  # type: ignore[operator]
+    assert data["status"] == "finished"
+    assert [b["prompt_id"] for b in data["prompts"]] == ["fsw-p1", "fst-p1", "pit-p1", "fsw-p2", "fst-p2", "pit-p2"]
+    graded = [t for b in data["prompts"] for t in b["turns"] if t["grade"]]
+    assert len(graded) == 12
+    assert [t["kind"] for t in graded] == ["question", "followup"] * 6
+    assert all(b["result"]["score"] >= 3 for b in data["prompts"])
+    markdown = cli("transcript", session).stdout  # type: ignore[operator]
+    for block in data["prompts"]:
+        assert block["question"] in markdown
+    assert markdown.count("Grade for this answer:") == len(graded)
+
+
+def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(data_dir: Path, corpus: object) -> None:
+    env = os.environ.copy()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "interviewer.cli", "interview", "--day", "58"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stdin and proc.stdout
+
+    def read_until_question() -> list[str]:
+        seen: list[str] = []
+        while True:
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line, "the interview ended early: " + "".join(seen)
+            seen.append(line)
+            if line.startswith(("Question ", "Follow-up:")):
+                return seen
+
+    header = read_until_question()
+    session = _session_id("".join(header))
+    for prompt_id in ["fsw-p1", "fst-p1"]:
+        proc.stdin.write(corpus.prompt(prompt_id).prompt.reference_answer + "\n")  # type: ignore[attr-defined]
+        proc.stdin.flush()
+        last = read_until_question()[-1]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert last.startswith("Question 3 of 6: Why is point-in-time correctness critical")
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "interviewer.cli", "interview", "--session", session],
+        input="/quit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert f"Resuming session {session}." in resumed.stdout
+    assert last.strip() in resumed.stdout
+    data = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "interviewer.cli", "transcript", session, "--format", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        ).stdout
+    )
+    assert [b["prompt_id"] for b in data["prompts"]] == ["fsw-p1", "fst-p1"]
+    assert all(b["result"]["score"] >= 3 for b in data["prompts"])
+    assert data["pending"]["prompt_id"] == "pit-p1"
+
+
+def test_sessions_command_lists_newest_first(cli: object) -> None:
+    cli("interview", "--topic", "fs-why", stdin="/quit\n")  # type: ignore[operator]
+    cli("interview", "--topic", "versioning", stdin="/quit\n")  # type: ignore[operator]
+    rows = json.loads(cli("sessions", "--json").stdout)  # type: ignore[operator]
+    assert [r["target"] for r in rows] == ["versioning", "fs-why"]
+    table = cli("sessions").stdout  # type: ignore[operator]
+    assert table.index("Versioning") < table.index("Why feature stores")
+
+
+def test_a_corrupt_database_gets_one_clear_line(cli: object, data_dir: Path) -> None:
+    (data_dir / "sessions.sqlite").write_bytes(b"this is not a database" * 100)
+    result = cli("sessions")  # type: ignore[operator]
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: The session database {data_dir / 'sessions.sqlite'} is corrupt (file is not a database); "
+        "move it aside to start a new one."
+    )
+
+
+def test_a_locked_database_gets_one_clear_line(engine: Engine, settings: Settings) -> None:
+    session, _ = engine.start("topic", "fs-why")
+    blocker = sqlite3.connect(settings.database_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StorageError, match="locked by another process"):
+            engine.submit(session, _strong(engine, "fsw-p1"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert engine.current(session).prompt_id == "fsw-p1"  # type: ignore[union-attr]
+    assert engine.submit(session, _strong(engine, "fsw-p1")).grade is not None
+
+
+def test_a_corrupt_corpus_file_stops_the_cli_with_file_and_field(cli: object, tmp_path: Path) -> None:
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    (corpus / "days" / "day57.yaml").write_text("kind: day_plan\nday: [57\n", encoding="utf-8")
+    env = {**os.environ, "INTERVIEWER_CORPUS_DIR": str(corpus)}
+    result = subprocess.run(
+        [sys.executable, "-m", "interviewer.cli", "corpus", "validate"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("corpus/days/day57.yaml: line 3")
+    interview = subprocess.run(
+        [sys.executable, "-m", "interviewer.cli", "interview", "--day", "58"],
+        capture_output=True,
+        text=True,
+        env=env,
+        input="",
+    )
+    assert interview.returncode == 2 and "corpus/days/day57.yaml" in interview.stderr
