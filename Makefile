@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup index run test lint typecheck unit bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: setup index run test lint typecheck unit bench browser clean
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +23,7 @@ index: setup
 	$(BIN)/interviewer index
 
 run: index
-	$(BIN)/interviewer interview --day 58
+	$(BIN)/python app.py
 
 lint: setup
 	$(BIN)/ruff check .
@@ -33,7 +35,16 @@ typecheck: setup
 unit: setup
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck
+# Debian's Chromium for the browser tests (Playwright cannot download browsers offline).
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; }
+
+test: lint typecheck browser
 	$(BIN)/interviewer corpus validate
 	$(BIN)/python -m pytest -q
 

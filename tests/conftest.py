@@ -78,3 +78,24 @@ def run_cli(*args: str, stdin: str | None = None, timeout: float = 180) -> subpr
 def cli(data_dir: Path) -> object:
     """`cli("grade", ...)` runs the command line against this test's data folder."""
     return run_cli
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(data_dir: Path) -> Iterator[str]:
+    """The web app, served for real on a free local port, over this test's data folder."""
+    from interviewer.web import launch
+
+    port = free_port()
+    demo = launch("127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

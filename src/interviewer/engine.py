@@ -7,6 +7,7 @@ engine.transcript(session_id) -> every question, answer, grade and the per-objec
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import threading
@@ -72,7 +73,7 @@ class Engine:
 
     # -- planning ----------------------------------------------------------------------------------
 
-    def plan(self, mode: Mode, target: str, count: int | None = None) -> tuple[list[str], str]:
+    def plan(self, mode: Mode, target: str, count: int | None = None, owner: str = "") -> tuple[list[str], str]:
         """The prompt ids of a session and its label."""
         if mode == "day":
             number = _day_number(target)
@@ -83,7 +84,7 @@ class Engine:
             topic = self.corpus.topic(target)
             plan, label = [p.id for p in topic.prompts], topic.label
         else:
-            scores = self.store.latest_prompt_scores()
+            scores = self.store.latest_prompt_scores(owner)
             weak = sorted((s, pid) for pid, s in scores.items() if s <= 2 and pid in self.corpus.prompts)
             if not weak:
                 raise NotFoundError("No weak prompts to review yet: finish some answers scored 2 or less first.")
@@ -98,14 +99,14 @@ class Engine:
     # -- the interview -----------------------------------------------------------------------------
 
     def start(
-        self, mode: Mode, target: str = "", count: int | None = None, brain: str | None = None
+        self, mode: Mode, target: str = "", count: int | None = None, brain: str | None = None, owner: str = ""
     ) -> tuple[str, Question]:
         """Plan and open a new session; return its id and first question."""
         brain_name = brain or self.settings.brain
         self.grader.brain(brain_name)
-        plan, label = self.plan(mode, target, count)
+        plan, label = self.plan(mode, target, count, owner)
         session_id = secrets.token_hex(6)
-        self.store.create(session_id, mode, str(target), label, brain_name, len(plan))
+        self.store.create(session_id, mode, str(target), label, brain_name, len(plan), owner)
         initial = {
             "session_id": session_id,
             "brain": brain_name,
@@ -119,11 +120,13 @@ class Engine:
         assert question is not None
         return session_id, question
 
-    def resolve(self, session_id: str) -> str:
-        """A full session id from an id or an unambiguous prefix of one."""
-        if self.store.get(session_id):
+    def resolve(self, session_id: str, owner: str | None = None) -> str:
+        """A full session id from an id or an unambiguous prefix of one; with `owner`, only theirs."""
+        row = self.store.get(session_id)
+        if row is not None and (owner is None or row.owner == owner):
             return session_id
         matches = self.store.find(session_id) if len(session_id) >= 4 else []
+        matches = [m for m in matches if owner is None or m.owner == owner]
         if len(matches) == 1:
             return matches[0].id
         if len(matches) > 1:
@@ -177,7 +180,12 @@ class Engine:
         if after.get("position", 0) > before.get("position", 0) or after.get("status") == "finished":
             pid = before["pending"]["prompt_id"] if before.get("pending") else None
             if pid is not None and report.prompt_turns(after, pid):
-                result = report.prompt_result(after, pid) or {"score": 0, "coverage": 0.0, "points": []}
+                skipped: dict[str, Any] = {
+                    "score": 0,
+                    "coverage": 0.0,
+                    "points": report.unanswered_points(self.corpus, pid),
+                }
+                result = report.prompt_result(after, pid) or skipped
                 self.store.record_prompt(session_id, pid, result["score"], result["coverage"], result["points"])
         summary = report.session_score(after)
         self.store.update(
@@ -202,8 +210,58 @@ class Engine:
 
     # -- reading sessions --------------------------------------------------------------------------
 
-    def sessions(self) -> list[SessionRow]:
-        return self.store.recent()
+    def sessions(self, owner: str = "") -> list[SessionRow]:
+        return self.store.recent(owner)
+
+    def overview(self, session_id: str) -> dict[str, Any]:
+        """Where a session stands: label, progress, time budget and what is waiting."""
+        session_id = self.resolve(session_id)
+        row = self.store.get(session_id)
+        assert row is not None
+        values = self.state(session_id)
+        question = self.current(session_id)
+        return {
+            "session": row.as_dict(),
+            "status": values.get("status", row.status),
+            "question": question,
+            "asked": min(values.get("position", 0) + (1 if question else 0), len(values.get("plan", []))),
+            "planned": len(values.get("plan", [])),
+            "minutes": self._minutes(row.mode, row.target),
+        }
+
+    def _minutes(self, mode: str, target: str) -> int | None:
+        """The time budget: the topic cards' minutes, where the roadmap gives them."""
+        if mode == "topic":
+            return self.corpus.topic(target).minutes
+        if mode == "day":
+            minutes = [t.minutes for t in self.corpus.topics_of_day(_day_number(target)) if t.minutes]
+            return sum(minutes) or None
+        return None
+
+    def catalog(self) -> list[tuple[str, str]]:
+        """What a session can be about, as (label, value) pairs: days, topic cards, daily topics, review."""
+        days = [(day.label, f"day:{n}") for n, day in self.corpus.days.items()]
+        cards = [(t.label, f"topic:{t.id}") for t in self.corpus.topics.values() if t.kind == "topic_card"]
+        daily = [
+            (f"Day {t.day} - {t.title}", f"topic:{t.id}")
+            for t in self.corpus.topics.values()
+            if t.kind == "daily_topic"
+        ]
+        return [*days, *cards, *daily, ("Review my weak prompts", "review:")]
+
+    def progress(self, owner: str = "") -> list[dict[str, Any]]:
+        """0-4 score per learning objective in each session, oldest first: for a chart over time."""
+        sessions: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        for finished_at, session_id, points_json in self.store.prompt_history(owner):
+            at, points = sessions.setdefault(session_id, (finished_at, []))
+            points.extend(json.loads(points_json))
+        rows: list[dict[str, Any]] = []
+        for session_id, (at, points) in sessions.items():
+            for objective_id, score in report.objective_scores(points).items():
+                if objective_id in self.corpus.objectives:
+                    objective = self.corpus.objectives[objective_id][0]
+                    rows.append({"at": at, "session": session_id, "objective": objective.text, "score": score})
+        return rows
 
     def transcript(self, session_id: str) -> dict[str, Any]:
         session_id = self.resolve(session_id)

@@ -44,6 +44,47 @@ def session_score(state: dict[str, Any]) -> float | None:
     return round(float(sum(scores)) / len(scores), 2)
 
 
+def unanswered_points(corpus: Corpus, prompt_id: str) -> list[dict[str, Any]]:
+    """Every rubric point of a skipped prompt, as missed."""
+    return [
+        {
+            "point_id": r.id,
+            "text": r.point,
+            "objective": r.objective,
+            "weight": r.weight,
+            "verdict": "missed",
+            "evidence": None,
+        }
+        for r in corpus.prompt(prompt_id).prompt.rubric
+    ]
+
+
+def conversation(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The interview as chat messages, oldest first, ending with the question that waits for an answer."""
+    messages: list[dict[str, Any]] = []
+    for turn in state.get("turns", []):
+        messages.append({"role": "assistant", "kind": turn["kind"], "text": turn["question"], "grade": None})
+        if turn["answer"] is None:
+            messages.append({"role": "user", "kind": "skip", "text": "(skipped)", "grade": None})
+        else:
+            messages.append({"role": "user", "kind": "answer", "text": turn["answer"], "grade": turn["grade"]})
+    pending = state.get("pending")
+    if pending and state.get("status") != "finished":
+        messages.append({"role": "assistant", "kind": pending["kind"], "text": pending["text"], "grade": None})
+    return messages
+
+
+def objective_scores(points: list[dict[str, Any]]) -> dict[str, float]:
+    """0-4 score per objective from a prompt's point verdicts, weighted like the prompt score."""
+    totals: dict[str, list[float]] = {}
+    for point in points:
+        credit = {"covered": 1.0, "partial": 0.5}.get(point.get("verdict", "missed"), 0.0)
+        pair = totals.setdefault(point["objective"], [0.0, 0.0])
+        pair[0] += point["weight"] * credit
+        pair[1] += point["weight"]
+    return {o: round(4 * c / w, 2) for o, (c, w) in totals.items() if w}
+
+
 def _objective_summary(corpus: Corpus, prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for block in prompts:
@@ -85,19 +126,7 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[s
                 "turns": prompt_turns(state, pid),
                 "result": result,
                 "skipped": result is None,
-                "unanswered_points": [
-                    {
-                        "point_id": r.id,
-                        "text": r.point,
-                        "objective": r.objective,
-                        "weight": r.weight,
-                        "verdict": "missed",
-                        "evidence": None,
-                    }
-                    for r in prompt.rubric
-                ]
-                if result is None
-                else [],
+                "unanswered_points": unanswered_points(corpus, pid) if result is None else [],
                 "reference_answer": prompt.reference_answer,
                 "study": [p["text"] for p in (result["points"] if result else []) if p["verdict"] != "covered"]
                 or ([r.point for r in prompt.rubric] if result is None else []),
@@ -120,7 +149,7 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines() or [""])
 
 
-def _md_escape(text: str) -> str:
+def escape_markdown(text: str) -> str:
     """Inline text from a user, shown literally in Markdown (no HTML, no formatting)."""
     out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     for ch in "\\`*_[]#|":
@@ -146,7 +175,7 @@ def to_markdown(data: dict[str, Any]) -> str:
             if turn["answer"] is None:
                 lines += ["*Skipped.*", ""]
                 continue
-            lines += [_quote(_md_escape(turn["answer"])), ""]
+            lines += [_quote(escape_markdown(turn["answer"])), ""]
             grade = turn["grade"]
             lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
             if grade.get("fallback"):
@@ -160,11 +189,11 @@ def to_markdown(data: dict[str, Any]) -> str:
                 mark = {"covered": "✓", "partial": "~", "missed": "✗"}[p["verdict"]]
                 line = f"- {mark} {p['text']} *({p['verdict']})*"
                 if p.get("evidence"):
-                    line += f" — you said: “{_md_escape(p['evidence'])}”"
+                    line += f" — you said: “{escape_markdown(p['evidence'])}”"
                 lines.append(line)
             for r in result["red_flags"]:
                 lines.append(
-                    f"- ⚠ Misconception: {r['claim']} You said: “{_md_escape(r['evidence'])}”. {r['correction']}"
+                    f"- ⚠ Misconception: {r['claim']} You said: “{escape_markdown(r['evidence'])}”. {r['correction']}"
                 )
             lines.append("")
         if block["study"]:
@@ -184,4 +213,4 @@ def to_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["RedFlagHit", "prompt_result", "session_score", "to_markdown", "transcript"]
+__all__ = ["RedFlagHit", "escape_markdown", "prompt_result", "session_score", "to_markdown", "transcript"]

@@ -46,6 +46,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "002_session_owner",
+        """
+        ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+        CREATE INDEX sessions_owner_created ON sessions (owner, created_at)
+        """,
+    ),
 ]
 
 
@@ -66,6 +73,7 @@ class SessionRow:
     planned: int
     answered: int
     score: float | None
+    owner: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -137,13 +145,15 @@ class SessionStore:
                 self.conn.execute("ROLLBACK")
                 raise
 
-    def create(self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int) -> None:
+    def create(
+        self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
+    ) -> None:
         stamp = now()
         with self.guard():
             self.conn.execute(
-                "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)",
-                (session_id, stamp, stamp, mode, target, label, brain, planned),
+                "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned, owner)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
+                (session_id, stamp, stamp, mode, target, label, brain, planned, owner),
             )
 
     def update(self, session_id: str, *, status: str, answered: int, score: float | None) -> None:
@@ -175,26 +185,31 @@ class SessionStore:
             ).fetchall()
         return [SessionRow(*r) for r in rows]
 
-    def recent(self, limit: int = 200) -> list[SessionRow]:
+    def recent(self, owner: str = "", limit: int = 200) -> list[SessionRow]:
+        """The owner's sessions, newest first ("" is the local user)."""
         with self.guard():
             rows = self.conn.execute(
-                "SELECT * FROM sessions ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+                "SELECT * FROM sessions WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (owner, limit)
             ).fetchall()
         return [SessionRow(*r) for r in rows]
 
-    def latest_prompt_scores(self) -> dict[str, int]:
-        """Each prompt's score in the most recent session that finished it."""
+    def latest_prompt_scores(self, owner: str = "") -> dict[str, int]:
+        """Each prompt's score in the owner's most recent session that finished it."""
         with self.guard():
             rows = self.conn.execute(
-                "SELECT prompt_id, score FROM prompt_results ORDER BY finished_at ASC, rowid ASC"
+                "SELECT r.prompt_id, r.score FROM prompt_results r JOIN sessions s ON s.id = r.session_id"
+                " WHERE s.owner = ? ORDER BY r.finished_at ASC, r.rowid ASC",
+                (owner,),
             ).fetchall()
         return {pid: score for pid, score in rows}
 
-    def prompt_history(self) -> list[tuple[str, str, str]]:
-        """(finished_at, session_id, points JSON) for every finished prompt, oldest first."""
+    def prompt_history(self, owner: str = "") -> list[tuple[str, str, str]]:
+        """(finished_at, session_id, points JSON) for every prompt the owner finished, oldest first."""
         with self.guard():
             return list(
                 self.conn.execute(
-                    "SELECT finished_at, session_id, points FROM prompt_results ORDER BY finished_at, rowid"
+                    "SELECT r.finished_at, r.session_id, r.points FROM prompt_results r"
+                    " JOIN sessions s ON s.id = r.session_id WHERE s.owner = ? ORDER BY r.finished_at, r.rowid",
+                    (owner,),
                 )
             )

@@ -31,7 +31,8 @@ STOPWORDS = frozenset(
 )
 NEGATIONS = frozenset(
     """
-    not no never without none nor neither cannot cant dont doesnt isnt arent wont shouldnt wouldnt didnt hasnt havent wasnt werent couldnt aint rather instead avoid avoiding
+    not no never without none nor neither cannot cant dont doesnt isnt arent wont shouldnt wouldnt
+    didnt hasnt havent wasnt werent couldnt aint rather instead avoid avoiding
     """.split()
 )
 

@@ -1,0 +1,178 @@
+"""The web app in a real headless Chromium: start, answer, grade, reload, review, download, escaping.
+
+These tests need Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH); `make test` installs it. They
+fail, never skip, when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from interviewer.corpus import Corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "evals" / "reports" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HTML_ANSWER = 'Skew <script>window.pwned=1</script><img src=x onerror="window.pwned=2"> is **bad**.'
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"Chromium is missing at {CHROMIUM}: run `make test` (it installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def _answer(page: Page, text: str) -> None:
+    box = page.get_by_label("Your answer")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_transcript(
+    page: Page, app_url: str, corpus: Corpus
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(app_url)
+    expect(page.get_by_text("What to practise")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "start.png"), full_page=True)
+
+    page.get_by_label("Number of prompts (0 = all of them)").fill("3")
+    page.get_by_role("button", name="Start").click()
+    first = corpus.prompt("fsw-p1").prompt
+    expect(page.get_by_text(first.text).first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?session=[0-9a-f]{12}$"))
+    session = page.url.rsplit("=", 1)[1]
+
+    _answer(page, first.reference_answer)
+    expect(page.get_by_text(re.compile(r"Last answer: [34]/4"))).to_be_visible()
+    second = corpus.prompt("fst-p1").prompt
+    expect(page.get_by_text(second.text).first).to_be_visible()
+    expect(page.get_by_label("Your answer")).to_have_value("")
+    expect(page.get_by_role("button", name="Clear")).to_have_count(0)  # the stored chat cannot be wiped
+
+    _answer(page, HTML_ANSWER)
+    expect(page.get_by_text("Follow-up:").first).to_be_visible()
+    expect(page.get_by_text("<script>window.pwned=1</script>", exact=False)).to_be_visible()
+    assert page.evaluate("() => window.pwned") is None
+    page.screenshot(path=str(SHOTS / "interview.png"), full_page=True)
+
+    page.reload()
+    expect(page.get_by_text(f"session {session}", exact=False)).to_be_visible()
+    expect(page.get_by_text(first.text).first).to_be_visible()
+    expect(page.get_by_text("Question 2 of 3")).to_be_visible()
+    expect(page.get_by_text("Follow-up:").first).to_be_visible()
+
+    page.get_by_role("button", name="End now").click()
+    expect(page.get_by_role("heading", name=re.compile("Mock interview: Day 58 - Feature stores"))).to_be_visible()
+    expect(page.get_by_text("Reference answer:").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Learning objectives")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "review.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download Markdown").click()
+    markdown = Path(info.value.path()).read_text(encoding="utf-8")
+    assert markdown.startswith("# Mock interview: Day 58 - Feature stores")
+    assert f"Session `{session}`" in markdown
+    assert first.text in markdown and second.text in markdown
+    assert "&lt;script&gt;" in markdown and "<script>" not in markdown
+
+    page.get_by_role("tab", name="History").click()
+    expect(page.get_by_role("gridcell", name=session).first).to_be_visible()
+    expect(page.get_by_role("img").filter(has_text="objective")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
+
+
+def test_shift_enter_adds_a_line_and_enter_sends(page: Page, app_url: str) -> None:
+    page.goto(app_url)
+    page.get_by_role("button", name="Start").click()
+    box = page.get_by_label("Your answer")
+    box.click()
+    box.type("first line")
+    box.press("Shift+Enter")
+    box.type("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    box.press("Enter")
+    expect(box).to_have_value("")
+    expect(page.get_by_text("Last answer:")).to_be_visible()
+
+
+def test_the_start_screen_fits_a_phone(browser: Browser, app_url: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(app_url)
+    expect(pg.get_by_role("button", name="Start")).to_be_visible()
+    assert pg.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    pg.get_by_role("button", name="Start").click()
+    expect(pg.get_by_label("Your answer")).to_be_visible()
+    assert pg.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / "interview-phone.png"), full_page=True)
+    context.close()
+
+
+def test_each_tab_keeps_its_own_session(browser: Browser, app_url: str, corpus: Corpus) -> None:
+    pages = []
+    for choice in ("Day 57 - ML lifecycle", "Day 59 - Model registry & versioning"):
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(app_url)
+        pg.get_by_label("What to practise").click()
+        pg.get_by_role("option", name=choice, exact=True).click()
+        pg.get_by_role("button", name="Start").click()
+        pages.append(pg)
+    expect(pages[0].get_by_text(corpus.prompt("lc-p1").prompt.text).first).to_be_visible()
+    expect(pages[1].get_by_text(corpus.prompt("mlf-p1").prompt.text).first).to_be_visible()
+    assert pages[0].url != pages[1].url
+    expect(pages[0].get_by_text(corpus.prompt("mlf-p1").prompt.text)).to_have_count(0)
+
+
+def test_the_session_survives_a_server_restart(browser: Browser, data_dir: Path, corpus: Corpus) -> None:
+    from interviewer.web import launch
+
+    from ..conftest import free_port  # type: ignore[import-not-found]
+
+    port = free_port()
+    demo = launch("127.0.0.1", port, block=False)
+    page = browser.new_context().new_page()
+    page.goto(f"http://127.0.0.1:{port}/")
+    page.get_by_role("button", name="Start").click()
+    _answer(page, corpus.prompt("fsw-p1").prompt.reference_answer)
+    expect(page.get_by_text(corpus.prompt("fst-p1").prompt.text).first).to_be_visible()
+    url = page.url
+    demo.close()
+
+    demo = launch("127.0.0.1", port, block=False)
+    try:
+        page.goto(url)
+        expect(page.get_by_text(corpus.prompt("fst-p1").prompt.text).first).to_be_visible()
+        expect(page.get_by_text("Question 2 of 6")).to_be_visible()
+    finally:
+        demo.close()

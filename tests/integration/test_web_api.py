@@ -1,0 +1,101 @@
+"""The web app through its HTTP API (gradio_client), as a script or another front end would use it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from interviewer.corpus import Corpus
+
+# Outputs of every screen-changing endpoint, in order.
+SESSION, PROGRESS, CHAT, GRADE, NOTICE, REVIEW, DOWNLOAD_MD, DOWNLOAD_JSON, HISTORY = range(9)
+
+
+def text(message: dict[str, object]) -> str:
+    """The text of a chat message as the API returns it (a string, or a list of typed parts)."""
+    content = message["content"]
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
+
+
+@pytest.fixture
+def client(app_url: str) -> Client:
+    return Client(app_url, verbose=False)
+
+
+def test_a_short_interview_through_the_api_returns_the_graded_transcript(client: Client, corpus: Corpus) -> None:
+    started = client.predict("day:58", 2, api_name="/start")
+    session = started[SESSION]
+    assert len(session) == 12
+    assert "Day 58 - Feature stores" in started[PROGRESS] and "Question 1 of 2" in started[PROGRESS]
+    assert text(started[CHAT][-1]) == corpus.prompt("fsw-p1").prompt.text
+
+    first = client.predict(session, corpus.prompt("fsw-p1").prompt.reference_answer, api_name="/answer")
+    assert first[GRADE].startswith("### Last answer: ")
+    assert text(first[CHAT][-1]) == corpus.prompt("fst-p1").prompt.text
+    assert first[-1] == ""  # the answer box is cleared once the answer is stored
+
+    second = client.predict(session, corpus.prompt("fst-p1").prompt.reference_answer, api_name="/answer")
+    assert "Finished" in second[PROGRESS]
+    review = second[REVIEW]
+    assert "## 1. What is training/serving skew" in review and "## 2. Walk through how Feast" in review
+    assert "**Reference answer:**" in review and "## Learning objectives" in review
+    download = second[DOWNLOAD_MD]
+    path = download["value"] if isinstance(download, dict) else download
+    markdown = Path(path).read_text(encoding="utf-8")
+    assert markdown.startswith("# Mock interview: Day 58 - Feature stores")
+    assert session in {row[0] for row in second[HISTORY]["data"]}
+
+
+def test_a_refused_answer_keeps_the_typed_text_and_says_why(client: Client) -> None:
+    session = client.predict("topic:fs-why", 0, api_name="/start")[SESSION]
+    huge = "feature " * 3000
+    out = client.predict(session, huge, api_name="/answer")
+    assert "limit is 20,000" in out[NOTICE]
+    assert out[-1] == {"__type__": "update"}  # the answer box is left as typed: nothing is lost
+    assert "Question 1 of 2" in out[PROGRESS]
+
+
+def test_reopening_a_session_by_id_resumes_it(client: Client, corpus: Corpus) -> None:
+    session = client.predict("topic:versioning", 0, api_name="/start")[SESSION]
+    client.predict(session, corpus.prompt("ver-p1").prompt.reference_answer, api_name="/answer")
+    reopened = client.predict(session, api_name="/open_session")
+    assert reopened[SESSION] == session
+    assert text(reopened[CHAT][-1]) == corpus.prompt("ver-p2").prompt.text
+    assert "Question 2 of 2" in reopened[PROGRESS]
+
+
+def test_an_unknown_session_id_shows_the_start_screen_with_a_message(client: Client) -> None:
+    out = client.predict("ffffffffffff", api_name="/open_session")
+    assert out[SESSION] == "" and "No session 'ffffffffffff'" in out[NOTICE]
+
+
+def test_several_users_at_once_each_get_their_own_session(app_url: str, corpus: Corpus) -> None:
+    results: dict[int, tuple[str, str]] = {}
+    errors: list[BaseException] = []
+    choices = ["topic:fs-why", "topic:point-in-time", "topic:versioning", "topic:mlflow-registry"]
+
+    def user(n: int) -> None:
+        try:
+            c = Client(app_url, verbose=False)
+            sid = c.predict(choices[n], 1, api_name="/start")[SESSION]
+            out = c.predict(sid, "I would log served features and compare them with training.", api_name="/answer")
+            results[n] = (sid, out[REVIEW])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert errors == []
+    assert len({sid for sid, _ in results.values()}) == 4
+    for n, (sid, review) in results.items():
+        topic = choices[n].split(":")[1]
+        first_prompt = corpus.topic(topic).prompts[0].text
+        assert sid in review and first_prompt.split(" ")[0] in review
