@@ -46,6 +46,7 @@ browser:
 
 test: lint typecheck browser
 	$(BIN)/interviewer corpus validate
+	$(BIN)/interviewer eval --check > /dev/null
 	$(BIN)/python -m pytest -q
 
 bench: index

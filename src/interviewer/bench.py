@@ -133,6 +133,7 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
     words = [len(a.split()) for _, a in answers]
     session_id, _ = engine.start("topic", engine.corpus.prompt(answers[0][0]).topic.id)
     for _, answer in answers:
+        encoder().clear_cache()  # every turn embeds its answer from scratch, as a new answer would
         start = time.perf_counter()
         outcome = engine.submit(session_id, answer)
         samples.append((time.perf_counter() - start) * 1000)
@@ -141,6 +142,7 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
     queries = [a for _, a in answers]
     retrieval: list[float] = []
     for text in queries:
+        encoder().clear_cache()
         start = time.perf_counter()
         vector = encoder().encode([text[:1000]])[0]
         engine.grader.index.related(vector, k=5)

@@ -233,6 +233,51 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.what == "asag":
+        return _eval_asag(args)
+    if args.file:
+        raise InterviewerError("`interviewer eval` takes no file; did you mean `interviewer eval asag FILE`?")
+    from interviewer.evaluation import cases_markdown, check_thresholds, evaluate_cases, write_reports
+    from interviewer.grader import Grader
+
+    settings = _settings()
+    grader = Grader(settings)
+    cases_dir = Path(args.cases) if args.cases else settings.cases_dir
+    report = evaluate_cases(grader, cases_dir, args.brain or settings.brain)
+    markdown = cases_markdown(report)
+    print(json.dumps(report, indent=2) if args.json else markdown)
+    if not args.check:  # the gate only measures; reports are written by a plain run
+        paths = write_reports(report, settings.reports_dir, f"eval-{report['brain']}", markdown)
+        print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    else:
+        failures = check_thresholds(report, settings.thresholds_path)
+        for failure in failures:
+            print(f"below threshold: {failure}", file=sys.stderr)
+        if failures:
+            return 1
+        print(f"all figures meet {settings.thresholds_path.name}", file=sys.stderr)
+    return 0
+
+
+def _eval_asag(args: argparse.Namespace) -> int:
+    from interviewer import asag
+    from interviewer.grading.rubric import RubricBrain
+
+    if not args.file:
+        raise InterviewerError("Give the JSON Lines file: interviewer eval asag FILE.jsonl")
+    path = Path(args.file)
+    report = asag.evaluate(path, RubricBrain(), only_split=args.split, progress=not args.json)
+    settings = _settings()
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"asag-{path.stem}" + (f"-{args.split}" if args.split else "")
+    (settings.reports_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    markdown = asag.to_markdown(report)
+    (settings.reports_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    print(json.dumps(report["splits"], indent=2) if args.json else markdown)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from interviewer.bench import run_bench
 
@@ -289,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     transcript.add_argument("--format", choices=["md", "json"], default="md")
     transcript.add_argument("-o", "--output")
     transcript.set_defaults(func=cmd_transcript)
+
+    evaluate = sub.add_parser("eval", help="measure a brain against gold grades (or: eval asag FILE.jsonl)")
+    evaluate.add_argument("what", nargs="?", choices=["cases", "asag"], default="cases")
+    evaluate.add_argument("file", nargs="?", help="with asag: a JSON Lines file of graded short answers")
+    evaluate.add_argument("--brain")
+    evaluate.add_argument("--cases", help="folder of labelled cases (default evals/cases)")
+    evaluate.add_argument("--split", help="with asag: report this split only (the threshold still comes from train)")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--check", action="store_true", help="exit 1 when a figure is below evals/thresholds.yaml")
+    evaluate.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="measure speed and memory; writes evals/reports/")
     bench.add_argument("--json", action="store_true")

@@ -53,3 +53,11 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return PROJECT_ROOT / "evals" / "reports"
+
+    @property
+    def cases_dir(self) -> Path:
+        return PROJECT_ROOT / "evals" / "cases"
+
+    @property
+    def thresholds_path(self) -> Path:
+        return PROJECT_ROOT / "evals" / "thresholds.yaml"

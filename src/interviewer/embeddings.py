@@ -91,6 +91,36 @@ class SentenceEncoder:
         unit: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return unit
 
+    def token_vectors(
+        self, texts: list[str], skip: frozenset[str] = frozenset(), batch_size: int = 64
+    ) -> list[Vectors]:
+        """Unit vectors of each text's content tokens (no special tokens, no words in `skip`), in order."""
+        out: list[Vectors] = [np.zeros((0, DIMENSIONS), np.float32)] * len(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        with self._lock:
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                encodings = self._tokenizer.encode_batch([texts[i] or " " for i in chunk])
+                ids = np.array([e.ids for e in encodings], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+                hidden = self._session.run(
+                    None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+                )[0]
+                for row, (i, enc) in enumerate(zip(chunk, encodings, strict=True)):
+                    keep = [
+                        j
+                        for j, (token, m) in enumerate(zip(enc.tokens, enc.attention_mask, strict=True))
+                        if m
+                        and token not in {"[CLS]", "[SEP]"}
+                        and any(c.isalnum() for c in token)
+                        and token.lstrip("#").lower() not in skip
+                    ] or [j for j, m in enumerate(enc.attention_mask) if m]
+                    vectors = hidden[row, keep]
+                    out[i] = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)).astype(
+                        np.float32
+                    )
+        return out
+
     def encode(self, texts: list[str], batch_size: int = 32) -> Vectors:
         """Unit vectors, one row per text, in order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)

@@ -18,7 +18,7 @@ from langgraph.types import interrupt
 from interviewer.corpus import Corpus, Prompt
 from interviewer.grading import Brain, TurnContext
 from interviewer.grading.models import Grade, PointVerdict, merge_verdicts
-from interviewer.index import CurriculumIndex
+from interviewer.index import CurriculumIndex, query_vector
 from interviewer.store import now
 
 Reply = dict[str, str]  # {"action": "answer" | "skip" | "end", "text": ...}
@@ -163,14 +163,5 @@ def build_graph(
 
 def _related(index: CurriculumIndex, prompt: Prompt, answer: str) -> list[Any]:
     """Objectives and rubric points of the prompt's topic nearest to the question and answer."""
-    import numpy as np
-
-    from interviewer.embeddings import encoder
-    from interviewer.grading.text import split_sentences
-
     topic = index.corpus.prompt(prompt.id).topic
-    texts = [prompt.text, *(s.text for s in split_sentences(answer))]
-    vectors = encoder().encode(texts)  # the sentences are cached for the grader
-    query = vectors[0] + vectors[1:].mean(axis=0) if len(texts) > 1 else vectors[0]
-    query = query / max(float(np.linalg.norm(query)), 1e-12)
-    return index.related(query, topic=topic.id, kinds=("objective", "point"), k=5)
+    return index.related(query_vector(prompt.text, answer), topic=topic.id, kinds=("objective", "point"), k=5)

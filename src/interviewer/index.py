@@ -80,6 +80,20 @@ def corpus_entries(corpus: Corpus) -> list[IndexEntry]:
     return entries
 
 
+def query_vector(question: str, answer: str) -> Vectors:
+    """One unit vector for a question and its answer: the question plus the mean of the answer's sentences.
+
+    The sentences are embedded one by one (and cached), so the grader reuses them at no cost.
+    """
+    from interviewer.grading.text import split_sentences
+
+    texts = [question, *(s.text for s in split_sentences(answer))]
+    vectors = encoder().encode(texts)
+    query = vectors[0] + vectors[1:].mean(axis=0) if len(texts) > 1 else vectors[0]
+    unit: Vectors = query / max(float(np.linalg.norm(query)), 1e-12)
+    return unit
+
+
 def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -74,8 +74,9 @@ def test_a_probed_point_answered_in_the_follow_up_counts_for_the_prompt(engine: 
 
 def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(engine: Engine) -> None:
     session, _ = engine.start("day", "59", count=2)
-    engine.submit(session, _strong(engine, "mlf-p1"))
-    engine.skip(session)
+    outcome = engine.submit(session, _strong(engine, "mlf-p1"))
+    while outcome.next is not None:  # skip any follow-up, then the second prompt
+        outcome = engine.skip(session)
     data = engine.transcript(session)
     assert data["status"] == "finished"
     first, second = data["prompts"]

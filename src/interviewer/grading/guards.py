@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
-_TARGET = r"(grader|grading (model|system|ai)|evaluator|examiner|assessor|judge|marker|ai|llm|assistant|chatbot)"
+_TARGET = (
+    r"(grader|(grading|scoring|marking) (model|system|ai|engine)|evaluator|examiner|assessor|judge|marker|ai|llm"
+    r"|assistant|chatbot)"
+)
 _PATTERNS = [
     r"\b(ignore|disregard|forget|override|bypass|skip)\b[^.?!\n]{0,60}\b(instruction|rubric|rule|prompt|guideline|"
     r"criteria|previous|prior|above)",
@@ -20,11 +23,18 @@ _PATTERNS = [
     r"perfect|excellent|max(imum)?)\b",
     r"\b(mark|count|treat|consider|set)\b[^.?!\n]{0,20}\b(all|every|each)\b[^.?!\n]{0,20}\b(points?|objectives?|"
     r"items?|criteria)\b[^.?!\n]{0,15}\b(covered|met|satisfied|correct|complete)",
-    r"\b(system prompt|system message|new instructions?|developer message|jailbreak|prompt injection)\b",
+    r"\b(new instructions?|developer message|jailbreak|prompt injection)\b",
+    r"\bsystem (prompt|message)\s*:",
     r"\b(4|four)\s*(/|out of)\s*(4|four)\b",
     r"\bthis (answer|response)\b[^.?!\n]{0,20}\b(deserves|earns|should (get|receive|be given)|gets|is worth)\b",
     r"^\s*(please\s+)?(output|return|respond with|reply with|print)\b[^.?!\n]{0,30}\b(score|grade|verdicts?)\b",
     r"\b(score|grade|verdict)\s*[:=]\s*(4|four|covered|pass)\b",
+    r"^\W*(system|assistant|developer|grader|evaluator|admin|instructions?)\s*[:>\]]",
+    r"\b(assign|give|award|set|grant)\b[^.?!\n]{0,20}\b(score|grade|mark|rating)\s+(of|to|=)\s*(4|four|5|five|10|100|max)",
+    r"\b(covered|met|addressed|satisfied|hit)\s+(all|every)\b[^.?!\n]{0,20}\b(rubric|points?|criteria|objectives?)",
+    r"\bthe candidate('s)?\s+(has|have|answer|response|covered|deserves|should)\b",
+    r"\b(full|maximum|perfect|top)\s+(marks|score|credit|points)\b",
+    r"\b(scoring|grading|marking|assessment|evaluation)\s+(system|model|engine|instructions?|note)\b",
 ]
 _COMPILED = [re.compile(p, re.IGNORECASE) for p in _PATTERNS]
 

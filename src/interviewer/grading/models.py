@@ -14,7 +14,9 @@ FLAG_MESSAGES: dict[str, str] = {
     "too_short": "The answer is too short to show understanding.",
     "off_topic": "The answer does not address this question.",
     "keyword_stuffing": "A list of terms without explanation earns little: say how and why.",
-    "instruction_to_grader": "Text addressed to the grader was ignored and earns nothing.",
+    "instruction_to_grader": (
+        "Text addressed to the grader was ignored; an answer that tries to instruct the grader scores at most 1."
+    ),
     "restated_question": "The answer restates the question instead of answering it.",
 }
 
@@ -59,8 +61,8 @@ class Grade(BaseModel):
 
 
 VERDICT_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
-# Coverage needed for each score step 1..4 (weighted share of rubric credit).
-SCORE_CUTS: tuple[float, float, float, float] = (0.12, 0.35, 0.6, 0.82)
+# Coverage needed for each score step 1..4 (weighted share of rubric credit); tuned with evals/tune_rubric.py.
+SCORE_CUTS: tuple[float, float, float, float] = (0.16, 0.4, 0.45, 0.8)
 
 
 def coverage_of(points: list[PointVerdict]) -> float:
@@ -85,7 +87,7 @@ def score_from(
     score -= min(len(red_flags), 2)
     if {"empty", "off_topic", "restated_question"} & set(flags):
         score = 0
-    elif {"keyword_stuffing", "too_short"} & set(flags):
+    elif {"keyword_stuffing", "too_short", "instruction_to_grader"} & set(flags):
         score = min(score, 1)
     return max(0, min(4, score)), coverage
 

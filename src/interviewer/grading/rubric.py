@@ -45,21 +45,22 @@ class RubricConfig:
     """Every number the rubric brain grades with; its hash is stored with each grade."""
 
     sim_floor: float = 0.30  # cosine at which meaning starts to count
-    sim_full: float = 0.68  # cosine that alone makes a point
-    term_weight: float = 0.45  # how much two distinct terms add to meaning
-    rival_margin: float = 0.06  # how much closer a sentence must be to another point to count as its
-    covered_at: float = 0.62
-    partial_at: float = 0.38
+    sim_full: float = 0.62  # cosine at which meaning is complete
+    meaning_weight: float = 0.8  # share of the strength that meaning alone can give
+    term_weight: float = 0.4  # how much two distinct terms add to meaning
+    rival_margin: float = 0.10  # how much closer a sentence must be to another point to count as its
+    restate_similarity: float = 0.70  # a sentence this close to the question...
+    restate_novel: int = 3  # ...with at most this many content words of its own only restates it
+    covered_at: float = 0.75
+    partial_at: float = 0.40
     min_words: int = 12
     off_topic_below: float = 0.34
     stuffing_function_ratio: float = 0.22
     stuffing_min_terms: int = 3
-    restated_overlap: float = 0.8
-    restated_similarity: float = 0.82
 
     @property
     def version(self) -> str:
-        blob = json.dumps({"brain": "rubric", "v": 1, **asdict(self)}, sort_keys=True)
+        blob = json.dumps({"brain": "rubric", "v": 2, **asdict(self)}, sort_keys=True)
         return "rubric-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -97,12 +98,16 @@ class RubricBrain:
         """Grade a cleaned answer (see text.clean) against the prompt's rubric."""
         sentences = split_sentences(answer)
         injected = [s for s in sentences if addresses_grader(s.text)]
-        usable = [s for s in sentences if s not in injected]
+        candidates = [s for s in sentences if s not in injected]
         flags: list[Flag] = ["instruction_to_grader"] if injected else []
-        if not usable:
+        if not candidates:
             flags.insert(0, "empty")
             return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
-        vectors = encoder().encode([s.text for s in usable])
+        embedded = encoder().encode([s.text for s in candidates] + [prompt.text])
+        usable, vectors = self._demote_restatements(prompt, candidates, embedded[:-1], embedded[-1])
+        if not usable:
+            flags.append("restated_question")
+            return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
         point_vecs = self.point_vectors(prompt)
         question = set(stems(prompt.text))
         sims = np.stack([(vectors @ point_vecs[p.id].T).max(axis=1) for p in prompt.rubric], axis=1)
@@ -154,7 +159,7 @@ class RubricBrain:
             terms = _term_hits(point.terms, sentence.stems, question) + 0.5 * _term_hits(
                 point.terms, window[len(sentence.stems) :], question
             )
-            strength = min(1.0, meaning + cfg.term_weight * min(terms, 2.0) / 2.0)
+            strength = min(1.0, cfg.meaning_weight * meaning + cfg.term_weight * min(terms, 2.0) / 2.0)
             if strength > best.strength:
                 best = _Match(strength, i)
         verdict: Verdict = (
@@ -170,6 +175,19 @@ class RubricBrain:
             evidence=evidence,
             strength=round(best.strength, 4),
         )
+
+    def _demote_restatements(
+        self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors, question: Vectors
+    ) -> tuple[list[Sentence], Vectors]:
+        """Drop sentences that only restate the question: they cannot evidence any point."""
+        asked = set(content_stems(prompt.text))
+        keep = [
+            i
+            for i, s in enumerate(sentences)
+            if float(vectors[i] @ question) < self.config.restate_similarity
+            or len(set(content_stems(s.text)) - asked) > self.config.restate_novel
+        ]
+        return [sentences[i] for i in keep], vectors[keep]
 
     @staticmethod
     def _missed(point: RubricPoint) -> PointVerdict:
@@ -200,22 +218,9 @@ class RubricBrain:
         any_terms = any(_term_hits(p.terms, s.stems, set()) for p in prompt.rubric for s in sentences)
         if relevance < cfg.off_topic_below and not any_terms:
             flags.append("off_topic")
-        if self._restates(prompt, sentences, vectors):
-            flags.append("restated_question")
         if self._stuffed(prompt, all_words, sentences):
             flags.append("keyword_stuffing")
         return flags
-
-    def _restates(self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors) -> bool:
-        answer_stems = [s for sentence in sentences for s in content_stems(sentence.text)]
-        if not answer_stems:
-            return False
-        question = set(content_stems(prompt.text))
-        overlap = sum(1 for s in answer_stems if s in question) / len(answer_stems)
-        if overlap < self.config.restated_overlap:
-            return False
-        q_vec = encoder().encode([prompt.text])[0]
-        return float((vectors @ q_vec).max()) >= self.config.restated_similarity
 
     def _stuffed(self, prompt: Prompt, all_words: list[str], sentences: list[Sentence]) -> bool:
         if len(all_words) < 4:

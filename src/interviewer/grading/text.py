@@ -52,6 +52,7 @@ def clean(answer: str, max_chars: int) -> str:
     text = unicodedata.normalize("NFKC", answer)
     text = "".join(" " if ch in _CONTROL else ch for ch in text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cs", "Co", "Cn"})
+    text = text.replace("<!--", " ").replace("-->", " ")  # a hidden comment is still read, and judged
     text = html.unescape(_TAG.sub(" ", text))
     text = _BULLET.sub("", text)
     text = _MD.sub("", text)

@@ -1,0 +1,328 @@
+"""`interviewer eval asag FILE.jsonl`: the rubric brain on human-graded short-answer data sets.
+
+Each line holds a question, a reference answer, a student's answer and the human score (fields
+question, reference_answer, answer, score, max_score; optional split, label_2way, reference_answers).
+The reference answers become the rubric: one point whose alternatives are the reference answers, with
+their content words (less the question's) as its terms. The brain's continuous match strength, rescaled
+to max_score, is compared with the human score; for 2-way labels the threshold is fitted on the train
+split only and then applied to every split.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interviewer import metrics
+from interviewer.corpus import Prompt, RubricPoint
+from interviewer.embeddings import encoder
+from interviewer.errors import InterviewerError
+from interviewer.grading.rubric import RubricBrain
+from interviewer.grading.text import NEGATIONS, STOPWORDS, clean, content_stems, words
+
+REQUIRED = ("question", "reference_answer", "answer", "score", "max_score")
+
+
+@dataclass(frozen=True)
+class AsagRow:
+    question: str
+    references: tuple[str, ...]
+    answer: str
+    score: float
+    max_score: float
+    split: str
+    label_2way: str | None
+
+
+def _references(item: dict[str, Any]) -> tuple[str, ...]:
+    refs = [str(item["reference_answer"])]
+    extra = item.get("reference_answers")
+    if isinstance(extra, str) and extra.strip():
+        try:
+            extra = ast.literal_eval(extra)
+        except (ValueError, SyntaxError):
+            extra = None
+    if isinstance(extra, list):
+        refs += [str(r.get("text", "")) if isinstance(r, dict) else str(r) for r in extra]
+    return tuple(dict.fromkeys(r.strip() for r in refs if r and r.strip()))
+
+
+def read_rows(path: Path) -> Iterator[AsagRow]:
+    """Rows of a JSON Lines file; a bad line stops with its number and the field at fault."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InterviewerError(f"Cannot read {path}: {exc.strerror}.") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InterviewerError(f"{path}:{number}: not JSON ({exc.msg}).") from None
+            if not isinstance(item, dict):
+                raise InterviewerError(f"{path}:{number}: expected a JSON object.")
+            for name in REQUIRED:
+                if name not in item or item[name] is None:
+                    raise InterviewerError(f"{path}:{number}: field {name!r} is missing.")
+            try:
+                score, max_score = float(item["score"]), float(item["max_score"])
+            except (TypeError, ValueError):
+                raise InterviewerError(f"{path}:{number}: score and max_score must be numbers.") from None
+            if max_score <= 0:
+                raise InterviewerError(f"{path}:{number}: max_score must be positive.")
+            label = item.get("label_2way")
+            yield AsagRow(
+                question=str(item["question"]),
+                references=_references(item),
+                answer=str(item["answer"]),
+                score=score,
+                max_score=max_score,
+                split=str(item.get("split") or "all"),
+                label_2way=str(label) if label is not None else None,
+            )
+
+
+def reference_prompt(question: str, references: tuple[str, ...]) -> Prompt:
+    """A one-point rubric built from the reference answers of a question."""
+    asked = set(words(question))
+    terms = sorted(
+        {w for r in references for w in words(r) if w not in STOPWORDS and w not in asked and len(w) > 2}
+    ) or ["answer"]
+    ident = "asag-" + hashlib.sha256(("\n".join([question, *references])).encode()).hexdigest()[:12]
+    point = RubricPoint.model_construct(
+        id=ident + "-ref",
+        point=references[0],
+        objective="reference",
+        weight=3,
+        terms=tuple(terms),
+        paraphrases=references[1:],
+        probe="?",
+    )
+    return Prompt.model_construct(
+        id=ident,
+        text=question,
+        source="authored",
+        rubric=(point,),
+        red_flags=(),
+        follow_ups=(),
+        reference_answer=references[0],
+    )
+
+
+def strength(brain: RubricBrain, row: AsagRow) -> float:
+    """The brain's 0-1 match strength of an answer against the reference rubric."""
+    text = clean(row.answer, 100_000)
+    if not any(ch.isalnum() for ch in text):
+        return 0.0
+    grade = brain.grade(reference_prompt(row.question, row.references), text)
+    return grade.points[0].strength if grade.points else 0.0
+
+
+def best_threshold(values: list[float], labels: list[str], positive: str) -> float:
+    """The cut on `values` that maximises 2-way macro-F1 (fitted on the train split only)."""
+    v = np.asarray(values, dtype=float)
+    pos = np.asarray([label == positive for label in labels])
+    order = np.argsort(-v)
+    v, pos = v[order], pos[order]
+    tp = np.cumsum(pos)  # predicting positive for the top k+1 values
+    fp = np.cumsum(~pos)
+    total_pos, n = pos.sum(), len(v)
+    fn = total_pos - tp
+    tn = (n - total_pos) - fp
+    f1_pos = 2 * tp / np.maximum(2 * tp + fp + fn, 1)
+    f1_neg = 2 * tn / np.maximum(2 * tn + fn + fp, 1)
+    macro = (f1_pos + f1_neg) / 2
+    # only cut between distinct values
+    valid = np.r_[v[1:] != v[:-1], True]
+    best = int(np.argmax(np.where(valid, macro, -1.0)))
+    return float(v[best])
+
+
+FEATURES = (
+    "strength",
+    "similarity_max",
+    "similarity_mean",
+    "term_recall",
+    "term_precision",
+    "question_overlap",
+    "negation_mismatch",
+    "log_words",
+    "token_recall",
+    "token_precision",
+    "token_f1",
+)
+NEIGHBOUR_FEATURES = ("nearest_correct", "nearest_incorrect", "nearest_margin")
+
+
+def _features(brain: RubricBrain, rows: list[AsagRow], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Reference-matching evidence per answer, and evidence from graded train answers of the same question."""
+    from tqdm import tqdm
+
+    texts = sorted({r.answer for r in rows} | {x for r in rows for x in r.references})
+    vectors = encoder().encode(texts, batch_size=64)
+    tokens = encoder().token_vectors(texts, skip=STOPWORDS)
+    at = {text: i for i, text in enumerate(texts)}
+    train_of: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        if r.split == "train" and r.label_2way:
+            train_of[r.question].append(i)
+    base, neighbours = [], []
+    bar = tqdm(rows, desc="Grading answers", unit="answer", disable=not progress, file=sys.stderr)
+    for i, r in enumerate(bar):
+        answer = vectors[at[r.answer]]
+        sims = vectors[[at[x] for x in r.references]] @ answer
+        asked = set(content_stems(r.question))
+        said = set(content_stems(r.answer))
+        own = said - asked
+        recall = precision = 0.0
+        for ref in r.references:
+            ref_stems = set(content_stems(ref))
+            if ref_stems - asked:
+                recall = max(recall, len((ref_stems - asked) & said) / len(ref_stems - asked))
+            if own:
+                precision = max(precision, len(own & ref_stems) / len(own))
+        negated = bool(set(words(r.answer)) & NEGATIONS) != bool(set(words(r.references[0])) & NEGATIONS)
+        alignment = max((_alignment(tokens[at[ref]], tokens[at[r.answer]]) for ref in r.references), key=lambda t: t[2])
+        base.append(
+            [
+                strength(brain, r),
+                float(sims.max()),
+                float(sims.mean()),
+                recall,
+                precision,
+                len(said & asked) / max(len(said), 1),
+                float(negated),
+                float(np.log1p(len(words(r.answer)))),
+                *alignment,
+            ]
+        )
+        others = [j for j in train_of.get(r.question, []) if j != i]
+        if others:
+            near = vectors[[at[rows[j].answer] for j in others]] @ answer
+            good = np.array([rows[j].label_2way == "correct" for j in others])
+            best_good = float(near[good].max()) if good.any() else 0.0
+            best_bad = float(near[~good].max()) if (~good).any() else 0.0
+            neighbours.append([best_good, best_bad, best_good - best_bad])
+        else:
+            neighbours.append([np.nan, np.nan, np.nan])
+    return np.array(base, dtype=float), np.array(neighbours, dtype=float)
+
+
+def _alignment(reference: np.ndarray, answer: np.ndarray) -> tuple[float, float, float]:
+    """Soft token overlap (as in BERTScore): recall, precision and F1 of the best token matches."""
+    if not len(reference) or not len(answer):
+        return 0.0, 0.0, 0.0
+    sims = reference @ answer.T
+    recall, precision = float(sims.max(axis=1).mean()), float(sims.max(axis=0).mean())
+    return recall, precision, 2 * recall * precision / max(recall + precision, 1e-9)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic regression from evidence to P(correct), fitted on the train split."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    threshold: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
+        probs: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ self.weights)))
+        return probs
+
+
+def fit_calibration(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 4000) -> Calibration:
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        w -= 0.1 * (z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0] / len(y))
+    model = Calibration(mean, scale, w, 0.5)
+    probs = model.predict(x)
+    cut = best_threshold(probs.tolist(), ["correct" if v else "incorrect" for v in y], "correct")
+    return Calibration(mean, scale, w, cut)
+
+
+def evaluate(path: Path, brain: RubricBrain, only_split: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """Per split: n, Pearson, Spearman, RMSE; with 2-way labels, accuracy and macro-F1 (fitted on train)."""
+    rows = list(read_rows(path))
+    if not rows:
+        raise InterviewerError(f"{path} has no rows.")
+    base, neighbours = _features(brain, rows, progress)
+    is_train = np.array([r.split == "train" and r.label_2way is not None for r in rows])
+    seen = ~np.isnan(neighbours[:, 0])
+    probs = np.array([strength for strength in base[:, 0]])
+    method = "match strength only (no labelled train split to fit on)"
+    models: dict[str, Any] = {}
+    if is_train.sum() >= 20:
+        y = np.array([r.label_2way == "correct" for r in rows], dtype=float)
+        reference = fit_calibration(base[is_train], y[is_train])
+        probs = reference.predict(base)
+        models["reference"] = reference.threshold
+        method = "reference answers as the rubric, calibrated on train"
+        with_train = is_train & seen
+        if with_train.sum() >= 20 and seen.any():
+            both = np.hstack([base, np.nan_to_num(neighbours)])
+            neighbour = fit_calibration(both[with_train], y[with_train])
+            probs = np.where(seen, neighbour.predict(both), probs)
+            models["reference_and_train_answers"] = neighbour.threshold
+            method += "; for questions seen in train, its graded answers are extra references"
+    cut = np.where(seen, models.get("reference_and_train_answers", 0.5), models.get("reference", 0.5))
+    splits: dict[str, dict[str, Any]] = {}
+    for split in sorted({r.split for r in rows}):
+        if only_split is not None and split != only_split:
+            continue
+        pick = [i for i, r in enumerate(rows) if r.split == split]
+        gold = [rows[i].score for i in pick]
+        pred = [float(probs[i]) * rows[i].max_score for i in pick]
+        figures: dict[str, Any] = {
+            "n": len(pick),
+            "pearson": round(metrics.pearson(gold, pred), 4),
+            "spearman": round(metrics.spearman(gold, pred), 4),
+            "rmse": round(metrics.rmse(gold, pred), 4),
+        }
+        if models and all(rows[i].label_2way for i in pick):
+            labels = [rows[i].label_2way or "" for i in pick]
+            guesses = ["correct" if probs[i] >= cut[i] else "incorrect" for i in pick]
+            figures["accuracy"] = round(metrics.accuracy(labels, guesses), 4)
+            figures["macro_f1"] = round(metrics.macro_f1(labels, guesses), 4)
+        splits[split] = figures
+    return {
+        "file": str(path),
+        "grader": brain.version,
+        "method": method,
+        "thresholds_2way": {k: round(v, 4) for k, v in models.items()},
+        "fitted_on": "train" if models else None,
+        "splits": splits,
+    }
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"# Short-answer grading: {Path(report['file']).name}",
+        "",
+        f"Grader `{report['grader']}`. Method: {report['method']}. "
+        f"2-way thresholds {report['thresholds_2way'] or '-'} (fitted on {report['fitted_on'] or 'nothing'}).",
+        "",
+        "| split | n | Pearson | Spearman | RMSE | accuracy | macro-F1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, f in report["splits"].items():
+        lines.append(
+            f"| {split} | {f['n']} | {f['pearson']:.3f} | {f['spearman']:.3f} | {f['rmse']:.3f} | "
+            f"{f.get('accuracy', '-')} | {f.get('macro_f1', '-')} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,117 @@
+"""The eval harness: figures against gold, the CI gate, and the short-answer benchmark reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from interviewer.asag import evaluate as evaluate_asag
+from interviewer.config import Settings
+from interviewer.errors import InterviewerError
+from interviewer.evaluation import check_thresholds, evaluate_cases
+from interviewer.grader import Grader
+from interviewer.grading.rubric import RubricBrain, RubricConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = ROOT / "evals" / "cases"
+THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
+
+
+@pytest.fixture
+def grader(settings: Settings) -> Grader:
+    return Grader(settings, progress=False)
+
+
+def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(grader: Grader) -> None:
+    report = evaluate_cases(grader, CASES)
+    assert check_thresholds(report, THRESHOLDS) == []
+    assert set(report["versions"]) == {"corpus", "prompts", "cases", "grader"}
+    assert report["versions"]["grader"] == RubricConfig().version
+    summary = report["summary"]
+    assert summary["n"] >= 286 and set(summary["adversarial"]) == {
+        "injection",
+        "stuffing",
+        "padding",
+        "restated",
+        "off_topic",
+        "paraphrase",
+    }
+    assert sum(map(sum, summary["confusion"])) == summary["n"]
+
+
+def test_a_worse_grader_is_caught_by_the_gate(grader: Grader) -> None:
+    lenient = RubricConfig(sim_floor=0.2, sim_full=0.5, meaning_weight=1.0, covered_at=0.4, partial_at=0.2)
+    worse = RubricBrain(point_vectors=grader.point_vectors, config=lenient)
+    worse.name = "lenient"  # type: ignore[misc]
+    grader.register_brain(worse)
+    failures = check_thresholds(evaluate_cases(grader, CASES, brain="lenient"), THRESHOLDS)
+    assert failures
+    assert any(f.startswith(("spearman", "qwk", "adversarial")) for f in failures)
+
+
+def test_cli_eval_writes_json_markdown_and_png(cli: object) -> None:
+    result = cli("eval", "--json")  # type: ignore[operator]
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert 0.0 <= report["summary"]["qwk"] <= 1.0
+    for suffix in ("json", "md", "png"):
+        assert (ROOT / "evals" / "reports" / f"eval-rubric.{suffix}").stat().st_size > 0
+
+
+def _asag_file(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _row(answer: str, correct: bool, split: str, question: str = "Why does the bulb light?") -> dict[str, object]:
+    return {
+        "question": question,
+        "reference_answer": "The bulb is in a closed path with the battery.",
+        "answer": answer,
+        "score": 1.0 if correct else 0.0,
+        "max_score": 1,
+        "split": split,
+        "label_2way": "correct" if correct else "incorrect",
+    }
+
+
+def test_asag_works_on_any_file_of_the_format_and_fits_only_on_train(tmp_path: Path) -> None:
+    good = ["It is in a closed path with the battery.", "The circuit is closed so current flows through it."]
+    bad = ["Because it is yellow.", "The battery is big.", "I do not know."]
+    rows = [_row(a, True, "train") for a in good * 6] + [_row(a, False, "train") for a in bad * 6]
+    rows += [_row("There is a closed path that includes the battery.", True, "test")]
+    rows += [_row("Bulbs are made of glass.", False, "test")]
+    report = evaluate_asag(_asag_file(tmp_path, rows), RubricBrain(), progress=False)
+    assert report["fitted_on"] == "train"
+    test = report["splits"]["test"]
+    assert set(test) == {"n", "pearson", "spearman", "rmse", "accuracy", "macro_f1"}
+    assert test["n"] == 2 and test["accuracy"] == 1.0
+
+
+def test_asag_without_labels_or_train_split_still_reports_correlation(tmp_path: Path) -> None:
+    rows = [
+        {k: v for k, v in _row(a, ok, "all").items() if k not in {"label_2way", "split"}}
+        for a, ok in [("A closed path with the battery.", True), ("It is yellow.", False), ("Closed circuit.", True)]
+    ]
+    report = evaluate_asag(_asag_file(tmp_path, rows), RubricBrain(), progress=False)
+    assert report["fitted_on"] is None
+    assert set(report["splits"]["all"]) == {"n", "pearson", "spearman", "rmse"}
+
+
+def test_a_broken_asag_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(_row("x", True, "train")) + "\n" + json.dumps({"question": "q"}) + "\n")
+    with pytest.raises(InterviewerError, match=r"bad.jsonl:2: field 'reference_answer' is missing"):
+        evaluate_asag(path, RubricBrain(), progress=False)
+
+
+def test_threshold_check_names_each_failing_figure() -> None:
+    report = {"summary": {"spearman": 0.5, "qwk": 0.95, "mae": 0.9, "adversarial": {"injection": {"handled": 0.5}}}}
+    failures = check_thresholds(report, THRESHOLDS)
+    assert "spearman = 0.5 is below its floor 0.83" in failures
+    assert "mae = 0.9 is above its ceiling 0.44" in failures
+    assert "adversarial injection handled = 0.5 is below its floor 0.99" in failures
+    assert not any(f.startswith("qwk") for f in failures)
