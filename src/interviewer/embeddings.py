@@ -69,6 +69,7 @@ class SentenceEncoder:
         options.intra_op_num_threads = 2
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting between calls
         self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
@@ -121,7 +122,7 @@ class SentenceEncoder:
                     )
         return out
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> Vectors:
+    def encode(self, texts: list[str], batch_size: int = 4) -> Vectors:
         """Unit vectors, one row per text, in order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         with self._lock:

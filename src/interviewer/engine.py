@@ -135,11 +135,7 @@ class Engine:
 
     def current(self, session_id: str) -> Question | None:
         """The question waiting for an answer, or None when the session has finished."""
-        values = self.state(session_id)
-        pending = values.get("pending")
-        if not pending or values.get("status") == "finished":
-            return None
-        return Question(**pending)
+        return _waiting(self.state(session_id))
 
     def state(self, session_id: str) -> dict[str, Any]:
         session_id = self.resolve(session_id)
@@ -164,7 +160,7 @@ class Engine:
         session_id = self.resolve(session_id)
         with self._session_lock(session_id):
             before = self.state(session_id)
-            if self.current(session_id) is None:
+            if _waiting(before) is None:
                 if reply["action"] == "end":
                     return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
@@ -173,7 +169,7 @@ class Engine:
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
             self._record(session_id, before, after)
         grade = Grade.model_validate(new_turns[-1]["grade"]) if new_turns and new_turns[-1]["grade"] else None
-        return TurnOutcome(session_id, grade, self.current(session_id))
+        return TurnOutcome(session_id, grade, _waiting(after))
 
     def _record(self, session_id: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Keep the session index in step with the checkpoint just written."""
@@ -268,6 +264,13 @@ class Engine:
         row = self.store.get(session_id)
         assert row is not None
         return report.transcript(self.corpus, row, self.state(session_id))
+
+
+def _waiting(values: dict[str, Any]) -> Question | None:
+    pending = values.get("pending")
+    if not pending or values.get("status") == "finished":
+        return None
+    return Question(**pending)
 
 
 def _day_number(target: str) -> int:

@@ -83,6 +83,12 @@ def connect(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
     """Open the database, failing with a clear message when it is unusable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"The data folder {path.parent} cannot be used ({exc.strerror or exc}); "
+            "set INTERVIEWER_DATA_DIR to a writable folder."
+        ) from None
+    try:
         conn = sqlite3.connect(
             str(path), timeout=5.0, check_same_thread=False, isolation_level=None if autocommit else "DEFERRED"
         )

@@ -60,6 +60,8 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     page: Page, app_url: str, corpus: Corpus
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(app_url) else None)
     page.goto(app_url)
     expect(page.get_by_text("What to practise")).to_be_visible()
     page.screenshot(path=str(SHOTS / "start.png"), full_page=True)
@@ -103,6 +105,8 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     assert f"Session `{session}`" in markdown
     assert first.text in markdown and second.text in markdown
     assert "&lt;script&gt;" in markdown and "<script>" not in markdown
+
+    assert [u for u in outside if not u.startswith(("data:", "blob:"))] == []  # no fonts, scripts or analytics
 
     page.get_by_role("tab", name="History").click()
     expect(page.get_by_role("gridcell", name=session).first).to_be_visible()

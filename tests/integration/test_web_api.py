@@ -99,3 +99,19 @@ def test_several_users_at_once_each_get_their_own_session(app_url: str, corpus: 
         topic = choices[n].split(":")[1]
         first_prompt = corpus.topic(topic).prompts[0].text
         assert sid in review and first_prompt.split(" ")[0] in review
+
+
+def test_the_app_refuses_to_start_on_an_unusable_data_folder_with_one_clear_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(blocker / "data")}
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "app.py", "--port", "0"], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: The data folder {blocker / 'data'}")

@@ -88,6 +88,7 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("'", "").replace("’", ""))
 
 
+@lru_cache(maxsize=16384)
 def stems(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in words(text))
 
