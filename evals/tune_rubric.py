@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from interviewer.evaluation import CaseResult, LabelledCase, load_cases, summarise
+from interviewer.evaluation import CaseResult, LabelledCase, development_prompts, load_cases, summarise
 from interviewer.grader import Grader
 from interviewer.grading.models import score_from
 from interviewer.grading.rubric import RubricBrain, RubricConfig
@@ -25,7 +25,7 @@ from interviewer.grading.text import clean
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE: dict[str, list[float]] = {
-    "sim_floor": [0.30, 0.35, 0.40, 0.45, 0.50],
+    "sim_floor": [0.20, 0.25, 0.30, 0.35, 0.40, 0.45],
     "sim_full": [0.58, 0.62, 0.66, 0.70, 0.74, 0.78],
     "meaning_weight": [0.6, 0.7, 0.8, 0.9, 1.0],
     "term_weight": [0.2, 0.3, 0.4, 0.5, 0.6],
@@ -33,6 +33,7 @@ SPACE: dict[str, list[float]] = {
     "covered_at": [0.55, 0.6, 0.65, 0.7, 0.75],
     "partial_at": [0.3, 0.35, 0.4, 0.45],
     "restate_similarity": [0.7, 0.75, 0.8, 0.85],
+    "question_discount": [0.0, 0.2, 0.3, 0.4, 0.5, 0.6],
 }
 CUTS = [
     (a, b, c, d)
@@ -44,8 +45,7 @@ CUTS = [
 
 
 def split(cases: list[LabelledCase]) -> tuple[list[LabelledCase], list[LabelledCase]]:
-    prompts = sorted({c.prompt.id for c in cases})
-    dev = set(prompts[0::2])
+    dev = development_prompts(cases)
     return [c for c in cases if c.prompt.id in dev], [c for c in cases if c.prompt.id not in dev]
 
 

@@ -162,7 +162,14 @@ FEATURES = (
     "token_precision",
     "token_f1",
 )
-NEIGHBOUR_FEATURES = ("nearest_correct", "nearest_incorrect", "nearest_margin")
+NEIGHBOUR_FEATURES = (
+    "nearest_correct",
+    "nearest_incorrect",
+    "nearest_margin",
+    "top3_correct",
+    "top3_incorrect",
+    "nearest_correct_token_f1",
+)
 
 
 def _features(brain: RubricBrain, rows: list[AsagRow], progress: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -213,9 +220,15 @@ def _features(brain: RubricBrain, rows: list[AsagRow], progress: bool) -> tuple[
             good = np.array([rows[j].label_2way == "correct" for j in others])
             best_good = float(near[good].max()) if good.any() else 0.0
             best_bad = float(near[~good].max()) if (~good).any() else 0.0
-            neighbours.append([best_good, best_bad, best_good - best_bad])
+            top_good = float(np.sort(near[good])[-3:].mean()) if good.any() else 0.0
+            top_bad = float(np.sort(near[~good])[-3:].mean()) if (~good).any() else 0.0
+            closest = others[int(np.argmax(np.where(good, near, -1.0)))] if good.any() else None
+            aligned = (
+                _alignment(tokens[at[rows[closest].answer]], tokens[at[r.answer]])[2] if closest is not None else 0.0
+            )
+            neighbours.append([best_good, best_bad, best_good - best_bad, top_good, top_bad, aligned])
         else:
-            neighbours.append([np.nan, np.nan, np.nan])
+            neighbours.append([np.nan] * len(NEIGHBOUR_FEATURES))
     return np.array(base, dtype=float), np.array(neighbours, dtype=float)
 
 

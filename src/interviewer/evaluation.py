@@ -209,15 +209,28 @@ def versions(grader: Grader, cases_dir: Path, brain: str) -> dict[str, str]:
     }
 
 
+def development_prompts(cases: list[LabelledCase]) -> set[str]:
+    """The prompts whose cases may be used for tuning: every other prompt id in sorted order."""
+    return set(sorted({c.prompt.id for c in cases})[0::2])
+
+
 def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric") -> dict[str, Any]:
     cases = load_cases(cases_dir, grader.corpus)
     results = run_cases(grader, cases, brain)
+    development = development_prompts(cases)
+    halves = {
+        "development": summarise([r for r in results if r.labelled.prompt.id in development]),
+        "held_out": summarise([r for r in results if r.labelled.prompt.id not in development]),
+    }
     return {
         "kind": "cases",
         "brain": brain,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": versions(grader, cases_dir, brain),
         "summary": summarise(results),
+        "halves": {
+            name: {k: s[k] for k in ("n", "spearman", "qwk", "mae", "verdict_macro_f1")} for name, s in halves.items()
+        },
         "worst": worst_cases(results),
         "fallbacks": sum(1 for r in results if r.grade.fallback),
     }
@@ -268,6 +281,17 @@ def cases_markdown(report: dict[str, Any]) -> str:
         f"| per-point verdict macro-F1 | {s['verdict_macro_f1']:.3f} |",
         f"| retrieval recall@5 of the prompt's objectives | {s['retrieval_recall_at_5']} |",
         f"| grading time median / p95 | {s['grade_ms']['median']} ms / {s['grade_ms']['p95']} ms |",
+        "",
+        "The grader's numbers were tuned on the development half of the prompts only; the held-out half was not",
+        "used for tuning.",
+        "",
+        "| half | cases | Spearman | QWK | MAE | verdict macro-F1 |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {name.replace('_', '-')} | {h['n']} | {h['spearman']:.3f} | {h['qwk']:.3f} | {h['mae']:.3f} | "
+            f"{h['verdict_macro_f1']:.3f} |"
+            for name, h in report["halves"].items()
+        ),
         "",
         "## Per-point verdicts",
         "",

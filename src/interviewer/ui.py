@@ -7,6 +7,7 @@ the session from the server-side database.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -89,15 +90,13 @@ def history_rows(engine: Engine, owner: str) -> list[list[Any]]:
     ]
 
 
-def export_files(engine: Engine, session_id: str) -> tuple[str, str]:
-    data = engine.transcript(session_id)
+def export_files(session_id: str, data: dict[str, Any], markdown: str) -> tuple[str, str]:
+    """The transcript as downloadable Markdown and JSON files in the temp folder Gradio may serve."""
     folder = Path(tempfile.gettempdir()) / "interviewer-downloads"
     folder.mkdir(parents=True, exist_ok=True)
     md = folder / f"interview-{session_id}.md"
     js = folder / f"interview-{session_id}.json"
-    md.write_text(to_markdown(data), encoding="utf-8")
-    import json
-
+    md.write_text(markdown, encoding="utf-8")
     js.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     return str(md), str(js)
 
@@ -135,7 +134,9 @@ class InterviewApp:
         view = self.engine.overview(session_id)
         state = self.engine.state(session_id)
         graded = [t["grade"] for t in state.get("turns", []) if t.get("grade")]
-        md_file, json_file = export_files(self.engine, session_id)
+        data = self.engine.transcript(session_id)
+        markdown = to_markdown(data)
+        md_file, json_file = export_files(session_id, data, markdown)
         return (
             session_id,
             start,
@@ -144,7 +145,7 @@ class InterviewApp:
             chat_messages(state),
             grade_markdown(graded[-1] if graded else None),
             notice,
-            to_markdown(self.engine.transcript(session_id)),
+            markdown,
             gr.update(value=md_file, visible=True),
             gr.update(value=json_file, visible=True),
             history_rows(self.engine, owner),

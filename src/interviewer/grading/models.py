@@ -62,7 +62,7 @@ class Grade(BaseModel):
 
 VERDICT_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
 # Coverage needed for each score step 1..4 (weighted share of rubric credit); tuned with evals/tune_rubric.py.
-SCORE_CUTS: tuple[float, float, float, float] = (0.16, 0.4, 0.45, 0.8)
+SCORE_CUTS: tuple[float, float, float, float] = (0.12, 0.4, 0.45, 0.85)
 
 
 def coverage_of(points: list[PointVerdict]) -> float:

@@ -44,15 +44,16 @@ from interviewer.grading.text import (
 class RubricConfig:
     """Every number the rubric brain grades with; its hash is stored with each grade."""
 
-    sim_floor: float = 0.30  # cosine at which meaning starts to count
-    sim_full: float = 0.62  # cosine at which meaning is complete
-    meaning_weight: float = 0.8  # share of the strength that meaning alone can give
-    term_weight: float = 0.4  # how much two distinct terms add to meaning
-    rival_margin: float = 0.10  # how much closer a sentence must be to another point to count as its
+    sim_floor: float = 0.45  # cosine at which meaning starts to count
+    sim_full: float = 0.66  # cosine at which meaning is complete
+    meaning_weight: float = 0.9  # share of the strength that meaning alone can give
+    term_weight: float = 0.6  # how much two distinct terms add to meaning
+    rival_margin: float = 1.0  # how much closer a sentence must be to another point to count as its (1 = off)
     restate_similarity: float = 0.70  # a sentence this close to the question...
     restate_novel: int = 3  # ...with at most this many content words of its own only restates it
-    covered_at: float = 0.75
-    partial_at: float = 0.40
+    question_discount: float = 0.5  # how much a sentence's closeness to the question lowers its meaning
+    covered_at: float = 0.60
+    partial_at: float = 0.30
     min_words: int = 12
     off_topic_below: float = 0.34
     stuffing_function_ratio: float = 0.22
@@ -60,7 +61,7 @@ class RubricConfig:
 
     @property
     def version(self) -> str:
-        blob = json.dumps({"brain": "rubric", "v": 2, **asdict(self)}, sort_keys=True)
+        blob = json.dumps({"brain": "rubric", "v": 3, **asdict(self)}, sort_keys=True)
         return "rubric-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -111,6 +112,8 @@ class RubricBrain:
         point_vecs = self.point_vectors(prompt)
         question = set(stems(prompt.text))
         sims = np.stack([(vectors @ point_vecs[p.id].T).max(axis=1) for p in prompt.rubric], axis=1)
+        # Question demoting for meaning: closeness to the question itself is not evidence of a point.
+        sims = sims - self.config.question_discount * (vectors @ embedded[-1] - 0.4)[:, None]
         verdicts = [self._judge(p, usable, sims, j, question) for j, p in enumerate(prompt.rubric)]
         flags.extend(self._answer_flags(prompt, usable, vectors, point_vecs, verdicts))
         if "keyword_stuffing" in flags:
