@@ -153,15 +153,14 @@ class RubricBrain:
         """
         cfg = self.config
         best = _Match(0.0, None)
-        for i, sentence in enumerate(sentences):
+        hits = [_term_hits(point.terms, s.stems, question) for s in sentences]
+        for i in range(len(sentences)):
             sim = float(sims[i, column])
             meaning = float(np.clip((sim - cfg.sim_floor) / (cfg.sim_full - cfg.sim_floor), 0.0, 1.0))
             if sim < float(sims[i].max()) - cfg.rival_margin:
                 meaning *= 0.5
-            window = sentence.stems + (sentences[i + 1].stems if i + 1 < len(sentences) else ())
-            terms = _term_hits(point.terms, sentence.stems, question) + 0.5 * _term_hits(
-                point.terms, window[len(sentence.stems) :], question
-            )
+            # The point's terms here, and half credit for those in the next sentence (an idea may run on).
+            terms = hits[i] + (0.5 * hits[i + 1] if i + 1 < len(sentences) else 0.0)
             strength = min(1.0, cfg.meaning_weight * meaning + cfg.term_weight * min(terms, 2.0) / 2.0)
             if strength > best.strength:
                 best = _Match(strength, i)
@@ -275,9 +274,10 @@ def _occurs_affirmed(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> bool
 def _term_hits(terms: tuple[str, ...], haystack: tuple[str, ...], question: set[str]) -> float:
     """Distinct terms present and affirmed; a term made only of the question's own words counts a quarter."""
     total = 0.0
+    present = set(haystack)
     for term in terms:
         phrase = stems(term)
-        if phrase and _occurs_affirmed(haystack, phrase):
+        if phrase and phrase[0] in present and _occurs_affirmed(haystack, phrase):
             total += 0.25 if set(phrase) <= question else 1.0
     return total
 
