@@ -200,18 +200,23 @@ class CurriculumIndex:
     # -- reading -------------------------------------------------------------------------------
 
     def vectors(self, ids: Sequence[str]) -> Vectors:
-        """Stored unit vectors for corpus entry ids (as from `entry_id`), in order."""
-        missing = [i for i in ids if i not in self._vectors]
-        if missing:
-            got = self._guarded(lambda col: col.get(ids=missing, include=["embeddings"]))
-            for ident, vector in zip(got["ids"], got["embeddings"], strict=True):
-                self._vectors[ident] = np.asarray(vector, dtype=np.float32)
-        try:
-            return np.stack([self._vectors[i] for i in ids]) if ids else np.zeros((0, 384), np.float32)
-        except KeyError:
-            # The stored collection lacks an entry the corpus has: make it whole and retry.
-            self.sync()
-            return self.vectors(ids)
+        """Stored unit vectors for corpus entry ids (as from `entry_ids`), in order."""
+        if not ids:
+            return np.zeros((0, 384), np.float32)
+        for attempt in range(2):
+            missing = [i for i in ids if i not in self._vectors]
+            if missing:
+                got = self._fetch(missing)
+                for ident, vector in zip(got["ids"], got["embeddings"], strict=True):
+                    self._vectors[ident] = np.asarray(vector, dtype=np.float32)
+            if all(i in self._vectors for i in ids):
+                return np.stack([self._vectors[i] for i in ids])
+            if attempt == 0:
+                self.sync()  # the stored collection lacks an entry the corpus has: make it whole
+        raise InterviewerError(f"The index at {self.path} has no vectors for {sorted(set(ids) - set(self._vectors))}.")
+
+    def _fetch(self, ids: list[str]) -> Any:
+        return self._guarded(lambda col: col.get(ids=ids, include=["embeddings"]))
 
     def entry_ids(self, kind: str, ref_prefix: str) -> list[str]:
         """Ids of entries of `kind` whose ref is `ref_prefix` or starts with `ref_prefix#`."""
