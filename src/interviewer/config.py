@@ -18,6 +18,14 @@ def _default_data_dir() -> Path:
     return Path(os.environ.get("INTERVIEWER_DATA_DIR", Path.cwd() / ".interviewer"))
 
 
+def _default_brain() -> str:
+    """INTERVIEWER_BRAIN, else the LLM brain when a model is configured, else the offline rubric brain."""
+    chosen = os.environ.get("INTERVIEWER_BRAIN", "").strip()
+    if chosen:
+        return chosen
+    return "llm" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "rubric"
+
+
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -40,7 +48,7 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     max_followups: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_FOLLOWUPS", 2))
     max_answer_chars: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_ANSWER_CHARS", 20_000))
-    brain: str = field(default_factory=lambda: os.environ.get("INTERVIEWER_BRAIN", "rubric"))
+    brain: str = field(default_factory=lambda: _default_brain())
 
     @property
     def index_dir(self) -> Path:

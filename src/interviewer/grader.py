@@ -7,10 +7,12 @@ from interviewer.corpus import Corpus, Prompt, load_corpus
 from interviewer.embeddings import Vectors
 from interviewer.errors import AnswerRejected, NotFoundError
 from interviewer.grading import Brain, TurnContext
+from interviewer.grading.llm_brain import LLMBrain
 from interviewer.grading.models import Grade
 from interviewer.grading.rubric import RubricBrain, encode_points
 from interviewer.grading.text import clean
 from interviewer.index import CurriculumIndex
+from interviewer.llm import LLMSettings, chat_model
 
 
 class Grader:
@@ -21,13 +23,18 @@ class Grader:
         self.corpus: Corpus = load_corpus(self.settings.corpus_dir)
         self.index = CurriculumIndex(self.settings.index_dir, self.corpus, progress=progress)
         self._point_cache: dict[str, dict[str, Vectors]] = {}
-        self._brains: dict[str, Brain] = {"rubric": RubricBrain(point_vectors=self.point_vectors)}
+        rubric = RubricBrain(point_vectors=self.point_vectors)
+        self._brains: dict[str, Brain] = {"rubric": rubric}
+        llm = LLMSettings.from_env()
+        if llm.configured:
+            self._brains["llm"] = LLMBrain(chat_model(llm), llm, fallback=rubric)
 
     def brain(self, name: str) -> Brain:
         try:
             return self._brains[name]
         except KeyError:
-            raise NotFoundError(f"No brain named {name!r}; available: {', '.join(self._brains)}.") from None
+            hint = " (set OPENAI_BASE_URL or OPENAI_API_KEY to use the LLM brain)" if name == "llm" else ""
+            raise NotFoundError(f"No brain named {name!r}; available: {', '.join(self._brains)}{hint}.") from None
 
     def register_brain(self, brain: Brain) -> None:
         self._brains[brain.name] = brain

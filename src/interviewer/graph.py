@@ -112,7 +112,10 @@ def build_graph(
         points = merged_points([*earlier, turn])
         follow = None
         if state.get("followups", 0) < state.get("max_followups", 2):
-            follow = brain.follow_up(prompt, points, state.get("probed", []), context)
+            conversation = TurnContext(
+                related=context.related, history=[*context.history, (pending["text"], reply["text"])]
+            )
+            follow = brain.follow_up(prompt, points, state.get("probed", []), conversation)
         if follow is None:
             return {**_advance(state), "turns": [turn]}
         number = pending.get("number")

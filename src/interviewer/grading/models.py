@@ -39,6 +39,25 @@ class RedFlagHit(BaseModel):
     correction: str
 
 
+class Usage(BaseModel):
+    """What the model calls behind one grade or follow-up cost."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+
+    def add(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            latency_ms=round(self.latency_ms + other.latency_ms, 1),
+            cost_usd=round(self.cost_usd + other.cost_usd, 6),
+        )
+
+
 class Grade(BaseModel):
     """One graded answer. The score is derived in code from `points`, `red_flags` and `flags`."""
 
@@ -52,6 +71,7 @@ class Grade(BaseModel):
     brain: str = "rubric"
     fallback: str | None = None
     grader_version: str = ""
+    usage: Usage | None = None
 
     def covered(self) -> list[PointVerdict]:
         return [p for p in self.points if p.verdict == "covered"]

@@ -1,0 +1,223 @@
+"""The LLM brain: an OpenAI-compatible model judges each rubric point, quoting the answer as evidence.
+
+The model only gives per-point verdicts with a verbatim quote; a quote that does not occur in the answer
+does not count. The score is computed in code from the verdicts with the same function as the rubric
+brain, and the flags and misconceptions come from the rubric brain's deterministic checks, so the two
+brains are comparable and nothing in the answer can set the score. Any model failure (down, slow,
+rate-limited, invalid output twice) falls back to the rubric brain for that turn, and the grade says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from interviewer.corpus import Prompt, RubricPoint
+from interviewer.grading import FollowUp, TurnContext
+from interviewer.grading.guards import addresses_grader
+from interviewer.grading.models import Grade, PointVerdict, Usage, score_from
+from interviewer.grading.rubric import RubricBrain, feedback
+from interviewer.grading.text import split_sentences
+from interviewer.llm import LLMSettings, count_tokens
+from interviewer.prompting import prompts_version, render
+
+POINT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {"type": "string", "enum": ["covered", "partial", "missed"]},
+        "quote": {"type": "string", "maxLength": 300},
+    },
+    "required": ["verdict", "quote"],
+    "additionalProperties": False,
+}
+REMOVED = "[removed: text addressed to the grader]"
+
+
+class PointJudgement(BaseModel):
+    verdict: Literal["covered", "partial", "missed"]
+    quote: str = Field(default="", max_length=400)
+
+
+class ModelFailure(Exception):
+    """The model could not give a usable reply; the turn falls back to the rubric brain."""
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def quote_in(quote: str, answer: str) -> bool:
+    """True when the quote occurs in the answer (ignoring case and runs of white space)."""
+    q = _squash(quote.strip("\"'“”‘’ "))
+    return len(q) >= 3 and q in _squash(answer)
+
+
+class LLMBrain:
+    """Per-point judgements from a chat model, with the rubric brain as its safety net."""
+
+    name = "llm"
+
+    def __init__(self, model: Any, settings: LLMSettings, fallback: RubricBrain) -> None:
+        self.model = model
+        self.settings = settings
+        self.fallback = fallback
+
+    @property
+    def version(self) -> str:
+        return f"llm-{self.settings.model}-{prompts_version()}"
+
+    # -- calling the model -----------------------------------------------------------------------
+
+    def _call(self, messages: list[Any], usage: Usage, **kwargs: Any) -> str:
+        from langchain_core.messages import BaseMessage
+
+        prompt_text = "\n".join(str(m.content) for m in messages if isinstance(m, BaseMessage))
+        tokens_in = count_tokens(prompt_text, self.settings.model)
+        if tokens_in > self.settings.context_tokens:
+            raise ModelFailure(
+                f"the request needs {tokens_in} tokens, over the budget of {self.settings.context_tokens}"
+            )
+        start = time.perf_counter()
+        try:
+            reply = self.model.invoke(messages, **kwargs)
+        except Exception as exc:  # connection errors, timeouts, 429/5xx after the client's own retries
+            raise ModelFailure(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from exc
+        elapsed = (time.perf_counter() - start) * 1000
+        text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+        meta = getattr(reply, "usage_metadata", None) or {}
+        used_in = int(meta.get("input_tokens") or tokens_in)
+        used_out = int(meta.get("output_tokens") or count_tokens(text, self.settings.model))
+        usage.calls += 1
+        usage.input_tokens += used_in
+        usage.output_tokens += used_out
+        usage.latency_ms = round(usage.latency_ms + elapsed, 1)
+        usage.cost_usd = round(usage.cost_usd + self.settings.cost(used_in, used_out), 6)
+        return text
+
+    def _judge(
+        self, prompt: Prompt, point: RubricPoint, answer: str, context: TurnContext, usage: Usage
+    ) -> PointJudgement:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        objectives = [r.text for r in context.related if r.kind == "objective"]
+        messages = [
+            SystemMessage(render("grade_point.system")),
+            HumanMessage(
+                render(
+                    "grade_point.user", question=prompt.text, point=point.point, objectives=objectives, answer=answer
+                )
+            ),
+        ]
+        schema = {"type": "json_schema", "json_schema": {"name": "point_judgement", "schema": POINT_SCHEMA}}
+        problem = ""
+        for _ in range(2):  # invalid or empty output is retried once
+            text = self._call(messages, usage, response_format=schema)
+            try:
+                return PointJudgement.model_validate(json.loads(text))
+            except (json.JSONDecodeError, ValidationError, TypeError) as exc:
+                problem = f"invalid output ({type(exc).__name__})"
+        raise ModelFailure(problem)
+
+    # -- the Brain interface ---------------------------------------------------------------------
+
+    def grade(self, prompt: Prompt, answer: str, context: TurnContext | None = None) -> Grade:
+        context = context or TurnContext()
+        baseline = self.fallback.grade(prompt, answer, context)
+        usage = Usage()
+        try:
+            data = self._data(answer)
+            points = [self._verdict(prompt, p, data, context, usage) for p in prompt.rubric]
+        except ModelFailure as exc:
+            return baseline.model_copy(
+                update={
+                    "fallback": f"The model failed ({exc}); this answer was graded by the rubric brain.",
+                    "usage": usage,
+                }
+            )
+        score, coverage = score_from(points, baseline.red_flags, list(baseline.flags))
+        return Grade(
+            prompt_id=prompt.id,
+            score=score,
+            coverage=coverage,
+            points=points,
+            red_flags=baseline.red_flags,
+            flags=baseline.flags,
+            feedback=feedback(points, baseline.red_flags, baseline.flags),
+            brain=self.name,
+            grader_version=self.version,
+            usage=usage,
+        )
+
+    @staticmethod
+    def _data(answer: str) -> str:
+        """The answer as the model sees it: sentences addressed to the grader are replaced by a marker."""
+        out = answer
+        for sentence in split_sentences(answer):
+            if addresses_grader(sentence.text):
+                out = out.replace(sentence.text, REMOVED)
+        return out
+
+    def _verdict(
+        self, prompt: Prompt, point: RubricPoint, data: str, context: TurnContext, usage: Usage
+    ) -> PointVerdict:
+        judgement = self._judge(prompt, point, data, context, usage)
+        verdict = judgement.verdict
+        evidence: str | None = judgement.quote.strip() or None
+        if verdict != "missed" and (
+            evidence is None or REMOVED.casefold() in evidence.casefold() or not quote_in(evidence, data)
+        ):
+            verdict, evidence = "missed", None  # a quote that is not in the answer does not count
+        if verdict == "missed":
+            evidence = None
+        return PointVerdict(
+            point_id=point.id,
+            text=point.point,
+            objective=point.objective,
+            weight=point.weight,
+            verdict=verdict,
+            evidence=evidence,
+            strength={"covered": 1.0, "partial": 0.5, "missed": 0.0}[verdict],
+        )
+
+    def follow_up(
+        self, prompt: Prompt, points: list[PointVerdict], probed: list[str], context: TurnContext | None = None
+    ) -> FollowUp | None:
+        """A follow-up written by the model about the most important open point; the authored probe if it fails."""
+        authored = self.fallback.follow_up(prompt, points, probed, context)
+        if authored is None:
+            return None
+        context = context or TurnContext()
+        point = next(p for p in prompt.rubric if p.id == authored.point_id)
+        try:
+            text = self._write_follow_up(prompt, point, context)
+        except ModelFailure:
+            return authored
+        return FollowUp(text=text, point_id=point.id) if text else authored
+
+    def _write_follow_up(self, prompt: Prompt, point: RubricPoint, context: TurnContext) -> str:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        history = [{"question": q, "answer": a} for q, a in context.history]
+        answer = history.pop()["answer"] if history else ""
+        while True:  # trim the oldest exchanges first; the rubric point and the current answer always stay
+            user = render(
+                "followup.user",
+                question=prompt.text,
+                history=history,
+                answer=answer,
+                point=point.point,
+                probe=point.probe,
+            )
+            system = render("followup.system")
+            if count_tokens(system + user, self.settings.model) <= self.settings.context_tokens or not history:
+                break
+            history.pop(0)
+        text = self._call([SystemMessage(system), HumanMessage(user)], Usage()).strip().strip('"')
+        reveals = any(_squash(p.point) in _squash(text) for p in prompt.rubric)
+        if not text.endswith("?") or len(text) > 400 or reveals:
+            return ""  # not a question, too long, or it gives the rubric away: use the authored probe
+        return text
