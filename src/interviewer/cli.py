@@ -278,6 +278,19 @@ def _eval_asag(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from interviewer.llm import LLMSettings, diagnose
+
+    settings = LLMSettings.from_env()
+    if not settings.configured:
+        print("No model configured (OPENAI_BASE_URL / OPENAI_API_KEY): the offline rubric brain grades every answer.")
+        return 0
+    checks = diagnose(settings)
+    for check in checks:
+        print(f"{'ok ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from interviewer.bench import run_bench
 
@@ -344,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--check", action="store_true", help="exit 1 when a figure is below evals/thresholds.yaml")
     evaluate.set_defaults(func=cmd_eval)
+
+    sub.add_parser("doctor", help="check the configured LLM endpoint").set_defaults(func=cmd_doctor)
 
     bench = sub.add_parser("bench", help="measure speed and memory; writes evals/reports/")
     bench.add_argument("--json", action="store_true")

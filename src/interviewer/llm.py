@@ -134,3 +134,52 @@ def _encoding(model: str) -> Any:
 
 def count_tokens(text: str, model: str) -> int:
     return len(_encoding(model).encode(text, disallowed_special=()))
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def diagnose(settings: LLMSettings) -> list[Check]:
+    """Is the configured endpoint reachable, is the model there, does structured output parse?"""
+    import json
+
+    import openai
+
+    checks = [
+        Check("endpoint", True, settings.base_url or "OpenAI (default)"),
+        Check("key", True, "set" if settings.api_key else "not set"),
+    ]
+    client = openai.OpenAI(
+        base_url=settings.base_url, api_key=settings.api_key or "not-needed", timeout=settings.timeout, max_retries=0
+    )
+    try:
+        models = [m.id for m in client.models.list().data]
+    except Exception as exc:
+        return [*checks, Check("reachable", False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}")]
+    checks.append(Check("reachable", True, f"{len(models)} model(s) listed"))
+    present = settings.model in models or any(m.endswith(settings.model) or settings.model in m for m in models)
+    detail = settings.model if present else f"{settings.model} not among: {', '.join(models[:5])}"
+    checks.append(Check("model", present, detail))
+    schema = {
+        "type": "object",
+        "properties": {"verdict": {"type": "string", "enum": ["covered", "missed"]}},
+        "required": ["verdict"],
+    }
+    try:
+        request: dict[str, Any] = {
+            "model": settings.model,
+            "messages": [{"role": "user", "content": 'Reply with JSON: {"verdict": "covered"}'}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "check", "schema": schema}},
+            "max_tokens": 20,
+            "temperature": 0,
+        }
+        reply = client.chat.completions.create(**request)
+        verdict = json.loads(reply.choices[0].message.content or "")["verdict"]
+        checks.append(Check("structured output", verdict in {"covered", "missed"}, f"parsed verdict {verdict!r}"))
+    except Exception as exc:
+        checks.append(Check("structured output", False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"))
+    return checks

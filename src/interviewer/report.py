@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from interviewer.corpus import Corpus
-from interviewer.grading.models import Grade, RedFlagHit, score_from
+from interviewer.grading.models import Grade, RedFlagHit, Usage, score_from
 from interviewer.grading.rubric import feedback
 from interviewer.graph import merged_points
 from interviewer.store import SessionRow
@@ -141,8 +141,24 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[s
         "pending": pending,
         "prompts": blocks,
         "score": session_score(state),
+        "usage": _usage_total(state),
         "objectives": _objective_summary(corpus, blocks),
     }
+
+
+def _usage_total(state: dict[str, Any]) -> dict[str, Any]:
+    total = Usage()
+    for turn in state.get("turns", []):
+        if turn.get("grade") and turn["grade"].get("usage"):
+            total = total.add(Usage.model_validate(turn["grade"]["usage"]))
+    return total.model_dump()
+
+
+def _usage_line(label: str, usage: dict[str, Any]) -> str:
+    return (
+        f"*{label}: {usage['calls']} calls, {usage['input_tokens']} input and {usage['output_tokens']} output tokens, "
+        f"{usage['latency_ms'] / 1000:.1f} s, estimated cost ${usage['cost_usd']:.4f}.*"
+    )
 
 
 def _quote(text: str) -> str:
@@ -178,6 +194,8 @@ def to_markdown(data: dict[str, Any]) -> str:
             lines += [_quote(escape_markdown(turn["answer"])), ""]
             grade = turn["grade"]
             lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
+            if grade.get("usage") and grade["usage"]["calls"]:
+                lines += [_usage_line("Model use for this answer", grade["usage"]), ""]
             if grade.get("fallback"):
                 lines += [f"*Graded by the rubric brain: {grade['fallback']}*", ""]
         result = block["result"]
@@ -201,6 +219,8 @@ def to_markdown(data: dict[str, Any]) -> str:
         lines += ["**Reference answer:**", "", block["reference_answer"], ""]
     if data["pending"]:
         lines += [f"*Waiting for an answer to:* {data['pending']['text']}", ""]
+    if data.get("usage") and data["usage"]["calls"]:
+        lines += [_usage_line("Model use in this session", data["usage"]), ""]
     lines += [
         "## Learning objectives",
         "",
