@@ -27,7 +27,7 @@ class Grader:
         self._brains: dict[str, Brain] = {"rubric": rubric}
         llm = LLMSettings.from_env()
         if llm.configured:
-            self._brains["llm"] = LLMBrain(chat_model(llm), llm, fallback=rubric)
+            self._brains["llm"] = LLMBrain(chat_model(llm), llm, fallback=rubric, retrieve=self.related_texts)
 
     def brain(self, name: str) -> Brain:
         try:
@@ -53,6 +53,14 @@ class Grader:
         }
         self._point_cache[prompt.id] = vectors
         return vectors
+
+    def related_texts(self, prompt_id: str, query: str) -> list[str]:
+        """Objectives and rubric points of a prompt's topic nearest to a query (the LLM interviewer's tool)."""
+        from interviewer.embeddings import encoder
+
+        topic = self.corpus.prompt(prompt_id).topic.id
+        found = self.index.related(encoder().encode([query[:1000]])[0], topic=topic, kinds=("objective", "point"), k=5)
+        return [f"{r.kind}: {r.text}" for r in found]
 
     def clean_answer(self, answer: str) -> str:
         """The answer as graded; refuses empty, unreadable and over-long answers with a clear message."""

@@ -25,6 +25,10 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted"
 
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
+        """Tools are accepted; which one is called is up to the script."""
+        return self
+
     def _generate(
         self,
         messages: list[BaseMessage],
@@ -38,7 +42,6 @@ class ScriptedChatModel(BaseChatModel):
         reply = self.replies.pop(0)
         if isinstance(reply, BaseException):
             raise reply
-        message = AIMessage(
-            content=reply, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}
-        )
+        usage = {"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}
+        message = reply if isinstance(reply, AIMessage) else AIMessage(content=reply, usage_metadata=usage)
         return ChatResult(generations=[ChatGeneration(message=message)])

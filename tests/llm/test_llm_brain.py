@@ -120,3 +120,24 @@ def test_trimming_drops_the_oldest_exchange_first_and_keeps_the_rubric_point(gra
 def test_keys_are_never_shown() -> None:
     settings = LLMSettings(base_url=None, api_key="sk-secret-123", model="gpt-4o-mini")
     assert "sk-secret" not in repr(settings) and "sk-secret" not in str(settings)
+
+
+def test_the_interviewer_agent_may_look_up_objectives_before_it_asks(grader: Grader) -> None:
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    prompt = grader.corpus.prompt("fsw-p1").prompt
+    call = AIMessage(
+        content="", tool_calls=[{"name": "related_objectives", "args": {"query": "skew causes"}, "id": "c1"}]
+    )
+    model = ScriptedChatModel(replies=[call, "Which code paths computed that feature, and where could they disagree?"])
+    llm = LLMSettings(base_url="http://127.0.0.1:9", api_key=None, model="local")
+    rubric = grader.brain("rubric")
+    assert isinstance(rubric, RubricBrain)
+    brain = LLMBrain(model, llm, fallback=rubric, retrieve=grader.related_texts)
+    points = rubric.grade(prompt, ANSWER).points
+    follow = brain.follow_up(prompt, points, [], TurnContext(history=[(prompt.text, ANSWER)]))
+    assert (
+        follow is not None and follow.text == "Which code paths computed that feature, and where could they disagree?"
+    )
+    tool_results = [m for m in model.history[1]["messages"] if isinstance(m, ToolMessage)]
+    assert tool_results and "objective:" in str(tool_results[0].content)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -61,10 +62,17 @@ class LLMBrain:
 
     name = "llm"
 
-    def __init__(self, model: Any, settings: LLMSettings, fallback: RubricBrain) -> None:
+    def __init__(
+        self,
+        model: Any,
+        settings: LLMSettings,
+        fallback: RubricBrain,
+        retrieve: Callable[[str, str], list[str]] | None = None,
+    ) -> None:
         self.model = model
         self.settings = settings
         self.fallback = fallback
+        self.retrieve = retrieve  # (prompt id, query) -> objectives and rubric points from the index
 
     @property
     def version(self) -> str:
@@ -198,8 +206,30 @@ class LLMBrain:
             return authored
         return FollowUp(text=text, point_id=point.id) if text else authored
 
+    def _ask_agent(self, prompt: Prompt, system: str, user: str) -> str:
+        """The interviewer as a LangChain agent that may look up the topic's objectives before it asks."""
+        from langchain.agents import create_agent
+        from langchain_core.messages import HumanMessage
+        from langchain_core.tools import tool
+
+        retrieve = self.retrieve
+
+        @tool
+        def related_objectives(query: str) -> str:
+            """Learning objectives and key points of this topic related to the query."""
+            return "\n".join(retrieve(prompt.id, query)) if retrieve else "No index available."
+
+        if count_tokens(system + user, self.settings.model) > self.settings.context_tokens:
+            raise ModelFailure("the follow-up request is over the token budget")
+        try:
+            agent = create_agent(self.model, tools=[related_objectives], system_prompt=system)
+            result = agent.invoke({"messages": [HumanMessage(user)]}, {"recursion_limit": 6})
+        except Exception as exc:
+            raise ModelFailure(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from exc
+        final = result["messages"][-1].content
+        return final if isinstance(final, str) else ""
+
     def _write_follow_up(self, prompt: Prompt, point: RubricPoint, context: TurnContext) -> str:
-        from langchain_core.messages import HumanMessage, SystemMessage
 
         history = [{"question": q, "answer": a} for q, a in context.history]
         answer = history.pop()["answer"] if history else ""
@@ -216,7 +246,7 @@ class LLMBrain:
             if count_tokens(system + user, self.settings.model) <= self.settings.context_tokens or not history:
                 break
             history.pop(0)
-        text = self._call([SystemMessage(system), HumanMessage(user)], Usage()).strip().strip('"')
+        text = self._ask_agent(prompt, system, user).strip().strip('"')
         reveals = any(_squash(p.point) in _squash(text) for p in prompt.rubric)
         if not text.endswith("?") or len(text) > 400 or reveals:
             return ""  # not a question, too long, or it gives the rubric away: use the authored probe
