@@ -116,6 +116,8 @@ def build_graph(
                 related=context.related, history=[*context.history, (pending["text"], reply["text"])]
             )
             follow = brain.follow_up(prompt, points, state.get("probed", []), conversation)
+        if follow is not None and follow.usage is not None:
+            turn["followup_usage"] = follow.usage.model_dump()
         if follow is None:
             return {**_advance(state), "turns": [turn]}
         number = pending.get("number")

@@ -149,8 +149,17 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[s
 def _usage_total(state: dict[str, Any]) -> dict[str, Any]:
     total = Usage()
     for turn in state.get("turns", []):
-        if turn.get("grade") and turn["grade"].get("usage"):
-            total = total.add(Usage.model_validate(turn["grade"]["usage"]))
+        total = total.add(Usage.model_validate(_turn_usage(turn)))
+    return total.model_dump()
+
+
+def _turn_usage(turn: dict[str, Any]) -> dict[str, Any]:
+    """Model use behind one answer: grading it, and writing the follow-up it led to."""
+    total = Usage()
+    if turn.get("grade") and turn["grade"].get("usage"):
+        total = total.add(Usage.model_validate(turn["grade"]["usage"]))
+    if turn.get("followup_usage"):
+        total = total.add(Usage.model_validate(turn["followup_usage"]))
     return total.model_dump()
 
 
@@ -194,8 +203,9 @@ def to_markdown(data: dict[str, Any]) -> str:
             lines += [_quote(escape_markdown(turn["answer"])), ""]
             grade = turn["grade"]
             lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
-            if grade.get("usage") and grade["usage"]["calls"]:
-                lines += [_usage_line("Model use for this answer", grade["usage"]), ""]
+            used = _turn_usage(turn)
+            if used["calls"]:
+                lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
             if grade.get("fallback"):
                 lines += [f"*Graded by the rubric brain: {grade['fallback']}*", ""]
         result = block["result"]

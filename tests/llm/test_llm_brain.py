@@ -139,5 +139,6 @@ def test_the_interviewer_agent_may_look_up_objectives_before_it_asks(grader: Gra
     assert (
         follow is not None and follow.text == "Which code paths computed that feature, and where could they disagree?"
     )
+    assert follow.usage is not None and follow.usage.calls == 1 and follow.usage.input_tokens == 100
     tool_results = [m for m in model.history[1]["messages"] if isinstance(m, ToolMessage)]
     assert tool_results and "objective:" in str(tool_results[0].content)

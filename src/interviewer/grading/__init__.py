@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from interviewer.corpus import Prompt
-from interviewer.grading.models import Grade, PointVerdict
+from interviewer.grading.models import Grade, PointVerdict, Usage
 from interviewer.index import Related
 
 
@@ -16,6 +16,7 @@ class FollowUp:
 
     text: str
     point_id: str
+    usage: Usage | None = None  # what writing it cost, when a model wrote it
 
 
 @dataclass(frozen=True)

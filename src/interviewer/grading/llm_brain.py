@@ -200,13 +200,15 @@ class LLMBrain:
             return None
         context = context or TurnContext()
         point = next(p for p in prompt.rubric if p.id == authored.point_id)
+        usage = Usage()
         try:
-            text = self._write_follow_up(prompt, point, context)
+            text = self._write_follow_up(prompt, point, context, usage)
         except ModelFailure:
-            return authored
-        return FollowUp(text=text, point_id=point.id) if text else authored
+            text = ""
+        chosen = FollowUp(text=text, point_id=point.id) if text else authored
+        return FollowUp(text=chosen.text, point_id=chosen.point_id, usage=usage if usage.calls else None)
 
-    def _ask_agent(self, prompt: Prompt, system: str, user: str) -> str:
+    def _ask_agent(self, prompt: Prompt, system: str, user: str, usage: Usage) -> str:
         """The interviewer as a LangChain agent that may look up the topic's objectives before it asks."""
         from langchain.agents import create_agent
         from langchain_core.messages import HumanMessage
@@ -221,15 +223,24 @@ class LLMBrain:
 
         if count_tokens(system + user, self.settings.model) > self.settings.context_tokens:
             raise ModelFailure("the follow-up request is over the token budget")
+        start = time.perf_counter()
         try:
             agent = create_agent(self.model, tools=[related_objectives], system_prompt=system)
             result = agent.invoke({"messages": [HumanMessage(user)]}, {"recursion_limit": 6})
         except Exception as exc:
             raise ModelFailure(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from exc
+        for message in result["messages"]:
+            meta = getattr(message, "usage_metadata", None)
+            if meta and getattr(message, "type", "") == "ai":
+                usage.calls += 1
+                usage.input_tokens += int(meta.get("input_tokens") or 0)
+                usage.output_tokens += int(meta.get("output_tokens") or 0)
+        usage.latency_ms = round(usage.latency_ms + (time.perf_counter() - start) * 1000, 1)
+        usage.cost_usd = round(self.settings.cost(usage.input_tokens, usage.output_tokens), 6)
         final = result["messages"][-1].content
         return final if isinstance(final, str) else ""
 
-    def _write_follow_up(self, prompt: Prompt, point: RubricPoint, context: TurnContext) -> str:
+    def _write_follow_up(self, prompt: Prompt, point: RubricPoint, context: TurnContext, usage: Usage) -> str:
 
         history = [{"question": q, "answer": a} for q, a in context.history]
         answer = history.pop()["answer"] if history else ""
@@ -246,7 +257,7 @@ class LLMBrain:
             if count_tokens(system + user, self.settings.model) <= self.settings.context_tokens or not history:
                 break
             history.pop(0)
-        text = self._ask_agent(prompt, system, user).strip().strip('"')
+        text = self._ask_agent(prompt, system, user, usage).strip().strip('"')
         reveals = any(_squash(p.point) in _squash(text) for p in prompt.rubric)
         if not text.endswith("?") or len(text) > 400 or reveals:
             return ""  # not a question, too long, or it gives the rubric away: use the authored probe
