@@ -262,18 +262,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _eval_asag(args: argparse.Namespace) -> int:
     from interviewer import asag
+    from interviewer.evaluation import write_reports
     from interviewer.grading.rubric import RubricBrain
 
     if not args.file:
         raise InterviewerError("Give the JSON Lines file: interviewer eval asag FILE.jsonl")
     path = Path(args.file)
     report = asag.evaluate(path, RubricBrain(), only_split=args.split, progress=not args.json)
-    settings = _settings()
-    settings.reports_dir.mkdir(parents=True, exist_ok=True)
     stem = f"asag-{path.stem}" + (f"-{args.split}" if args.split else "")
-    (settings.reports_dir / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     markdown = asag.to_markdown(report)
-    (settings.reports_dir / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    write_reports(report, _settings().reports_dir, stem, markdown, plot=False)
     print(json.dumps(report["splits"], indent=2) if args.json else markdown)
     return 0
 

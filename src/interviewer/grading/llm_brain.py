@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field, ValidationError
 from interviewer.corpus import Prompt, RubricPoint
 from interviewer.grading import FollowUp, TurnContext
 from interviewer.grading.guards import addresses_grader
-from interviewer.grading.models import Grade, PointVerdict, Usage, score_from
-from interviewer.grading.rubric import RubricBrain, feedback
+from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usage, score_from
+from interviewer.grading.rubric import RubricBrain, feedback, verdict_for
 from interviewer.grading.text import split_sentences
 from interviewer.llm import LLMSettings, count_tokens
 from interviewer.prompting import prompts_version, render
@@ -45,6 +45,12 @@ class PointJudgement(BaseModel):
 
 class ModelFailure(Exception):
     """The model could not give a usable reply; the turn falls back to the rubric brain."""
+
+
+def _describe(exc: BaseException) -> str:
+    """One short line naming a failure, for the transcript."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0][:160] if text else ''}"
 
 
 def _squash(text: str) -> str:
@@ -93,7 +99,7 @@ class LLMBrain:
         try:
             reply = self.model.invoke(messages, **kwargs)
         except Exception as exc:  # connection errors, timeouts, 429/5xx after the client's own retries
-            raise ModelFailure(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from exc
+            raise ModelFailure(_describe(exc)) from exc
         elapsed = (time.perf_counter() - start) * 1000
         text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
         meta = getattr(reply, "usage_metadata", None) or {}
@@ -181,15 +187,7 @@ class LLMBrain:
             verdict, evidence = "missed", None  # a quote that is not in the answer does not count
         if verdict == "missed":
             evidence = None
-        return PointVerdict(
-            point_id=point.id,
-            text=point.point,
-            objective=point.objective,
-            weight=point.weight,
-            verdict=verdict,
-            evidence=evidence,
-            strength={"covered": 1.0, "partial": 0.5, "missed": 0.0}[verdict],
-        )
+        return verdict_for(point, verdict, evidence, VERDICT_CREDIT[verdict])
 
     def follow_up(
         self, prompt: Prompt, points: list[PointVerdict], probed: list[str], context: TurnContext | None = None
@@ -228,7 +226,7 @@ class LLMBrain:
             agent = create_agent(self.model, tools=[related_objectives], system_prompt=system)
             result = agent.invoke({"messages": [HumanMessage(user)]}, {"recursion_limit": 6})
         except Exception as exc:
-            raise ModelFailure(f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}") from exc
+            raise ModelFailure(_describe(exc)) from exc
         for message in result["messages"]:
             meta = getattr(message, "usage_metadata", None)
             if meta and getattr(message, "type", "") == "ai":

@@ -168,15 +168,7 @@ class RubricBrain:
             "covered" if best.strength >= cfg.covered_at else "partial" if best.strength >= cfg.partial_at else "missed"
         )
         evidence = sentences[best.sentence].text if best.sentence is not None and verdict != "missed" else None
-        return PointVerdict(
-            point_id=point.id,
-            text=point.point,
-            objective=point.objective,
-            weight=point.weight,
-            verdict=verdict,
-            evidence=evidence,
-            strength=round(best.strength, 4),
-        )
+        return verdict_for(point, verdict, evidence, round(best.strength, 4))
 
     def _demote_restatements(
         self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors, question: Vectors
@@ -193,13 +185,7 @@ class RubricBrain:
 
     @staticmethod
     def _missed(point: RubricPoint) -> PointVerdict:
-        return PointVerdict(
-            point_id=point.id,
-            text=point.point,
-            objective=point.objective,
-            weight=point.weight,
-            verdict="missed",
-        )
+        return verdict_for(point, "missed")
 
     # -- whole-answer flags ----------------------------------------------------------------------
 
@@ -265,6 +251,21 @@ class RubricBrain:
             brain=self.name,
             grader_version=self.version,
         )
+
+
+def verdict_for(
+    point: RubricPoint, verdict: Verdict, evidence: str | None = None, strength: float = 0.0
+) -> PointVerdict:
+    """A rubric point's verdict, carrying the point's text, objective and weight."""
+    return PointVerdict(
+        point_id=point.id,
+        text=point.point,
+        objective=point.objective,
+        weight=point.weight,
+        verdict=verdict,
+        evidence=evidence,
+        strength=strength,
+    )
 
 
 def _occurs_affirmed(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
