@@ -244,7 +244,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings = _settings()
     grader = Grader(settings)
     cases_dir = Path(args.cases) if args.cases else settings.cases_dir
-    report = evaluate_cases(grader, cases_dir, args.brain or settings.brain)
+    report = evaluate_cases(grader, cases_dir, args.brain or settings.brain, progress=not args.json)
     markdown = cases_markdown(report)
     print(json.dumps(report, indent=2) if args.json else markdown)
     if not args.check:  # the gate only measures; reports are written by a plain run

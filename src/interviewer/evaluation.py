@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from interviewer.config import PROJECT_ROOT
 from interviewer.corpus import Corpus, Prompt
 from interviewer.errors import CorpusError, InterviewerError
 from interviewer.grader import Grader
-from interviewer.grading.models import Grade, Verdict
+from interviewer.grading import FollowUp, TurnContext
+from interviewer.grading.models import Grade, Usage, Verdict
+from interviewer.grading.text import reveals
 from interviewer.index import query_vector
 
 Kind = Literal["level", "paraphrase", "stuffing", "injection", "padding", "restated", "off_topic"]
@@ -71,6 +74,8 @@ class CaseResult:
     grade: Grade
     seconds: float
     retrieved: tuple[str, ...]
+    follow_up: FollowUp | None = None
+    asked_follow_up: bool = False  # whether a follow-up was asked for (answers on the prompt, not adversarial)
 
 
 def folder_hash(folder: Path, pattern: str = "*") -> str:
@@ -116,15 +121,110 @@ def load_cases(cases_dir: Path, corpus: Corpus) -> list[LabelledCase]:
     return out
 
 
-def run_cases(grader: Grader, cases: list[LabelledCase], brain: str) -> list[CaseResult]:
+def run_cases(grader: Grader, cases: list[LabelledCase], brain: str, progress: bool = False) -> list[CaseResult]:
+    """Grade every case as the interview does (with the objectives retrieved for the answer), then ask the
+    brain which follow-up it would put to the candidate after an honest answer."""
+    chosen = grader.brain(brain)
     results: list[CaseResult] = []
-    for item in cases:
+    began = time.perf_counter()
+    for n, item in enumerate(cases, 1):
+        answer = grader.clean_answer(item.case.answer)
+        context = TurnContext(related=grader.index.around(item.prompt, answer))
         start = time.perf_counter()
-        grade = grader.grade(item.prompt, item.case.answer, brain)
+        grade = chosen.grade(item.prompt, answer, context)
         seconds = time.perf_counter() - start
+        follow: FollowUp | None = None
+        honest = item.case.kind in {"level", "paraphrase"}
+        if honest:
+            conversation = TurnContext(related=context.related, history=[(item.prompt.text, answer)])
+            follow = chosen.follow_up(item.prompt, grade.points, [], conversation)
         related = grader.index.related(query_vector(item.prompt.text, item.case.answer), kinds=("objective",), k=5)
-        results.append(CaseResult(item, grade, seconds, tuple(r.objective for r in related)))
+        results.append(CaseResult(item, grade, seconds, tuple(r.objective for r in related), follow, honest))
+        if progress and (n % 25 == 0 or n == len(cases)):
+            per_case = (time.perf_counter() - began) / n
+            left = per_case * (len(cases) - n)
+            print(
+                f"eval: {n}/{len(cases)} cases, {per_case:.2f} s each, about {left / 60:.0f} min left", file=sys.stderr
+            )
     return results
+
+
+def follow_up_summary(results: list[CaseResult]) -> dict[str, Any]:
+    """How the follow-ups would land against the experts' verdicts on the same answers.
+
+    A good follow-up probes a point the experts found missing or partial, preferably the most important
+    one; it is one question; it gives nothing away; and it is not asked of an answer the experts found complete.
+    """
+    asked = [r for r in results if r.asked_follow_up]
+    with_gap = [r for r in asked if any(v != "covered" for v in r.labelled.case.gold_points.values())]
+    complete = [r for r in asked if r not in with_gap]
+    followed = [r for r in asked if r.follow_up is not None]
+    on_gap = on_top = 0
+    for r in with_gap:
+        if r.follow_up is None:
+            continue
+        gold = r.labelled.case.gold_points
+        weight = {p.id: p.weight for p in r.labelled.prompt.rubric}
+        gaps = [pid for pid, v in gold.items() if v != "covered"]
+        best = max((weight[pid], gold[pid] == "missed") for pid in gaps)
+        on_gap += r.follow_up.point_id in gaps
+        on_top += (
+            r.follow_up.point_id in gaps
+            and (weight[r.follow_up.point_id], gold[r.follow_up.point_id] == "missed") == best
+        )
+
+    def share(hits: int, total: int) -> float | None:
+        return round(hits / total, 4) if total else None
+
+    asked_with_gap = sum(r.follow_up is not None for r in with_gap)
+    return {
+        "answers": len(asked),
+        "answers_with_gaps": len(with_gap),
+        "asked_when_gaps": share(asked_with_gap, len(with_gap)),
+        "on_a_gold_gap": share(on_gap, asked_with_gap),
+        "on_the_top_gold_gap": share(on_top, asked_with_gap),
+        "asked_when_complete": share(sum(r.follow_up is not None for r in complete), len(complete)),
+        "one_question": share(
+            sum(r.follow_up.text.strip().endswith("?") for r in followed if r.follow_up), len(followed)
+        ),
+        "gives_away": share(
+            sum(reveals(r.follow_up.text, r.labelled.prompt) for r in followed if r.follow_up), len(followed)
+        ),
+        "written_by_model": share(sum(r.follow_up.source == "model" for r in followed if r.follow_up), len(followed)),
+        "model_not_used": sum(1 for r in followed if r.follow_up and r.follow_up.fallback),
+        "examples": [
+            {
+                "case": r.labelled.case.id,
+                "answer": r.labelled.case.answer[:240],
+                "follow_up": r.follow_up.text,
+                "point": r.follow_up.point_id,
+                "gold_verdict": r.labelled.case.gold_points.get(r.follow_up.point_id),
+                "source": r.follow_up.source,
+            }
+            for r in followed[:: max(1, len(followed) // 6)][:6]
+            if r.follow_up
+        ],
+    }
+
+
+def usage_summary(results: list[CaseResult]) -> dict[str, Any]:
+    """Model calls, tokens, time and cost behind the grades and follow-ups, and why any grade fell back."""
+    grading = Usage()
+    following = Usage()
+    for r in results:
+        if r.grade.usage:
+            grading = grading.add(r.grade.usage)
+        if r.follow_up and r.follow_up.usage:
+            following = following.add(r.follow_up.usage)
+    reasons = Counter(
+        (r.grade.fallback or "").split("(", 1)[-1].split(")")[0][:80] for r in results if r.grade.fallback
+    )
+    return {
+        "grading": grading.model_dump(),
+        "follow_ups": following.model_dump(),
+        "fallbacks": sum(reasons.values()),
+        "fallback_reasons": dict(reasons.most_common(5)),
+    }
 
 
 def _meets(kind: str, score: int) -> bool:
@@ -133,6 +233,8 @@ def _meets(kind: str, score: int) -> bool:
 
 
 def summarise(results: list[CaseResult]) -> dict[str, Any]:
+    if not results:
+        return {"n": 0}
     gold = [r.labelled.case.gold_score for r in results]
     pred = [r.grade.score for r in results]
     gold_verdicts: list[str] = []
@@ -214,14 +316,15 @@ def development_prompts(cases: list[LabelledCase]) -> set[str]:
     return set(sorted({c.prompt.id for c in cases})[0::2])
 
 
-def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric") -> dict[str, Any]:
+def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progress: bool = False) -> dict[str, Any]:
     cases = load_cases(cases_dir, grader.corpus)
-    results = run_cases(grader, cases, brain)
+    results = run_cases(grader, cases, brain, progress)
     development = development_prompts(cases)
     halves = {
         "development": summarise([r for r in results if r.labelled.prompt.id in development]),
         "held_out": summarise([r for r in results if r.labelled.prompt.id not in development]),
     }
+    halves = {name: half for name, half in halves.items() if half["n"]}
     return {
         "kind": "cases",
         "brain": brain,
@@ -232,7 +335,8 @@ def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric") -> di
             name: {k: s[k] for k in ("n", "spearman", "qwk", "mae", "verdict_macro_f1")} for name, s in halves.items()
         },
         "worst": worst_cases(results),
-        "fallbacks": sum(1 for r in results if r.grade.fallback),
+        "follow_ups": follow_up_summary(results),
+        "usage": usage_summary(results),
     }
 
 
@@ -303,6 +407,8 @@ def cases_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Adversarial answers", "", "| kind | cases | handled | rule |", "|---|---|---|---|"]
     for kind, row in s["adversarial"].items():
         lines.append(f"| {kind} | {row['n']} | {row['handled']:.1%} | {row['rule']} |")
+    lines += follow_up_markdown(report["follow_ups"])
+    lines += usage_markdown(report["usage"])
     lines += ["", "## Confusion (rows gold 0-4, columns predicted 0-4)", ""]
     lines += ["| gold | 0 | 1 | 2 | 3 | 4 |", "|---|---|---|---|---|---|"]
     for g, row in enumerate(s["confusion"]):
@@ -313,6 +419,63 @@ def cases_markdown(report: dict[str, Any]) -> str:
         for w in report["worst"]:
             lines.append(f"| {w['case']} | {w['kind']} | {w['gold']} | {w['predicted']} | {', '.join(w['flags'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def follow_up_markdown(f: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## Follow-ups",
+        "",
+        f"After each of the {f['answers']} honest answers (levels and paraphrases), the follow-up the brain would ask,",
+        f"against the experts' verdicts on the same answer ({f['answers_with_gaps']} answers have a gap).",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| asked when the experts found a gap | {_pct(f['asked_when_gaps'])} |",
+        f"| probes a point the experts found missing or partial | {_pct(f['on_a_gold_gap'])} |",
+        f"| probes the experts' most important gap | {_pct(f['on_the_top_gold_gap'])} |",
+        f"| asked although the experts found the answer complete | {_pct(f['asked_when_complete'])} |",
+        f"| one question (ends with ?) | {_pct(f['one_question'])} |",
+        f"| gives away a key point or the reference answer | {_pct(f['gives_away'])} |",
+        f"| written by the model (the rest are authored probes) | {_pct(f['written_by_model'])} |",
+        f"| model follow-ups not used (authored probe asked instead) | {f['model_not_used']} |",
+    ]
+    if f["examples"]:
+        lines += ["", "| case | answer (start) | follow-up | probed point (expert verdict) | source |"]
+        lines.append("|---|---|---|---|---|")
+        for e in f["examples"]:
+            answer = " ".join(e["answer"].split())[:120].replace("|", "/")
+            question = e["follow_up"].replace("|", "/")
+            lines.append(
+                f"| {e['case']} | {answer}... | {question} | {e['point']} ({e['gold_verdict']}) | {e['source']} |"
+            )
+    return lines
+
+
+def usage_markdown(u: dict[str, Any]) -> list[str]:
+    if not u["grading"]["calls"] and not u["follow_ups"]["calls"] and not u["fallbacks"]:
+        return []
+    lines = [
+        "",
+        "## Model use",
+        "",
+        "| for | calls | input tokens | output tokens | time | cost |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in ("grading", "follow_ups"):
+        x = u[name]
+        lines.append(
+            f"| {name.replace('_', '-')} | {x['calls']} | {x['input_tokens']} | {x['output_tokens']} | "
+            f"{x['latency_ms'] / 1000:.0f} s | ${x['cost_usd']:.4f} |"
+        )
+    lines += ["", f"Answers graded by the rubric brain after a model failure: {u['fallbacks']}."]
+    for reason, n in u["fallback_reasons"].items():
+        lines.append(f"- {n} × {reason}")
+    return lines
 
 
 def plot_cases(report: dict[str, Any], path: Path) -> None:

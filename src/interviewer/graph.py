@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
-from interviewer.corpus import Corpus, Prompt
+from interviewer.corpus import Corpus
 from interviewer.grading import Brain, TurnContext
 from interviewer.grading.models import Grade, PointVerdict, merge_verdicts
-from interviewer.index import CurriculumIndex, query_vector
+from interviewer.index import CurriculumIndex
 from interviewer.store import now
 
 Reply = dict[str, str]  # {"action": "answer" | "skip" | "end", "text": ...}
@@ -100,7 +100,7 @@ def build_graph(
         brain = brains(state["brain"])
         earlier = prompt_turns(state, prompt.id)
         context = TurnContext(
-            related=_related(index, prompt, reply["text"]),
+            related=index.around(prompt, reply["text"]),
             history=[(t["question"], t["answer"] or "") for t in earlier],
         )
         result = brain.grade(prompt, reply["text"], context)
@@ -118,6 +118,8 @@ def build_graph(
             follow = brain.follow_up(prompt, points, state.get("probed", []), conversation)
         if follow is not None and follow.usage is not None:
             turn["followup_usage"] = follow.usage.model_dump()
+        if follow is not None and follow.fallback:
+            turn["followup_fallback"] = follow.fallback
         if follow is None:
             return {**_advance(state), "turns": [turn]}
         number = pending.get("number")
@@ -164,9 +166,3 @@ def build_graph(
     graph.add_conditional_edges("grade", route, ["wait", "finish"])
     graph.add_edge("finish", END)
     return graph.compile(checkpointer=checkpointer)
-
-
-def _related(index: CurriculumIndex, prompt: Prompt, answer: str) -> list[Any]:
-    """Objectives and rubric points of the prompt's topic nearest to the question and answer."""
-    topic = index.corpus.prompt(prompt.id).topic
-    return index.related(query_vector(prompt.text, answer), topic=topic.id, kinds=("objective", "point"), k=5)

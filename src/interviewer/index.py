@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from interviewer.corpus import Corpus
+from interviewer.corpus import Corpus, Prompt
 from interviewer.embeddings import MiniLMInt8, Vectors, encoder
 from interviewer.errors import InterviewerError
 
@@ -264,6 +264,11 @@ class CurriculumIndex:
                 )
             )
         return out
+
+    def around(self, prompt: Prompt, answer: str, k: int = 5) -> list[Related]:
+        """Objectives and rubric points of the prompt's topic nearest to the question and an answer to it."""
+        topic = self.corpus.prompt(prompt.id).topic.id
+        return self.related(query_vector(prompt.text, answer), topic=topic, kinds=("objective", "point"), k=k)
 
     def count(self) -> int:
         return int(self._guarded(lambda col: col.count()))

@@ -50,6 +50,8 @@ class LLMSettings:
     timeout: float = 30.0
     max_retries: int = 2
     context_tokens: int = 4096
+    concurrency: int = 4
+    max_output_tokens: int = 300
     price_in: float = 0.0
     price_out: float = 0.0
 
@@ -65,6 +67,8 @@ class LLMSettings:
             timeout=_env_float("INTERVIEWER_LLM_TIMEOUT", 30.0),
             max_retries=int(_env_float("INTERVIEWER_LLM_RETRIES", 2)),
             context_tokens=int(_env_float("INTERVIEWER_LLM_CONTEXT_TOKENS", 4096)),
+            concurrency=int(_env_float("INTERVIEWER_LLM_CONCURRENCY", 4)),
+            max_output_tokens=int(_env_float("INTERVIEWER_LLM_MAX_OUTPUT_TOKENS", 300)),
             price_in=_env_float("INTERVIEWER_LLM_PRICE_IN", known[0]),
             price_out=_env_float("INTERVIEWER_LLM_PRICE_OUT", known[1]),
         )
@@ -89,6 +93,7 @@ def chat_model(settings: LLMSettings) -> Any:
         api_key=SecretStr(settings.api_key or "not-needed"),  # local servers need no key; the client wants one
         timeout=settings.timeout,
         max_retries=settings.max_retries,
+        max_tokens=settings.max_output_tokens,  # a verdict or a question is short; a looping model is cut off
         temperature=0,
     )
 

@@ -208,6 +208,8 @@ def to_markdown(data: dict[str, Any]) -> str:
                 lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
             if grade.get("fallback"):
                 lines += [f"*Graded by the rubric brain: {grade['fallback']}*", ""]
+            if turn.get("followup_fallback"):
+                lines += [f"*{turn['followup_fallback']}*", ""]
         result = block["result"]
         if result is None:
             lines += ["**Result:** skipped (0/4).", ""]

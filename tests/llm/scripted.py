@@ -6,6 +6,7 @@ instructions, invalid output, failures); the real HTTP path is tested against a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -16,9 +17,13 @@ from pydantic import Field
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Each call pops the next reply: a string becomes the message text; an exception is raised."""
+    """Each call pops the next reply: a string becomes the message text; an exception is raised.
+
+    With `respond`, the reply is computed from the messages instead (for calls made concurrently).
+    """
 
     replies: list[Any] = Field(default_factory=list)
+    respond: Callable[[list[BaseMessage]], str] | None = None
     history: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
@@ -37,6 +42,8 @@ class ScriptedChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         self.history.append({"messages": messages, "kwargs": kwargs})
+        if self.respond is not None:
+            self.replies.append(self.respond(messages))
         if not self.replies:
             raise AssertionError("the scripted model ran out of replies")
         reply = self.replies.pop(0)

@@ -82,12 +82,16 @@ def test_the_interview_never_stops_when_the_model_is_down(settings: Settings) ->
         grader.register_brain(llm_brain(grader, url))
         engine = Engine(settings, progress=False, grader=grader)
         session, _ = engine.start("topic", "fs-why", count=1, brain="llm")
-        outcome = engine.submit(session, grader.corpus.prompt("fsw-p1").prompt.reference_answer)
+        prompt = grader.corpus.prompt("fsw-p1").prompt
+        outcome = engine.submit(session, "Skew is when the training features differ from the serving features.")
         assert outcome.grade is not None and outcome.grade.fallback
+        probes = {p.probe for p in prompt.rubric}
+        assert outcome.next is not None and outcome.next.kind == "followup" and outcome.next.text in probes
         engine.end(session)
         from interviewer.report import to_markdown
 
         markdown = to_markdown(engine.transcript(session))
         assert "*Graded by the rubric brain: The model failed (" in markdown and "Error code: 500" in markdown
+        assert "The model's follow-up was not used (" in markdown and "the authored probe was asked" in markdown
     finally:
         server.shutdown()

@@ -32,9 +32,17 @@ def grader(settings: Settings) -> Grader:
     return Grader(settings, progress=False)
 
 
-def brain_with(grader: Grader, replies: list[object], context_tokens: int = 4096) -> tuple[LLMBrain, ScriptedChatModel]:
+def brain_with(
+    grader: Grader, replies: list[object], context_tokens: int = 4096, concurrency: int = 1
+) -> tuple[LLMBrain, ScriptedChatModel]:
     model = ScriptedChatModel(replies=list(replies))
-    llm = LLMSettings(base_url="http://127.0.0.1:9", api_key=None, model="local", context_tokens=context_tokens)
+    llm = LLMSettings(
+        base_url="http://127.0.0.1:9",
+        api_key=None,
+        model="local",
+        context_tokens=context_tokens,
+        concurrency=concurrency,
+    )
     rubric = grader.brain("rubric")
     assert isinstance(rubric, RubricBrain)
     return LLMBrain(model, llm, fallback=rubric), model
@@ -52,6 +60,23 @@ def test_verdicts_with_real_quotes_make_the_score_in_code(grader: Grader) -> Non
     request = model.history[0]
     assert request["kwargs"]["response_format"]["type"] == "json_schema"
     assert "<answer>\n" + ANSWER in request["messages"][1].content
+
+
+def test_points_judged_at_once_keep_their_own_verdicts(grader: Grader) -> None:
+    prompt = grader.corpus.prompt("fsw-p1").prompt
+    covered = {p.point: judgement("covered", "A feature store defines each feature once") for p in prompt.rubric[::2]}
+
+    def respond(messages: list[object]) -> str:
+        sent = str(messages[1].content)  # type: ignore[attr-defined]
+        return next((reply for point, reply in covered.items() if point in sent), judgement("missed", ""))
+
+    brain, model = brain_with(grader, [], concurrency=4)
+    model.respond = respond
+    grade = brain.grade(prompt, ANSWER, TurnContext())
+    assert [p.verdict for p in grade.points] == [
+        "covered" if i % 2 == 0 else "missed" for i in range(len(prompt.rubric))
+    ]
+    assert grade.usage is not None and grade.usage.calls == len(prompt.rubric)
 
 
 def test_a_quote_that_is_not_in_the_answer_does_not_count(grader: Grader) -> None:
@@ -98,9 +123,17 @@ def test_follow_up_is_the_models_question_or_the_authored_probe(grader: Grader) 
     context = TurnContext(history=[(prompt.text, ANSWER)])
     written = brain.follow_up(prompt, points, [], context)
     assert written is not None and written.text == "You said the values match; what happens at request time?"
+    assert written.source == "model" and written.fallback is None
     revealing, _ = brain_with(grader, [prompt.rubric[0].point + "?"])
     probe = revealing.follow_up(prompt, points, [], context)
     assert probe is not None and probe.text == next(p.probe for p in prompt.rubric if p.id == probe.point_id)
+    assert probe.source == "authored" and "gave away a key point" in (probe.fallback or "")
+    leaking, _ = brain_with(grader, ["So is it true that " + prompt.reference_answer.split(".")[0].lower() + "?"])
+    leaked = leaking.follow_up(prompt, points, [], context)
+    assert leaked is not None and leaked.source == "authored" and "gave away" in (leaked.fallback or "")
+    statement, _ = brain_with(grader, ["Tell me more about that."])
+    told = statement.follow_up(prompt, points, [], context)
+    assert told is not None and told.source == "authored" and "not one short question" in (told.fallback or "")
 
 
 def test_trimming_drops_the_oldest_exchange_first_and_keeps_the_rubric_point(grader: Grader) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from interviewer.corpus import Prompt
 from interviewer.grading.models import Grade, PointVerdict, Usage
@@ -16,7 +16,9 @@ class FollowUp:
 
     text: str
     point_id: str
-    usage: Usage | None = None  # what writing it cost, when a model wrote it
+    usage: Usage | None = None  # what writing it cost, when a model was asked
+    source: Literal["authored", "model"] = "authored"
+    fallback: str | None = None  # why a model's follow-up was not used, when it was asked for one
 
 
 @dataclass(frozen=True)

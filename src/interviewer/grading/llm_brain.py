@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -22,7 +24,7 @@ from interviewer.grading import FollowUp, TurnContext
 from interviewer.grading.guards import addresses_grader
 from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usage, score_from
 from interviewer.grading.rubric import RubricBrain, feedback, verdict_for
-from interviewer.grading.text import split_sentences
+from interviewer.grading.text import reveals, split_sentences
 from interviewer.llm import LLMSettings, count_tokens
 from interviewer.prompting import prompts_version, render
 
@@ -141,17 +143,26 @@ class LLMBrain:
     def grade(self, prompt: Prompt, answer: str, context: TurnContext | None = None) -> Grade:
         context = context or TurnContext()
         baseline = self.fallback.grade(prompt, answer, context)
+        data = self._data(answer)
+        start = time.perf_counter()
+        failed = threading.Event()  # after one failure, points not yet sent are not asked about
+        # The points are judged independently, so they are asked for at once (up to the concurrency setting).
+        with ThreadPoolExecutor(max_workers=max(1, min(self.settings.concurrency, len(prompt.rubric)))) as pool:
+            jobs = [pool.submit(self._verdict_or_failure, prompt, p, data, context, failed) for p in prompt.rubric]
+            outcomes = [job.result() for job in jobs]
         usage = Usage()
-        try:
-            data = self._data(answer)
-            points = [self._verdict(prompt, p, data, context, usage) for p in prompt.rubric]
-        except ModelFailure as exc:
+        for _, point_usage in outcomes:
+            usage = usage.add(point_usage)
+        usage.latency_ms = round((time.perf_counter() - start) * 1000, 1)  # wall time, not the sum of calls
+        failures = [o for o, _ in outcomes if isinstance(o, ModelFailure)]
+        if failures:
             return baseline.model_copy(
                 update={
-                    "fallback": f"The model failed ({exc}); this answer was graded by the rubric brain.",
+                    "fallback": f"The model failed ({failures[0]}); this answer was graded by the rubric brain.",
                     "usage": usage,
                 }
             )
+        points = [o for o, _ in outcomes if isinstance(o, PointVerdict)]
         score, coverage = score_from(points, baseline.red_flags, list(baseline.flags))
         return Grade(
             prompt_id=prompt.id,
@@ -174,6 +185,19 @@ class LLMBrain:
             if addresses_grader(sentence.text):
                 out = out.replace(sentence.text, REMOVED)
         return out
+
+    def _verdict_or_failure(
+        self, prompt: Prompt, point: RubricPoint, data: str, context: TurnContext, failed: threading.Event
+    ) -> tuple[PointVerdict | ModelFailure | None, Usage]:
+        """One point's verdict, or the failure; None when an earlier failure made asking pointless."""
+        usage = Usage()
+        if failed.is_set():
+            return None, usage
+        try:
+            return self._verdict(prompt, point, data, context, usage), usage
+        except ModelFailure as exc:
+            failed.set()
+            return exc, usage
 
     def _verdict(
         self, prompt: Prompt, point: RubricPoint, data: str, context: TurnContext, usage: Usage
@@ -201,10 +225,14 @@ class LLMBrain:
         usage = Usage()
         try:
             text = self._write_follow_up(prompt, point, context, usage)
-        except ModelFailure:
-            text = ""
-        chosen = FollowUp(text=text, point_id=point.id) if text else authored
-        return FollowUp(text=chosen.text, point_id=chosen.point_id, usage=usage if usage.calls else None)
+        except ModelFailure as exc:
+            return FollowUp(
+                text=authored.text,
+                point_id=point.id,
+                usage=usage if usage.calls else None,
+                fallback=f"The model's follow-up was not used ({exc}); the authored probe was asked.",
+            )
+        return FollowUp(text=text, point_id=point.id, usage=usage, source="model")
 
     def _ask_agent(self, prompt: Prompt, system: str, user: str, usage: Usage) -> str:
         """The interviewer as a LangChain agent that may look up the topic's objectives before it asks."""
@@ -256,7 +284,10 @@ class LLMBrain:
                 break
             history.pop(0)
         text = self._ask_agent(prompt, system, user, usage).strip().strip('"')
-        reveals = any(_squash(p.point) in _squash(text) for p in prompt.rubric)
-        if not text.endswith("?") or len(text) > 400 or reveals:
-            return ""  # not a question, too long, or it gives the rubric away: use the authored probe
+        if not text:
+            raise ModelFailure("empty reply")
+        if not text.endswith("?") or len(text) > 400:
+            raise ModelFailure("the reply was not one short question")
+        if reveals(text, prompt):
+            raise ModelFailure("the reply gave away a key point")
         return text

@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from interviewer.corpus import Prompt
 from interviewer.errors import AnswerRejected
 
 _TAG = re.compile(r"<[^>]{0,200}>")
@@ -142,3 +143,19 @@ def find_phrase(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> list[int]
 
 def negated(haystack: tuple[str, ...], position: int, window: int = 3) -> bool:
     return any(tok in NEGATIONS for tok in haystack[max(0, position - window) : position])
+
+
+def shared_runs(text: str, other: str, n: int = 6) -> list[str]:
+    """Every run of n consecutive words that text shares with other."""
+    theirs = words(other)
+    grams = {tuple(theirs[i : i + n]) for i in range(len(theirs) - n + 1)}
+    mine = words(text)
+    return [" ".join(mine[i : i + n]) for i in range(len(mine) - n + 1) if tuple(mine[i : i + n]) in grams]
+
+
+def reveals(question: str, prompt: Prompt) -> bool:
+    """True when a question gives away a key point or the reference answer: six words in a row from either
+    that the interview question itself does not contain."""
+    asked = " ".join(words(prompt.text))
+    sources = [*(p.point for p in prompt.rubric), prompt.reference_answer]
+    return any(run not in asked for source in sources for run in shared_runs(question, source))
