@@ -248,7 +248,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     markdown = cases_markdown(report)
     print(json.dumps(report, indent=2) if args.json else markdown)
     if not args.check:  # the gate only measures; reports are written by a plain run
-        paths = write_reports(report, settings.reports_dir, f"eval-{report['brain']}", markdown)
+        out_dir = Path(args.reports) if args.reports else settings.reports_dir
+        paths = write_reports(report, out_dir, f"eval-{report['brain']}", markdown)
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     else:
         failures = check_thresholds(report, settings.thresholds_path)
@@ -271,7 +272,7 @@ def _eval_asag(args: argparse.Namespace) -> int:
     report = asag.evaluate(path, RubricBrain(), only_split=args.split, progress=not args.json)
     stem = f"asag-{path.stem}" + (f"-{args.split}" if args.split else "")
     markdown = asag.to_markdown(report)
-    write_reports(report, _settings().reports_dir, stem, markdown, plot=False)
+    write_reports(report, Path(args.reports) if args.reports else _settings().reports_dir, stem, markdown, plot=False)
     print(json.dumps(report["splits"], indent=2) if args.json else markdown)
     return 0
 
@@ -351,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("file", nargs="?", help="with asag: a JSON Lines file of graded short answers")
     evaluate.add_argument("--brain")
     evaluate.add_argument("--cases", help="folder of labelled cases (default evals/cases)")
+    evaluate.add_argument("--reports", help="folder to write the reports to (default evals/reports)")
     evaluate.add_argument("--split", help="with asag: report this split only (the threshold still comes from train)")
     evaluate.add_argument("--json", action="store_true")
     evaluate.add_argument("--check", action="store_true", help="exit 1 when a figure is below evals/thresholds.yaml")

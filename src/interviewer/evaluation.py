@@ -360,6 +360,15 @@ def check_thresholds(report: dict[str, Any], thresholds_path: Path) -> list[str]
         value = summary.get(name)
         if value is None or value > ceiling:
             failures.append(f"{name} = {value} is above its ceiling {ceiling}")
+    follow = report.get("follow_ups") or {}
+    for name, floor in (floors.get("follow_up_floors") or {}).items():
+        value = follow.get(name)
+        if value is None or value < floor:
+            failures.append(f"follow-up {name} = {value} is below its floor {floor}")
+    for name, ceiling in (floors.get("follow_up_ceilings") or {}).items():
+        value = follow.get(name)
+        if value is None or value > ceiling:
+            failures.append(f"follow-up {name} = {value} is above its ceiling {ceiling}")
     return failures
 
 

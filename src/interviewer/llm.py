@@ -93,7 +93,7 @@ def chat_model(settings: LLMSettings) -> Any:
         api_key=SecretStr(settings.api_key or "not-needed"),  # local servers need no key; the client wants one
         timeout=settings.timeout,
         max_retries=settings.max_retries,
-        max_tokens=settings.max_output_tokens,  # a verdict or a question is short; a looping model is cut off
+        max_completion_tokens=settings.max_output_tokens,  # replies are short; a looping model is cut off
         temperature=0,
     )
 

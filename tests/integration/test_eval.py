@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,28 @@ def test_a_worse_grader_is_caught_by_the_gate(grader: Grader) -> None:
     failures = check_thresholds(evaluate_cases(grader, CASES, brain="lenient"), THRESHOLDS)
     assert failures
     assert any(f.startswith(("spearman", "qwk", "adversarial")) for f in failures)
+
+
+def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_is_caught(grader: Grader) -> None:
+    report = evaluate_cases(grader, CASES)
+    follow = report["follow_ups"]
+    assert follow["answers"] == report["summary"]["by_kind"]["level"] + report["summary"]["by_kind"]["paraphrase"]
+    assert follow["on_a_gold_gap"] >= 0.8 and follow["gives_away"] == 0.0 and follow["one_question"] == 1.0
+    assert follow["examples"] and all(e["follow_up"].endswith("?") for e in follow["examples"])
+
+    class Leaking(RubricBrain):
+        name = "leaking"
+
+        def follow_up(self, prompt, points, probed, context=None):  # type: ignore[no-untyped-def]
+            asked = super().follow_up(prompt, points, probed, context)
+            if asked is None:
+                return None
+            point = next(p for p in prompt.rubric if p.id == asked.point_id)
+            return replace(asked, text=f"Did you know that {point.point.rstrip('.')}?")
+
+    grader.register_brain(Leaking(point_vectors=grader.point_vectors))
+    failures = check_thresholds(evaluate_cases(grader, CASES, brain="leaking"), THRESHOLDS)
+    assert failures == [f for f in failures if f.startswith("follow-up gives_away")] and failures
 
 
 def test_cli_eval_writes_json_markdown_and_png(cli: object) -> None:

@@ -108,6 +108,26 @@ def test_invalid_output_is_retried_once_then_the_turn_falls_back_and_says_so(gra
     assert len(grade.points) == len(prompt.rubric)
 
 
+def test_a_reply_cut_off_at_the_token_limit_is_retried_and_its_tokens_are_counted(grader: Grader) -> None:
+    from openai import LengthFinishReasonError
+    from openai.types.chat import ChatCompletion
+    from openai.types.completion_usage import CompletionUsage
+
+    spent = CompletionUsage(prompt_tokens=320, completion_tokens=300, total_tokens=620)
+    cut = LengthFinishReasonError(
+        completion=ChatCompletion(id="c", choices=[], created=0, model="local", object="chat.completion", usage=spent)
+    )
+    prompt = grader.corpus.prompt("fsw-p2").prompt
+    good = judgement("missed", "")
+    brain, _ = brain_with(grader, [cut, *[good] * len(prompt.rubric)])
+    grade = brain.grade(prompt, ANSWER, TurnContext())
+    assert grade.brain == "llm" and grade.fallback is None
+    assert grade.usage is not None and grade.usage.calls == len(prompt.rubric) + 1
+    assert grade.usage.output_tokens == 300 + 10 * len(prompt.rubric)
+    brain, _ = brain_with(grader, [cut, cut])
+    assert "cut off at the output token limit" in (brain.grade(prompt, ANSWER, TurnContext()).fallback or "")
+
+
 @pytest.mark.parametrize("failure", [ConnectionError("refused"), TimeoutError("read timed out")])
 def test_a_model_that_is_down_or_slow_falls_back(grader: Grader, failure: Exception) -> None:
     prompt = grader.corpus.prompt("fsw-p2").prompt

