@@ -345,30 +345,24 @@ def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progr
 
 def check_thresholds(report: dict[str, Any], thresholds_path: Path) -> list[str]:
     """Figures below their floor (or above their ceiling), as messages; empty when all pass."""
-    floors = yaml.safe_load(thresholds_path.read_text(encoding="utf-8")) or {}
+    limits = yaml.safe_load(thresholds_path.read_text(encoding="utf-8")) or {}
     summary = report["summary"]
+    adversarial = {kind: row.get("handled") for kind, row in summary.get("adversarial", {}).items()}
+    # (section of thresholds.yaml, the figures it limits, how a failure is named, True for a floor)
+    sections = [
+        ("floors", summary, "{}", True),
+        ("ceilings", summary, "{}", False),
+        ("adversarial_floors", adversarial, "adversarial {} handled", True),
+        ("follow_up_floors", report.get("follow_ups") or {}, "follow-up {}", True),
+        ("follow_up_ceilings", report.get("follow_ups") or {}, "follow-up {}", False),
+    ]
     failures: list[str] = []
-    for name, floor in (floors.get("floors") or {}).items():
-        value = summary.get(name)
-        if value is None or value < floor:
-            failures.append(f"{name} = {value} is below its floor {floor}")
-    for kind, floor in (floors.get("adversarial_floors") or {}).items():
-        value = summary["adversarial"].get(kind, {}).get("handled")
-        if value is None or value < floor:
-            failures.append(f"adversarial {kind} handled = {value} is below its floor {floor}")
-    for name, ceiling in (floors.get("ceilings") or {}).items():
-        value = summary.get(name)
-        if value is None or value > ceiling:
-            failures.append(f"{name} = {value} is above its ceiling {ceiling}")
-    follow = report.get("follow_ups") or {}
-    for name, floor in (floors.get("follow_up_floors") or {}).items():
-        value = follow.get(name)
-        if value is None or value < floor:
-            failures.append(f"follow-up {name} = {value} is below its floor {floor}")
-    for name, ceiling in (floors.get("follow_up_ceilings") or {}).items():
-        value = follow.get(name)
-        if value is None or value > ceiling:
-            failures.append(f"follow-up {name} = {value} is above its ceiling {ceiling}")
+    for section, figures, label, is_floor in sections:
+        for name, limit in (limits.get(section) or {}).items():
+            value = figures.get(name)
+            if value is None or (value < limit if is_floor else value > limit):
+                side = "below its floor" if is_floor else "above its ceiling"
+                failures.append(f"{label.format(name)} = {value} is {side} {limit}")
     return failures
 
 
