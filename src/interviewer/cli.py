@@ -68,17 +68,22 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 # -- grading ------------------------------------------------------------------------------------------
 
 
-def _grade_text(grade: Any) -> str:
-    lines = [f"Score: {grade.score}/4 (coverage {grade.coverage:.0%}, brain {grade.brain})"]
-    for p in grade.points:
-        mark = {"covered": "+", "partial": "~", "missed": "-"}[p.verdict]
-        lines.append(f"  {mark} [{p.verdict}] {p.text}")
-        if p.evidence:
-            lines.append(f'      evidence: "{p.evidence}"')
-    if grade.flags:
-        lines.append("Flags: " + ", ".join(grade.flags))
-    if grade.feedback:
-        lines.append(grade.feedback)
+def _grade_text(grade: dict[str, Any]) -> str:
+    lines = [f"Score: {grade['score']}/4 (coverage {grade['coverage']:.0%}, brain {grade['brain']})"]
+    if grade.get("fallback"):
+        lines.append(f"  ({grade['fallback']})")
+    for p in grade["points"]:
+        mark = {"covered": "+", "partial": "~", "missed": "-"}[p["verdict"]]
+        lines.append(f"  {mark} [{p['verdict']}] {p['text']}")
+        if p["evidence"]:
+            lines.append(f'      evidence: "{p["evidence"]}"')
+    if grade.get("withheld"):
+        more = " more" if grade["points"] else ""
+        lines.append(f"  {grade['withheld']}{more} key point(s) not made yet: named when this question is done")
+    if grade["flags"]:
+        lines.append("Flags: " + ", ".join(grade["flags"]))
+    if grade["feedback"]:
+        lines.append(grade["feedback"])
     return "\n".join(lines)
 
 
@@ -95,7 +100,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
     answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
     grade = grader.grade(ref.prompt, answer, args.brain)
-    print(grade.model_dump_json() if args.json else _grade_text(grade))
+    print(grade.model_dump_json() if args.json else _grade_text(grade.model_dump()))
     return 0
 
 
@@ -183,8 +188,8 @@ def cmd_interview(args: argparse.Namespace) -> int:
         except InterviewerError as exc:
             print(f"! {exc}", file=sys.stderr)
             continue
-        if outcome.grade is not None and not args.hide_grades:
-            print(_grade_text(outcome.grade))
+        if outcome.shown is not None and not args.hide_grades:
+            print(_grade_text(outcome.shown))
         if outcome.next is None:
             break
         _print_question(outcome.next)

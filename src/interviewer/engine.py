@@ -44,6 +44,7 @@ class TurnOutcome:
     session_id: str
     grade: Grade | None
     next: Question | None
+    shown: dict[str, Any] | None = None  # the grade as the candidate may see it now (see report.shown_grade)
 
     @property
     def finished(self) -> bool:
@@ -168,8 +169,19 @@ class Engine:
             after = self.state(session_id)
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
             self._record(session_id, before, after)
-        grade = Grade.model_validate(new_turns[-1]["grade"]) if new_turns and new_turns[-1]["grade"] else None
-        return TurnOutcome(session_id, grade, _waiting(after))
+        latest = new_turns[-1]["grade"] if new_turns and new_turns[-1]["grade"] else None
+        if latest is None:
+            return TurnOutcome(session_id, None, _waiting(after))
+        shown = report.shown_grade(latest, report.probing(after) == new_turns[-1]["prompt_id"])
+        return TurnOutcome(session_id, Grade.model_validate(latest), _waiting(after), shown)
+
+    def last_grade(self, session_id: str) -> dict[str, Any] | None:
+        """The latest grade as the candidate may see it now: open key points stay unnamed while probed."""
+        state = self.state(self.resolve(session_id))
+        graded = [t for t in state.get("turns", []) if t.get("grade")]
+        if not graded:
+            return None
+        return report.shown_grade(graded[-1]["grade"], report.probing(state) == graded[-1]["prompt_id"])
 
     def _record(self, session_id: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Keep the session index in step with the checkpoint just written."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from interviewer.corpus import Corpus
-from interviewer.grading.models import Grade, RedFlagHit, Usage, score_from
+from interviewer.grading.models import Grade, PointVerdict, RedFlagHit, Usage, score_from
 from interviewer.grading.rubric import feedback
 from interviewer.graph import merged_points
 from interviewer.store import SessionRow
@@ -32,6 +32,29 @@ def prompt_result(state: dict[str, Any], prompt_id: str) -> dict[str, Any] | Non
         "points": [p.model_dump() for p in points],
         "red_flags": [r.model_dump() for r in unique_flags],
         "feedback": feedback(points, unique_flags, sorted(shared)),
+    }
+
+
+def probing(state: dict[str, Any]) -> str | None:
+    """The prompt the interviewer is still probing (a follow-up on it is waiting), if any."""
+    pending = state.get("pending")
+    if state.get("status") == "finished" or not pending or pending.get("kind") != "followup":
+        return None
+    return str(pending["prompt_id"])
+
+
+def shown_grade(grade: dict[str, Any], still_probing: bool) -> dict[str, Any]:
+    """A grade as the candidate may see it. While the interviewer may still probe the prompt, the key points
+    not made yet are not named (that would answer the follow-up); they are counted in `withheld`."""
+    if not still_probing:
+        return {**grade, "withheld": 0}
+    made = [PointVerdict.model_validate(p) for p in grade["points"] if p["verdict"] == "covered"]
+    red_flags = [RedFlagHit.model_validate(r) for r in grade.get("red_flags", [])]
+    return {
+        **grade,
+        "points": [p.model_dump() for p in made],
+        "withheld": len(grade["points"]) - len(made),
+        "feedback": feedback(made, red_flags, grade.get("flags", [])),
     }
 
 
@@ -116,15 +139,34 @@ def _objective_summary(corpus: Corpus, prompts: list[dict[str, Any]]) -> list[di
 def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[str, Any]:
     """Every question, answer, follow-up and grade, with the per-objective summary."""
     blocks: list[dict[str, Any]] = []
+    open_prompt = probing(state)
     for pid in dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])):
         prompt = corpus.prompt(pid).prompt
         result = prompt_result(state, pid)
+        turns = prompt_turns(state, pid)
+        if pid == open_prompt:  # being probed: nothing that would answer the follow-up
+            assert result is not None
+            blocks.append(
+                {
+                    "prompt_id": pid,
+                    "question": prompt.text,
+                    "turns": [{**t, "grade": shown_grade(t["grade"], True) if t.get("grade") else None} for t in turns],
+                    "result": shown_grade(result, True),
+                    "in_progress": True,
+                    "skipped": False,
+                    "unanswered_points": [],
+                    "reference_answer": None,
+                    "study": [],
+                }
+            )
+            continue
         blocks.append(
             {
                 "prompt_id": pid,
                 "question": prompt.text,
-                "turns": prompt_turns(state, pid),
+                "turns": turns,
                 "result": result,
+                "in_progress": False,
                 "skipped": result is None,
                 "unanswered_points": unanswered_points(corpus, pid) if result is None else [],
                 "reference_answer": prompt.reference_answer,
@@ -167,6 +209,14 @@ def _usage_line(label: str, usage: dict[str, Any]) -> str:
     return (
         f"*{label}: {usage['calls']} calls, {usage['input_tokens']} input and {usage['output_tokens']} output tokens, "
         f"{usage['latency_ms'] / 1000:.1f} s, estimated cost ${usage['cost_usd']:.4f}.*"
+    )
+
+
+def _withheld_line(withheld: int) -> str:
+    points = "1 key point" if withheld == 1 else f"{withheld} key points"
+    return (
+        f"*{points} not made yet: the interviewer may ask about them. They are named, with the reference answer, "
+        "when this question is done.*"
     )
 
 
@@ -214,7 +264,7 @@ def to_markdown(data: dict[str, Any]) -> str:
         if result is None:
             lines += ["**Result:** skipped (0/4).", ""]
         else:
-            lines += [f"**Result: {result['score']}/4**", ""]
+            lines += [f"**{'So far' if block['in_progress'] else 'Result'}: {result['score']}/4**", ""]
             for p in result["points"]:
                 mark = {"covered": "✓", "partial": "~", "missed": "✗"}[p["verdict"]]
                 line = f"- {mark} {p['text']} *({p['verdict']})*"
@@ -228,7 +278,10 @@ def to_markdown(data: dict[str, Any]) -> str:
             lines.append("")
         if block["study"]:
             lines += ["**To study:**", *[f"- {t}" for t in block["study"]], ""]
-        lines += ["**Reference answer:**", "", block["reference_answer"], ""]
+        if block["in_progress"]:
+            lines += [_withheld_line(block["result"]["withheld"]), ""]
+        else:
+            lines += ["**Reference answer:**", "", block["reference_answer"], ""]
     if data["pending"]:
         lines += [f"*Waiting for an answer to:* {data['pending']['text']}", ""]
     if data.get("usage") and data["usage"]["calls"]:
@@ -245,4 +298,13 @@ def to_markdown(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["RedFlagHit", "escape_markdown", "prompt_result", "session_score", "to_markdown", "transcript"]
+__all__ = [
+    "RedFlagHit",
+    "escape_markdown",
+    "probing",
+    "prompt_result",
+    "session_score",
+    "shown_grade",
+    "to_markdown",
+    "transcript",
+]

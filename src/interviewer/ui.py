@@ -52,6 +52,9 @@ def grade_markdown(grade: dict[str, Any] | None) -> str:
         lines += [f"*{escape_markdown(grade['fallback'])}*", ""]
     for p in grade["points"]:
         lines.append(f"- {VERDICT_MARK[p['verdict']]}: {p['text']}")
+    if grade.get("withheld"):
+        more = " more" if grade["points"] else ""
+        lines.append(f"- {grade['withheld']}{more} key point(s) not made yet: named when this question is done")
     for r in grade.get("red_flags", []):
         lines.append(f"- **misconception**: {r['claim']}")
     if grade.get("flags"):
@@ -133,7 +136,6 @@ class InterviewApp:
             )
         view = self.engine.overview(session_id)
         state = self.engine.state(session_id)
-        graded = [t["grade"] for t in state.get("turns", []) if t.get("grade")]
         data = self.engine.transcript(session_id)
         markdown = to_markdown(data)
         md_file, json_file = export_files(session_id, data, markdown)
@@ -143,7 +145,7 @@ class InterviewApp:
             gr.update(visible=True),
             progress_markdown(view),
             chat_messages(state),
-            grade_markdown(graded[-1] if graded else None),
+            grade_markdown(self.engine.last_grade(session_id)),
             notice,
             markdown,
             gr.update(value=md_file, visible=True),

@@ -83,6 +83,9 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
 
     _answer(page, HTML_ANSWER)
     expect(page.get_by_text("Follow-up:").first).to_be_visible()
+    expect(page.get_by_text("not made yet: named when this question is done")).to_be_visible()
+    for point in second.rubric:  # the points the follow-up may probe are not shown before it is answered
+        expect(page.locator(".grade-panel").get_by_text(point.point)).to_have_count(0)
     expect(page.get_by_text("<script>window.pwned=1</script>", exact=False)).to_be_visible()
     assert page.evaluate("() => window.pwned") is None
     page.screenshot(path=str(SHOTS / "interview.png"), full_page=True)

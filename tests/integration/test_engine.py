@@ -72,6 +72,27 @@ def test_a_probed_point_answered_in_the_follow_up_counts_for_the_prompt(engine: 
     assert [t["kind"] for t in block["turns"]][:2] == ["question", "followup"]
 
 
+def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidden(engine: Engine) -> None:
+    session, _ = engine.start("topic", "fs-why", count=1)
+    prompt = engine.corpus.prompt("fsw-p1").prompt
+    partial = "Skew is when the features a model trains on differ from the ones it gets at serving time."
+    outcome = engine.submit(session, partial)
+    assert outcome.next is not None and outcome.next.kind == "followup"
+    assert outcome.grade is not None and any(p.verdict != "covered" for p in outcome.grade.points)
+    probed = next(r for r in prompt.rubric if r.id == outcome.next.point_id)
+    for shown in (outcome.shown, engine.last_grade(session)):
+        assert shown is not None and shown["withheld"] >= 1
+        assert all(p["verdict"] == "covered" for p in shown["points"])
+        assert probed.point not in json.dumps(shown)
+    markdown = to_markdown(engine.transcript(session))
+    assert probed.point not in markdown and prompt.reference_answer not in markdown
+    assert "not made yet: the interviewer may ask about them" in markdown
+    engine.end(session)  # the prompt is done: everything is named
+    done = engine.transcript(session)
+    assert probed.point in to_markdown(done) and done["prompts"][0]["reference_answer"] == prompt.reference_answer
+    assert engine.last_grade(session)["withheld"] == 0  # type: ignore[index]
+
+
 def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(engine: Engine) -> None:
     session, _ = engine.start("day", "59", count=2)
     outcome = engine.submit(session, _strong(engine, "mlf-p1"))
