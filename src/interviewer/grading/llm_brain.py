@@ -283,8 +283,8 @@ class LLMBrain:
         return final if isinstance(final, str) else ""
 
     def _write_follow_up(self, prompt: Prompt, point: RubricPoint, context: TurnContext, usage: Usage) -> str:
-
-        history = [{"question": q, "answer": a} for q, a in context.history]
+        # The candidate's words are data here too: text addressed to the interviewer or grader is replaced.
+        history = [{"question": q, "answer": self._data(a)} for q, a in context.history]
         answer = history.pop()["answer"] if history else ""
         while True:  # trim the oldest exchanges first; the rubric point and the current answer always stay
             user = render(
