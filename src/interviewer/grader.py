@@ -36,6 +36,15 @@ class Grader:
             hint = " (set OPENAI_BASE_URL or OPENAI_API_KEY to use the LLM brain)" if name == "llm" else ""
             raise NotFoundError(f"No brain named {name!r}; available: {', '.join(self._brains)}{hint}.") from None
 
+    def brains(self) -> list[tuple[str, str]]:
+        """(label, name) of every brain that can grade now, the default first."""
+        labels = {"rubric": "Rubric (offline, instant)"}
+        llm = self._brains.get("llm")
+        if isinstance(llm, LLMBrain):
+            labels["llm"] = f"Language model ({llm.settings.model})"
+        names = sorted(self._brains, key=lambda n: (n != self.settings.brain, n))
+        return [(labels.get(n, n), n) for n in names]
+
     def register_brain(self, brain: Brain) -> None:
         self._brains[brain.name] = brain
 

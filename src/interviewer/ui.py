@@ -163,14 +163,14 @@ class InterviewApp:
         except InterviewerError as exc:
             return self.screens("", owner, notice=f"**Note:** {exc}")
 
-    def start(self, choice: str, count: float | None, request: gr.Request) -> tuple[Any, ...]:
+    def start(self, choice: str, count: float | None, brain: str | None, request: gr.Request) -> tuple[Any, ...]:
         owner = self.owner(request)
         mode, _, target = (choice or "").partition(":")
         try:
             if mode not in {"day", "topic", "review"}:
                 raise InterviewerError("Choose a roadmap day, a topic card or a review first.")
             number = int(count) if count else None
-            session_id, _ = self.engine.start(mode, target, count=number, owner=owner)  # type: ignore[arg-type]
+            session_id, _ = self.engine.start(mode, target, count=number, brain=brain or None, owner=owner)  # type: ignore[arg-type]
         except InterviewerError as exc:
             return self.screens("", owner, notice=f"**Note:** {exc}")
         return self.screens(session_id, owner)
@@ -248,6 +248,14 @@ class InterviewApp:
                             info="A roadmap day, a topic card, a daily topic, or your weakest prompts so far.",
                         )
                         count = gr.Number(label="Number of prompts (0 = all of them)", precision=0, minimum=0, value=0)
+                        brains = self.engine.grader.brains()
+                        brain = gr.Radio(
+                            choices=brains,
+                            value=brains[0][1],
+                            label="Grader",
+                            info="Which brain grades your answers and writes the follow-ups.",
+                            visible=len(brains) > 1,
+                        )
                         start_btn = gr.Button("Start", variant="primary")
                     with gr.Column(visible=False) as interview_panel:
                         progress = gr.Markdown()
@@ -313,7 +321,7 @@ class InterviewApp:
             set_url: dict[str, Any] = {"fn": None, "inputs": [session], "outputs": None, "js": SET_URL_JS, **private}
             with_answer = [*screens, answer]
             demo.load(self.load, None, screens, api_name="load").then(**set_url)
-            start_btn.click(self.start, [choice, count], screens, api_name="start").then(**set_url)
+            start_btn.click(self.start, [choice, count, brain], screens, api_name="start").then(**set_url)
             send_btn.click(self.answer, [session, answer], with_answer, api_name="answer").then(**set_url)
             answer.submit(self.answer, [session, answer], with_answer, **private).then(**set_url)
             skip_btn.click(self.skip, [session], with_answer, api_name="skip")

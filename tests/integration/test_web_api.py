@@ -115,3 +115,27 @@ def test_the_app_refuses_to_start_on_an_unusable_data_folder_with_one_clear_line
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: The data folder {blocker / 'data'}")
+
+
+def test_with_a_model_configured_the_app_offers_it_and_carries_on_when_it_is_down(
+    data_dir: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interviewer.web import launch
+
+    from ..conftest import free_port  # type: ignore[import-not-found]
+
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "local-model")
+    monkeypatch.setenv("INTERVIEWER_LLM_RETRIES", "0")
+    port = free_port()
+    demo = launch("127.0.0.1", port, block=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        started = client.predict("topic:fs-why", 1, "llm", api_name="/start")
+        graded = client.predict(started[SESSION], corpus.prompt("fsw-p1").prompt.reference_answer, api_name="/answer")
+        assert "brain rubric" in graded[GRADE] and "The model failed (" in graded[GRADE]
+        assert "ConnectionError" in graded[GRADE]
+        assert "brain llm" in graded[REVIEW]  # the session was run with the model, and the fallback is marked
+        assert "*Graded by the rubric brain: The model failed (" in graded[REVIEW]
+    finally:
+        demo.close()
