@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
@@ -24,7 +25,7 @@ from interviewer.grading import FollowUp, TurnContext
 from interviewer.grading.guards import addresses_grader
 from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usage, score_from
 from interviewer.grading.rubric import RubricBrain, feedback, verdict_for
-from interviewer.grading.text import reveals, split_sentences
+from interviewer.grading.text import reveals, shared_runs, split_sentences
 from interviewer.llm import LLMSettings, count_tokens
 from interviewer.prompting import prompts_version, render
 
@@ -67,6 +68,13 @@ def quote_in(quote: str, answer: str) -> bool:
     """True when the quote occurs in the answer (ignoring case and runs of white space)."""
     q = _squash(quote.strip("\"'“”‘’ "))
     return len(q) >= 3 and q in _squash(answer)
+
+
+@lru_cache(maxsize=1)
+def _scaffold() -> str:
+    """The fixed wording of the follow-up prompt, which a follow-up must not echo."""
+    empty = render("followup.user", question="", history=[], answer="", point="", probe="")
+    return render("followup.system") + "\n" + empty
 
 
 class LLMBrain:
@@ -306,4 +314,6 @@ class LLMBrain:
             raise ModelFailure("the reply was not one short question")
         if reveals(text, prompt):
             raise ModelFailure("the reply gave away a key point")
+        if shared_runs(text, _scaffold(), n=4):
+            raise ModelFailure("the reply repeated the interviewer's instructions")
         return text
