@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -177,6 +178,7 @@ def follow_up_summary(results: list[CaseResult]) -> dict[str, Any]:
         return round(hits / total, 4) if total else None
 
     asked_with_gap = sum(r.follow_up is not None for r in with_gap)
+    examples = [r for r in followed if r.follow_up and r.follow_up.source == "model"] or followed
     return {
         "answers": len(asked),
         "answers_with_gaps": len(with_gap),
@@ -192,6 +194,11 @@ def follow_up_summary(results: list[CaseResult]) -> dict[str, Any]:
         ),
         "written_by_model": share(sum(r.follow_up.source == "model" for r in followed if r.follow_up), len(followed)),
         "model_not_used": sum(1 for r in followed if r.follow_up and r.follow_up.fallback),
+        "model_not_used_reasons": dict(
+            Counter(
+                _reason(r.follow_up.fallback) for r in followed if r.follow_up and r.follow_up.fallback
+            ).most_common(5)
+        ),
         "examples": [
             {
                 "case": r.labelled.case.id,
@@ -201,10 +208,16 @@ def follow_up_summary(results: list[CaseResult]) -> dict[str, Any]:
                 "gold_verdict": r.labelled.case.gold_points.get(r.follow_up.point_id),
                 "source": r.follow_up.source,
             }
-            for r in followed[:: max(1, len(followed) // 6)][:6]
+            for r in examples[:: max(1, len(examples) // 6)][:6]
             if r.follow_up
         ],
     }
+
+
+def _reason(fallback: str) -> str:
+    """The reason inside a fallback sentence: "The model failed (REASON); ..." or "... not used (REASON); ..."."""
+    found = re.search(r"\((.*)\); ", fallback)
+    return (found.group(1) if found else fallback)[:100]
 
 
 def usage_summary(results: list[CaseResult]) -> dict[str, Any]:
@@ -216,9 +229,7 @@ def usage_summary(results: list[CaseResult]) -> dict[str, Any]:
             grading = grading.add(r.grade.usage)
         if r.follow_up and r.follow_up.usage:
             following = following.add(r.follow_up.usage)
-    reasons = Counter(
-        (r.grade.fallback or "").split("(", 1)[-1].split(")")[0][:80] for r in results if r.grade.fallback
-    )
+    reasons = Counter(_reason(r.grade.fallback) for r in results if r.grade.fallback)
     return {
         "grading": grading.model_dump(),
         "follow_ups": following.model_dump(),
@@ -337,6 +348,20 @@ def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progr
         "worst": worst_cases(results),
         "follow_ups": follow_up_summary(results),
         "usage": usage_summary(results),
+        "cases": [
+            {
+                "case": r.labelled.case.id,
+                "kind": r.labelled.case.kind,
+                "gold": r.labelled.case.gold_score,
+                "predicted": r.grade.score,
+                "brain": r.grade.brain,
+                "fallback": r.grade.fallback,
+                "follow_up": r.follow_up.text if r.follow_up else None,
+                "follow_up_source": r.follow_up.source if r.follow_up else None,
+                "follow_up_fallback": r.follow_up.fallback if r.follow_up else None,
+            }
+            for r in results
+        ],
     }
 
 
@@ -389,8 +414,8 @@ def cases_markdown(report: dict[str, Any]) -> str:
         f"| retrieval recall@5 of the prompt's objectives | {s['retrieval_recall_at_5']} |",
         f"| grading time median / p95 | {s['grade_ms']['median']} ms / {s['grade_ms']['p95']} ms |",
         "",
-        "The grader's numbers were tuned on the development half of the prompts only; the held-out half was not",
-        "used for tuning.",
+        "The rubric brain's numbers were tuned on the development half of the prompts only; the held-out half was",
+        "not used for tuning." if report["brain"] == "rubric" else "This brain was not tuned on these cases.",
         "",
         "| half | cases | Spearman | QWK | MAE | verdict macro-F1 |",
         "|---|---|---|---|---|---|",
@@ -447,6 +472,8 @@ def follow_up_markdown(f: dict[str, Any]) -> list[str]:
         f"| written by the model (the rest are authored probes) | {_pct(f['written_by_model'])} |",
         f"| model follow-ups not used (authored probe asked instead) | {f['model_not_used']} |",
     ]
+    for reason, n in f["model_not_used_reasons"].items():
+        lines.append(f"| - not used because: {reason} | {n} |")
     if f["examples"]:
         lines += ["", "| case | answer (start) | follow-up | probed point (expert verdict) | source |"]
         lines.append("|---|---|---|---|---|")
