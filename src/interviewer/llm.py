@@ -67,7 +67,9 @@ class LLMSettings:
             timeout=_env_float("INTERVIEWER_LLM_TIMEOUT", 30.0),
             max_retries=int(_env_float("INTERVIEWER_LLM_RETRIES", 2)),
             context_tokens=int(_env_float("INTERVIEWER_LLM_CONTEXT_TOKENS", 4096)),
-            concurrency=int(_env_float("INTERVIEWER_LLM_CONCURRENCY", 4)),
+            # Hosted APIs take parallel requests; a local server often runs one at a time, and requests queued
+            # behind each other would spend their timeout waiting.
+            concurrency=int(_env_float("INTERVIEWER_LLM_CONCURRENCY", 1 if base_url else 4)),
             max_output_tokens=int(_env_float("INTERVIEWER_LLM_MAX_OUTPUT_TOKENS", 300)),
             price_in=_env_float("INTERVIEWER_LLM_PRICE_IN", known[0]),
             price_out=_env_float("INTERVIEWER_LLM_PRICE_OUT", known[1]),

@@ -211,3 +211,14 @@ def test_the_interviewer_agent_may_look_up_objectives_before_it_asks(grader: Gra
     assert follow.usage is not None and follow.usage.calls == 1 and follow.usage.input_tokens == 100
     tool_results = [m for m in model.history[1]["messages"] if isinstance(m, ToolMessage)]
     assert tool_results and "objective:" in str(tool_results[0].content)
+
+
+def test_points_are_sent_one_at_a_time_to_a_local_server_and_in_parallel_to_a_hosted_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert LLMSettings.from_env().concurrency == 4
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8080/v1")
+    assert LLMSettings.from_env().concurrency == 1
+    monkeypatch.setenv("INTERVIEWER_LLM_CONCURRENCY", "8")
+    assert LLMSettings.from_env().concurrency == 8

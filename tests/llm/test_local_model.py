@@ -51,7 +51,7 @@ def model_url() -> Iterator[str]:
 
 @pytest.fixture
 def llm_settings(model_url: str) -> LLMSettings:
-    return LLMSettings(base_url=model_url, api_key=None, model="smollm2", timeout=120.0, max_retries=1)
+    return LLMSettings(base_url=model_url, api_key=None, model="smollm2", timeout=120.0, max_retries=1, concurrency=1)
 
 
 def test_structured_output_from_a_real_model_parses_into_verdicts(
