@@ -414,8 +414,14 @@ def cases_markdown(report: dict[str, Any]) -> str:
         f"| retrieval recall@5 of the prompt's objectives | {s['retrieval_recall_at_5']} |",
         f"| grading time median / p95 | {s['grade_ms']['median']} ms / {s['grade_ms']['p95']} ms |",
         "",
-        "The rubric brain's numbers were tuned on the development half of the prompts only; the held-out half was",
-        "not used for tuning." if report["brain"] == "rubric" else "This brain was not tuned on these cases.",
+        *(
+            [
+                "The rubric brain's numbers were tuned on the development half of the prompts only; the held-out half",
+                "was not used for tuning.",
+            ]
+            if report["brain"] == "rubric"
+            else ["This brain was not tuned on these cases."]
+        ),
         "",
         "| half | cases | Spearman | QWK | MAE | verdict macro-F1 |",
         "|---|---|---|---|---|---|",
