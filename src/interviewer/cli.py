@@ -78,8 +78,9 @@ def _grade_text(grade: dict[str, Any]) -> str:
         if p["evidence"]:
             lines.append(f'      evidence: "{p["evidence"]}"')
     if grade.get("withheld"):
-        more = " more" if grade["points"] else ""
-        lines.append(f"  {grade['withheld']}{more} key point(s) not made yet: named when this question is done")
+        from interviewer.report import withheld_note
+
+        lines.append(f"  {withheld_note(grade)}")
     if grade["flags"]:
         lines.append("Flags: " + ", ".join(grade["flags"]))
     if grade["feedback"]:

@@ -169,19 +169,14 @@ class Engine:
             after = self.state(session_id)
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
             self._record(session_id, before, after)
-        latest = new_turns[-1]["grade"] if new_turns and new_turns[-1]["grade"] else None
-        if latest is None:
+        if not new_turns or not new_turns[-1]["grade"]:
             return TurnOutcome(session_id, None, _waiting(after))
-        shown = report.shown_grade(latest, report.probing(after) == new_turns[-1]["prompt_id"])
-        return TurnOutcome(session_id, Grade.model_validate(latest), _waiting(after), shown)
+        grade = Grade.model_validate(new_turns[-1]["grade"])
+        return TurnOutcome(session_id, grade, _waiting(after), report.last_shown_grade(after))
 
     def last_grade(self, session_id: str) -> dict[str, Any] | None:
         """The latest grade as the candidate may see it now: open key points stay unnamed while probed."""
-        state = self.state(self.resolve(session_id))
-        graded = [t for t in state.get("turns", []) if t.get("grade")]
-        if not graded:
-            return None
-        return report.shown_grade(graded[-1]["grade"], report.probing(state) == graded[-1]["prompt_id"])
+        return report.last_shown_grade(self.state(session_id))
 
     def _record(self, session_id: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         """Keep the session index in step with the checkpoint just written."""
@@ -224,10 +219,33 @@ class Engine:
     def overview(self, session_id: str) -> dict[str, Any]:
         """Where a session stands: label, progress, time budget and what is waiting."""
         session_id = self.resolve(session_id)
+        return self._overview(self._row(session_id), self.state(session_id))
+
+    def snapshot(self, session_id: str) -> dict[str, Any]:
+        """Everything a page shows about a session, from one read of its checkpoint."""
+        session_id = self.resolve(session_id)
+        row, values = self._row(session_id), self.state(session_id)
+        return {
+            "overview": self._overview(row, values),
+            "state": values,
+            "last_grade": report.last_shown_grade(values),
+            "transcript": report.transcript(self.corpus, row, values),
+        }
+
+    def parse_choice(self, value: str) -> tuple[Mode, str]:
+        """A catalog value ("day:58", "topic:fs-why", "review:") as (mode, target)."""
+        mode, _, target = (value or "").partition(":")
+        if mode not in {"day", "topic", "review"}:
+            raise InterviewerError("Choose a roadmap day, a topic card or a review first.")
+        return mode, target  # type: ignore[return-value]
+
+    def _row(self, session_id: str) -> SessionRow:
         row = self.store.get(session_id)
         assert row is not None
-        values = self.state(session_id)
-        question = self.current(session_id)
+        return row
+
+    def _overview(self, row: SessionRow, values: dict[str, Any]) -> dict[str, Any]:
+        question = _waiting(values)
         return {
             "session": row.as_dict(),
             "status": values.get("status", row.status),
@@ -273,9 +291,7 @@ class Engine:
 
     def transcript(self, session_id: str) -> dict[str, Any]:
         session_id = self.resolve(session_id)
-        row = self.store.get(session_id)
-        assert row is not None
-        return report.transcript(self.corpus, row, self.state(session_id))
+        return report.transcript(self.corpus, self._row(session_id), self.state(session_id))
 
 
 def _waiting(values: dict[str, Any]) -> Question | None:

@@ -157,8 +157,12 @@ def follow_up_summary(results: list[CaseResult]) -> dict[str, Any]:
     one; it is one question; it gives nothing away; and it is not asked of an answer the experts found complete.
     """
     asked = [r for r in results if r.asked_follow_up]
-    with_gap = [r for r in asked if any(v != "covered" for v in r.labelled.case.gold_points.values())]
-    complete = [r for r in asked if r not in with_gap]
+
+    def has_gap(r: CaseResult) -> bool:
+        return any(v != "covered" for v in r.labelled.case.gold_points.values())
+
+    with_gap = [r for r in asked if has_gap(r)]
+    complete = [r for r in asked if not has_gap(r)]
     followed = [r for r in asked if r.follow_up is not None]
     on_gap = on_top = 0
     for r in with_gap:

@@ -58,6 +58,20 @@ def shown_grade(grade: dict[str, Any], still_probing: bool) -> dict[str, Any]:
     }
 
 
+def last_shown_grade(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The session's latest grade as the candidate may see it now (see `shown_grade`)."""
+    graded = [t for t in state.get("turns", []) if t.get("grade")]
+    if not graded:
+        return None
+    return shown_grade(graded[-1]["grade"], probing(state) == graded[-1]["prompt_id"])
+
+
+def withheld_note(grade: dict[str, Any]) -> str:
+    """How a shown grade says that some key points are not named yet."""
+    more = " more" if grade["points"] else ""
+    return f"{grade['withheld']}{more} key point(s) not made yet: named when this question is done"
+
+
 def session_score(state: dict[str, Any]) -> float | None:
     """Mean prompt score over the prompts asked so far (a skipped prompt scores 0)."""
     asked = list(dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])))
@@ -144,34 +158,26 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[s
         prompt = corpus.prompt(pid).prompt
         result = prompt_result(state, pid)
         turns = prompt_turns(state, pid)
-        if pid == open_prompt:  # being probed: nothing that would answer the follow-up
-            assert result is not None
-            blocks.append(
-                {
-                    "prompt_id": pid,
-                    "question": prompt.text,
-                    "turns": [{**t, "grade": shown_grade(t["grade"], True) if t.get("grade") else None} for t in turns],
-                    "result": shown_grade(result, True),
-                    "in_progress": True,
-                    "skipped": False,
-                    "unanswered_points": [],
-                    "reference_answer": None,
-                    "study": [],
-                }
-            )
-            continue
+        if result is None:
+            study = [r.point for r in prompt.rubric]
+        else:
+            study = [p["text"] for p in result["points"] if p["verdict"] != "covered"]
+        hidden = pid == open_prompt  # still being probed: nothing that would answer the follow-up
+        if hidden:
+            turns = [{**t, "grade": shown_grade(t["grade"], True) if t.get("grade") else None} for t in turns]
+            result = shown_grade(result, True) if result else None
+            study = []
         blocks.append(
             {
                 "prompt_id": pid,
                 "question": prompt.text,
                 "turns": turns,
                 "result": result,
-                "in_progress": False,
+                "in_progress": hidden,
                 "skipped": result is None,
                 "unanswered_points": unanswered_points(corpus, pid) if result is None else [],
-                "reference_answer": prompt.reference_answer,
-                "study": [p["text"] for p in (result["points"] if result else []) if p["verdict"] != "covered"]
-                or ([r.point for r in prompt.rubric] if result is None else []),
+                "reference_answer": None if hidden else prompt.reference_answer,
+                "study": study,
             }
         )
     pending = state.get("pending") if state.get("status") != "finished" else None
@@ -301,10 +307,12 @@ def to_markdown(data: dict[str, Any]) -> str:
 __all__ = [
     "RedFlagHit",
     "escape_markdown",
+    "last_shown_grade",
     "probing",
     "prompt_result",
     "session_score",
     "shown_grade",
     "to_markdown",
     "transcript",
+    "withheld_note",
 ]

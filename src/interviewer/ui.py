@@ -20,7 +20,7 @@ import gradio as gr
 
 from interviewer.engine import Engine
 from interviewer.errors import InterviewerError
-from interviewer.report import conversation, escape_markdown, to_markdown
+from interviewer.report import conversation, escape_markdown, to_markdown, withheld_note
 
 TITLE = "MLOps mock interviewer"
 CSS = """
@@ -53,8 +53,7 @@ def grade_markdown(grade: dict[str, Any] | None) -> str:
     for p in grade["points"]:
         lines.append(f"- {VERDICT_MARK[p['verdict']]}: {p['text']}")
     if grade.get("withheld"):
-        more = " more" if grade["points"] else ""
-        lines.append(f"- {grade['withheld']}{more} key point(s) not made yet: named when this question is done")
+        lines.append(f"- {withheld_note(grade)}")
     for r in grade.get("red_flags", []):
         lines.append(f"- **misconception**: {r['claim']}")
     if grade.get("flags"):
@@ -134,18 +133,17 @@ class InterviewApp:
                 gr.update(visible=False),
                 history_rows(self.engine, owner),
             )
-        view = self.engine.overview(session_id)
-        state = self.engine.state(session_id)
-        data = self.engine.transcript(session_id)
+        snap = self.engine.snapshot(session_id)
+        data = snap["transcript"]
         markdown = to_markdown(data)
         md_file, json_file = export_files(session_id, data, markdown)
         return (
             session_id,
             start,
             gr.update(visible=True),
-            progress_markdown(view),
-            chat_messages(state),
-            grade_markdown(self.engine.last_grade(session_id)),
+            progress_markdown(snap["overview"]),
+            chat_messages(snap["state"]),
+            grade_markdown(snap["last_grade"]),
             notice,
             markdown,
             gr.update(value=md_file, visible=True),
@@ -165,12 +163,10 @@ class InterviewApp:
 
     def start(self, choice: str, count: float | None, brain: str | None, request: gr.Request) -> tuple[Any, ...]:
         owner = self.owner(request)
-        mode, _, target = (choice or "").partition(":")
         try:
-            if mode not in {"day", "topic", "review"}:
-                raise InterviewerError("Choose a roadmap day, a topic card or a review first.")
+            mode, target = self.engine.parse_choice(choice)
             number = int(count) if count else None
-            session_id, _ = self.engine.start(mode, target, count=number, brain=brain or None, owner=owner)  # type: ignore[arg-type]
+            session_id, _ = self.engine.start(mode, target, count=number, brain=brain or None, owner=owner)
         except InterviewerError as exc:
             return self.screens("", owner, notice=f"**Note:** {exc}")
         return self.screens(session_id, owner)
