@@ -6,16 +6,20 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from interviewer.errors import InterviewerError
+
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent.parent
 
 
 def _default_corpus_dir() -> Path:
-    return Path(os.environ.get("INTERVIEWER_CORPUS_DIR", PROJECT_ROOT / "corpus"))
+    """INTERVIEWER_CORPUS_DIR, else the curriculum shipped with the project (an empty value counts as unset)."""
+    return Path(os.environ.get("INTERVIEWER_CORPUS_DIR") or PROJECT_ROOT / "corpus")
 
 
 def _default_data_dir() -> Path:
-    return Path(os.environ.get("INTERVIEWER_DATA_DIR", Path.cwd() / ".interviewer"))
+    """INTERVIEWER_DATA_DIR, else `.interviewer` in the working folder (an empty value counts as unset)."""
+    return Path(os.environ.get("INTERVIEWER_DATA_DIR") or Path.cwd() / ".interviewer")
 
 
 def _default_brain() -> str:
@@ -26,14 +30,18 @@ def _default_brain() -> str:
     return "llm" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "rubric"
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    """A whole-number setting; a bad value is one clear line that names the variable."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from exc
+        value = int(raw.strip())
+    except ValueError:
+        raise InterviewerError(f"{name} must be a whole number, got {raw!r}.") from None
+    if value < minimum:
+        raise InterviewerError(f"{name} must be at least {minimum}, got {value}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -47,8 +55,12 @@ class Settings:
     corpus_dir: Path = field(default_factory=_default_corpus_dir)
     data_dir: Path = field(default_factory=_default_data_dir)
     max_followups: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_FOLLOWUPS", 2))
-    max_answer_chars: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_ANSWER_CHARS", 20_000))
+    max_answer_chars: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_ANSWER_CHARS", 20_000, 1))
     brain: str = field(default_factory=lambda: _default_brain())
+    # Per-user limits on the web (OWASP LLM10): high enough that a small team never meets them.
+    max_open_sessions: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_OPEN_SESSIONS", 20, 1))
+    answers_per_minute: int = field(default_factory=lambda: _env_int("INTERVIEWER_ANSWERS_PER_MINUTE", 20, 1))
+    model_calls_per_minute: int = field(default_factory=lambda: _env_int("INTERVIEWER_MODEL_CALLS_PER_MINUTE", 120, 1))
 
     @property
     def index_dir(self) -> Path:
@@ -57,6 +69,11 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "sessions.sqlite"
+
+    @property
+    def downloads_dir(self) -> Path:
+        """Transcript downloads, made per request and removed after an hour or at the next start."""
+        return self.data_dir / "downloads"
 
     @property
     def reports_dir(self) -> Path:

@@ -72,7 +72,11 @@ class Grader:
         return [f"{r.kind}: {r.text}" for r in found]
 
     def clean_answer(self, answer: str) -> str:
-        """The answer as graded; refuses empty, unreadable and over-long answers with a clear message."""
+        """The answer as graded; refuses empty, unreadable and over-long answers with a clear message.
+
+        Text that could not be stored (a lone surrogate) is refused here, before anything is written;
+        control characters, NUL and invisible marks such as a byte-order mark are cleaned away.
+        """
         text = clean(answer, self.settings.max_answer_chars)
         if not any(ch.isalnum() for ch in text):
             what = "is empty" if not answer.strip() else "has no readable text"

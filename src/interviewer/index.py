@@ -15,13 +15,14 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from interviewer.corpus import Corpus, Prompt
-from interviewer.embeddings import MiniLMInt8, Vectors, encoder
+from interviewer.embeddings import DIMENSIONS, MiniLMInt8, Vectors, encoder
 from interviewer.errors import InterviewerError
 
 COLLECTION = "curriculum"
@@ -99,17 +100,39 @@ def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+class _BrokenIndex(Exception):
+    """The stored collection opened but does not hold what it should (vectors that cannot be read)."""
+
+
+# Failures that say the index is busy or the disk is full, not that it is broken: moving it aside would not help.
+_NOT_BROKEN = ("database is locked", "database is busy", "disk is full", "no space left")
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an error, short enough for a one-line notice."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
 class CurriculumIndex:
-    """The curriculum collection in a Chroma PersistentClient under `path`."""
+    """The curriculum collection in a Chroma PersistentClient under `path`.
+
+    A missing index is built on first use, with a notice on stderr. An index that cannot be opened, synced
+    or read back (a garbage database, a file where the folder should be, vectors gone) is moved aside to
+    `index.broken-<UTC time>`, never deleted, and built again; `notice` then says what happened and where the
+    old folder went, and the same line is printed on stderr.
+    """
 
     def __init__(self, path: Path, corpus: Corpus, progress: bool = True) -> None:
         self.path = path
         self.corpus = corpus
         self.progress = progress
+        self.notice: str | None = None
         self._lock = threading.RLock()
         self._collection: Any = None
         self._vectors: dict[str, Vectors] = {}
         self._wanted = {e.id: e for e in corpus_entries(corpus)}
+        self._announced = False
 
     # -- opening and syncing -------------------------------------------------------------------
 
@@ -131,37 +154,124 @@ class CurriculumIndex:
             raise InterviewerError(f"The index folder {self.path} is not writable: {exc.strerror}") from None
 
     def collection(self) -> Any:
+        """The open collection: built on first use, rebuilt when its folder vanished or broke."""
         with self._lock:
             if self._collection is not None and not (self.path / "chroma.sqlite3").exists():
                 log.warning("index folder %s vanished; rebuilding it", self.path)
                 self.rebuild()
             if self._collection is None:
-                self._collection = self._open()
-                self.sync()
+                self._load()
             return self._collection
 
     def sync(self) -> SyncReport:
         """Make the collection hold exactly the corpus entries, embedding only what is new."""
         with self._lock:
             if self._collection is None:
-                self._collection = self._open()
-            col = self._collection
-            present = set(col.get(include=[])["ids"])
-            wanted = set(self._wanted)
-            stale = sorted(present - wanted)
-            missing = [self._wanted[i] for i in sorted(wanted - present)]
-            for chunk in _batches(stale, 512):
-                col.delete(ids=list(chunk))
-            if missing:
-                self._add(col, missing)
-            self._vectors.clear()
-            return SyncReport(added=len(missing), removed=len(stale), kept=len(present & wanted))
+                return self._load()
+            return self._sync()
+
+    def _load(self, *, first_start_notice: bool = True) -> SyncReport:
+        """Open, sync and read back every vector; a broken index is moved aside and built again."""
+        if first_start_notice and not self.path.is_file() and not (self.path / "chroma.sqlite3").exists():
+            self._say(f"Building the curriculum index in {self.path} (first start)...", always=False)
+        try:
+            if self.path.exists() and not self.path.is_dir():
+                raise _BrokenIndex("it is a file, not a folder")
+            self._collection = self._open()
+            report = self._sync()
+            self._verify()
+            return report
+        except InterviewerError:
+            raise
+        except Exception as exc:
+            if any(marker in str(exc).lower() for marker in _NOT_BROKEN):
+                self._reset()
+                raise InterviewerError(
+                    f"The curriculum index in {self.path} cannot be used now ({_reason(exc)}); try again shortly."
+                ) from None
+            return self._recover(exc)
+
+    def _sync(self) -> SyncReport:
+        """Embed the corpus entries the open collection lacks and delete the ones the corpus no longer has."""
+        col = self._collection
+        present = set(col.get(include=[])["ids"])
+        wanted = set(self._wanted)
+        stale = sorted(present - wanted)
+        missing = [self._wanted[i] for i in sorted(wanted - present)]
+        for chunk in _batches(stale, 512):
+            col.delete(ids=list(chunk))
+        if missing:
+            self._add(col, missing)
+        self._vectors.clear()
+        return SyncReport(added=len(missing), removed=len(stale), kept=len(present & wanted))
+
+    def _verify(self) -> None:
+        """Read every corpus entry's vector back (and keep them for grading); raise when any is missing."""
+        if not self._wanted:
+            return
+        got = self._collection.get(ids=sorted(self._wanted), include=["embeddings"])
+        vectors = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+        bad = len(self._wanted) - sum(1 for v in vectors.values() if v.shape == (DIMENSIONS,))
+        if bad:
+            raise _BrokenIndex(f"{bad} of {len(self._wanted)} vectors cannot be read")
+        self._vectors = vectors
+
+    def _recover(self, exc: Exception) -> SyncReport:
+        """Keep the broken index aside, build a new one, and say so on stderr and in `notice`."""
+        self._reset()
+        reason = _reason(exc)
+        aside = self._move_aside() if self.path.exists() or self.path.is_symlink() else None
+        try:
+            self._collection = self._open()
+            report = self._sync()
+            self._verify()
+        except InterviewerError:
+            raise
+        except Exception as again:
+            self._reset()
+            raise InterviewerError(
+                f"The curriculum index in {self.path} cannot be built ({_reason(again)}); check the data folder."
+            ) from None
+        where = f"moved it to {aside} and built a new one" if aside else "built a new one"
+        self.notice = f"The curriculum index in {self.path} could not be used ({reason}); {where}."
+        self._say(self.notice, always=True)
+        return report
+
+    def _move_aside(self) -> Path:
+        """Rename the index to `<name>.broken-<UTC time>` beside it; the user decides when to delete it."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = self.path.with_name(f"{self.path.name}.broken-{stamp}")
+        for n in range(1, 100):
+            if not aside.exists():
+                break
+            aside = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
+        try:
+            self.path.rename(aside)
+        except OSError as exc:
+            raise InterviewerError(
+                f"The curriculum index in {self.path} is broken and cannot be moved aside ({exc.strerror or exc}); "
+                "move it away and start again."
+            ) from None
+        return aside
+
+    def _reset(self) -> None:
+        """Forget the open collection and Chroma's cached clients, so the next open reads the disk again."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        self._collection = None
+        self._vectors.clear()
+        SharedSystemClient.clear_system_cache()
+
+    def _say(self, line: str, *, always: bool) -> None:
+        if always or self.progress:
+            print(line, file=sys.stderr, flush=True)
+            self._announced = True
 
     def _add(self, col: Any, entries: list[IndexEntry]) -> None:
         from tqdm import tqdm
 
         tty = self.progress and sys.stderr.isatty()
-        if self.progress and not tty:
+        if self.progress and not tty and not self._announced:
             print(f"Building the curriculum index ({len(entries)} entries)...", file=sys.stderr, flush=True)
         bar = tqdm(total=len(entries), desc="Indexing curriculum", unit="entry", disable=not tty, file=sys.stderr)
         with bar:
@@ -176,34 +286,33 @@ class CurriculumIndex:
                 bar.update(len(chunk))
 
     def _guarded(self, operation: Callable[[Any], T]) -> T:
-        """Run an operation; if the folder vanished or broke under us, rebuild once and retry."""
+        """Run an operation; if it fails, open the index afresh (repairing it if broken) and retry once."""
         with self._lock:
             try:
                 return operation(self.collection())
             except InterviewerError:
                 raise
             except Exception as exc:
-                log.warning("index unusable (%s); rebuilding %s", exc, self.path)
-                self.rebuild()
+                log.warning("index operation failed (%s); reopening %s", exc, self.path)
+                self._reset()
+                self._load(first_start_notice=False)
                 return operation(self.collection())
 
     def rebuild(self) -> SyncReport:
+        """Drop the index and embed everything again (`interviewer index --rebuild`)."""
         with self._lock:
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            self._collection = None
-            SharedSystemClient.clear_system_cache()
-            shutil.rmtree(self.path, ignore_errors=True)
-            self._collection = self._open()
-            return self.sync()
+            self._reset()
+            if self.path.is_dir() and not self.path.is_symlink():
+                shutil.rmtree(self.path, ignore_errors=True)
+            return self._load(first_start_notice=False)
 
     # -- reading -------------------------------------------------------------------------------
 
     def vectors(self, ids: Sequence[str]) -> Vectors:
         """Stored unit vectors for corpus entry ids (as from `entry_ids`), in order."""
         if not ids:
-            return np.zeros((0, 384), np.float32)
-        for attempt in range(2):
+            return np.zeros((0, DIMENSIONS), np.float32)
+        for attempt in range(3):
             missing = [i for i in ids if i not in self._vectors]
             if missing:
                 got = self._fetch(missing)
@@ -213,6 +322,10 @@ class CurriculumIndex:
                 return np.stack([self._vectors[i] for i in ids])
             if attempt == 0:
                 self.sync()  # the stored collection lacks an entry the corpus has: make it whole
+            elif attempt == 1:
+                with self._lock:  # entries listed but their vectors gone: read it all back, repair if broken
+                    self._reset()
+                    self._load(first_start_notice=False)
         raise InterviewerError(f"The index at {self.path} has no vectors for {sorted(set(ids) - set(self._vectors))}.")
 
     def _fetch(self, ids: list[str]) -> Any:

