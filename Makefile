@@ -8,7 +8,7 @@ export ANONYMIZED_TELEMETRY := False
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup index run test lint typecheck unit bench browser clean
+.PHONY: setup index run test lint typecheck unit bench browser clean fuzz-kill
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test: lint typecheck browser
 
 bench: index
 	$(BIN)/interviewer bench
+
+# Kill -9 an interview inside a turn 100 times (in a temporary folder) and print how the kills landed and
+# what they lost; the same harness as tests/integration/test_crash.py. FUZZ_SEED=N repeats a schedule.
+fuzz-kill: index
+	$(BIN)/python -m tests.integration.crash_harness --kills 100 $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 clean:
 	rm -rf $(VENV) .interviewer .pytest_cache .mypy_cache .ruff_cache

@@ -7,11 +7,13 @@ for listing, progress and review planning. Schema changes are named, append-only
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX sessions_owner_created ON sessions (owner, created_at)
         """,
     ),
+    (
+        # `syncing` marks a turn in flight (see `SessionStore.mark`): nonzero from before the graph runs until
+        # the row is rewritten from the new checkpoint. Active sessions from before it are marked stale (1), so
+        # the first engine to open the database re-derives their rows once.
+        "003_session_sync",
+        """
+        ALTER TABLE sessions ADD COLUMN syncing INTEGER NOT NULL DEFAULT 0;
+        UPDATE sessions SET syncing = 1 WHERE status = 'active'
+        """,
+    ),
 ]
 
 
@@ -77,6 +89,35 @@ class SessionRow:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+# The columns a SessionRow is built from, in order (the table has more: `syncing` stays internal).
+ROW_COLUMNS = ", ".join(f.name for f in fields(SessionRow))
+
+
+def new_mark() -> int:
+    """A fresh in-flight mark: this process's id in the high bits (see `abandoned`), random low bits."""
+    return (os.getpid() << 32) | secrets.randbits(32)
+
+
+def abandoned(mark: int, *, mine: bool) -> bool:
+    """Whether the turn that set `mark` can no longer finish: the process that set it has died.
+
+    A mark of this process counts as abandoned only when `mine` (the caller holds the session's lock, so
+    no turn of it is running here); a mark from a live process is a turn still running there.
+    """
+    pid = mark >> 32
+    if pid == os.getpid():
+        return mine
+    if pid <= 0 or os.name == "nt":  # marked before marks named their process, or no cheap way to ask
+        return True
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return False  # alive, another user's
+    except (OSError, OverflowError):
+        return True
+    return False
 
 
 def connect(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
@@ -154,48 +195,113 @@ class SessionStore:
     def create(
         self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
     ) -> None:
+        """Add a session's row, already marked in flight: its first step has not been checkpointed yet."""
         stamp = now()
         with self.guard():
             self.conn.execute(
-                "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned, owner)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-                (session_id, stamp, stamp, mode, target, label, brain, planned, owner),
+                "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned, owner,"
+                " syncing) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
+                (session_id, stamp, stamp, mode, target, label, brain, planned, owner, new_mark()),
             )
 
-    def update(self, session_id: str, *, status: str, answered: int, score: float | None) -> None:
+    def mark(self, session_id: str) -> None:
+        """Mark a turn in flight, committed before the graph runs: until `update` clears it, the row may be
+        behind the session's checkpoint (a process killed in between leaves it for `Engine.repair`)."""
         with self.guard():
-            self.conn.execute(
-                "UPDATE sessions SET status = ?, answered = ?, score = ?, updated_at = ? WHERE id = ?",
-                (status, answered, score, now(), session_id),
-            )
+            self.conn.execute("UPDATE sessions SET syncing = ? WHERE id = ?", (new_mark(), session_id))
+
+    def marked(self, session_id: str | None = None) -> list[tuple[str, int]]:
+        """(id, mark) of every session marked in flight, or of the one given if it is."""
+        sql = "SELECT id, syncing FROM sessions WHERE syncing != 0"
+        args: tuple[str, ...] = ()
+        if session_id is not None:
+            sql, args = sql + " AND id = ?", (session_id,)
+        with self.guard():
+            return [(r[0], int(r[1])) for r in self.conn.execute(sql, args)]
+
+    def update(
+        self, session_id: str, *, status: str, answered: int, score: float | None, mark: int | None = None
+    ) -> None:
+        """Rewrite the row from the session's checkpoint, clearing its in-flight mark in the same statement.
+
+        With `mark` (a repair), only while the row still carries that mark: a turn that finished meanwhile
+        (or began again) has written a fresher row, which an older reading must not overwrite.
+        """
+        sql = "UPDATE sessions SET status = ?, answered = ?, score = ?, updated_at = ?, syncing = 0 WHERE id = ?"
+        args: tuple[Any, ...] = (status, answered, score, now(), session_id)
+        if mark is not None:
+            sql, args = sql + " AND syncing = ?", (*args, mark)
+        with self.guard():
+            self.conn.execute(sql, args)
 
     def record_prompt(
         self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[dict[str, Any]]
     ) -> None:
         with self.guard():
+            # A prompt's result is final once recorded; recording it again keeps when it was finished.
             self.conn.execute(
-                "INSERT OR REPLACE INTO prompt_results VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO prompt_results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, prompt_id)"
+                " DO UPDATE SET score = excluded.score, coverage = excluded.coverage, points = excluded.points",
                 (session_id, prompt_id, score, coverage, json.dumps(points), now()),
             )
 
     def get(self, session_id: str) -> SessionRow | None:
         with self.guard():
-            row = self.conn.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            row = self.conn.execute(f"SELECT {ROW_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
         return SessionRow(*row) if row else None
 
     def find(self, prefix: str) -> list[SessionRow]:
         with self.guard():
             rows = self.conn.execute(
-                "SELECT * FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC",
+                f"SELECT {ROW_COLUMNS} FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC",
                 (prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
             ).fetchall()
         return [SessionRow(*r) for r in rows]
+
+    def count_open(self, owner: str) -> int:
+        """How many of the owner's sessions are still active."""
+        with self.guard():
+            row = self.conn.execute(
+                "SELECT count(*) FROM sessions WHERE owner = ? AND status = 'active'", (owner,)
+            ).fetchone()
+        return int(row[0])
+
+    def ids_of(self, owner: str) -> list[str]:
+        """Every session id of an owner, oldest first."""
+        with self.guard():
+            rows = self.conn.execute("SELECT id FROM sessions WHERE owner = ? ORDER BY created_at, rowid", (owner,))
+            return [r[0] for r in rows]
+
+    def delete(self, session_id: str, *, mark: int | None = None) -> int:
+        """Remove a session and its prompt results; returns how many result rows went with it.
+
+        With `mark`, only while the row still carries that in-flight mark (else nothing is removed).
+        """
+        with self.guard():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                results = 0
+                if mark is None or self._has_mark(session_id, mark):
+                    results = self.conn.execute(
+                        "DELETE FROM prompt_results WHERE session_id = ?", (session_id,)
+                    ).rowcount
+                    self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        return int(results)
+
+    def _has_mark(self, session_id: str, mark: int) -> bool:
+        sql = "SELECT 1 FROM sessions WHERE id = ? AND syncing = ?"
+        return self.conn.execute(sql, (session_id, mark)).fetchone() is not None
 
     def recent(self, owner: str = "", limit: int = 200) -> list[SessionRow]:
         """The owner's sessions, newest first ("" is the local user)."""
         with self.guard():
             rows = self.conn.execute(
-                "SELECT * FROM sessions WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (owner, limit)
+                f"SELECT {ROW_COLUMNS} FROM sessions WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (owner, limit),
             ).fetchall()
         return [SessionRow(*r) for r in rows]
 
