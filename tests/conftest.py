@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,14 +90,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def app_url(data_dir: Path) -> Iterator[str]:
-    """The web app, served for real on a free local port, over this test's data folder."""
+@contextmanager
+def serving(engine: Any = None) -> Iterator[str]:
+    """The web app, served for real on a free local port (over the given engine, or a new one); its URL."""
     from interviewer.web import launch
 
     port = free_port()
-    demo = launch("127.0.0.1", port, block=False)
+    demo = launch("127.0.0.1", port, block=False, engine=engine)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+
+
+@pytest.fixture
+def app_url(data_dir: Path) -> Iterator[str]:
+    """The web app, served for real on a free local port, over this test's data folder."""
+    with serving() as url:
+        yield url

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
 
@@ -127,18 +128,18 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
     from interviewer.embeddings import encoder
     from interviewer.engine import Engine
 
-    engine = Engine(settings, progress=False)
+    engine, me = Engine(settings, progress=False), Caller.terminal()
     answers = make_answers(engine.corpus, turns)
     samples: list[float] = []
     words = [len(a.split()) for _, a in answers]
-    session_id, _ = engine.start("topic", engine.corpus.prompt(answers[0][0]).topic.id)
+    session_id, _ = engine.start(me, "topic", engine.corpus.prompt(answers[0][0]).topic.id)
     for _, answer in answers:
         encoder().clear_cache()  # every turn embeds its answer from scratch, as a new answer would
         start = time.perf_counter()
-        outcome = engine.submit(session_id, answer)
+        outcome = engine.submit(me, session_id, answer)
         samples.append((time.perf_counter() - start) * 1000)
         if outcome.next is None:
-            session_id, _ = engine.start("day", str(random.Random(len(samples)).choice([57, 58, 59])))
+            session_id, _ = engine.start(me, "day", str(random.Random(len(samples)).choice([57, 58, 59])))
     queries = [a for _, a in answers]
     retrieval: list[float] = []
     for text in queries:

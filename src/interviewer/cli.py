@@ -8,8 +8,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
+from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.errors import InterviewerError
 
@@ -142,24 +143,36 @@ def _grade_batch(grader: Any, path: Path, brain: str | None) -> int:
 # -- interviews ---------------------------------------------------------------------------------------
 
 
-def _answers(stream: TextIO, prompt: Callable[[], None]) -> Iterator[str | None]:
-    """Answers typed or piped, one per line; None at end of input."""
+NOT_UTF8 = "! That answer is not UTF-8 text; nothing was graded. Type it again."
+
+
+def _answers(stream: BinaryIO, prompt: Callable[[], None]) -> Iterator[str | None]:
+    """Answers typed or piped, one per line; None at end of input.
+
+    Each line is read as bytes and decoded as UTF-8. A line that is not UTF-8 text is neither graded nor
+    stored: one line on stderr says so and the same question waits for the next line.
+    """
     while True:
         prompt()
         line = stream.readline()
-        if line == "":
+        if not line:
             yield None
             return
-        yield line.rstrip("\n")
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            print(NOT_UTF8, file=sys.stderr, flush=True)
+            continue
+        yield text.rstrip("\r\n").removeprefix("\ufeff")
 
 
 def cmd_interview(args: argparse.Namespace) -> int:
     from interviewer.engine import Engine
 
-    engine = Engine(_settings())
+    engine, me = Engine(_settings()), Caller.terminal()
     if args.session:
-        session_id = engine.resolve(args.session)
-        question = engine.current(session_id)
+        session_id = engine.resolve(me, args.session)
+        question = engine.current(me, session_id)
         if question is None:
             print(f"Session {session_id} has finished. Read it with: interviewer transcript {session_id}")
             return 0
@@ -168,24 +181,24 @@ def cmd_interview(args: argparse.Namespace) -> int:
         mode, target = (
             ("day", str(args.day)) if args.day is not None else ("topic", args.topic) if args.topic else ("review", "")
         )
-        session_id, question = engine.start(mode, target, count=args.count, brain=args.brain)  # type: ignore[arg-type]
+        session_id, question = engine.start(me, mode, target, count=args.count, brain=args.brain)  # type: ignore[arg-type]
         print(f"Session {session_id}: one answer per line; /skip skips, /end finishes, /quit saves and leaves.")
     interactive = sys.stdin.isatty()
     show = (lambda: print("> ", end="", flush=True)) if interactive else (lambda: None)
     _print_question(question)
-    for raw in _answers(sys.stdin, show):
+    for raw in _answers(sys.stdin.buffer, show):
         if raw is None or raw.strip() == "/quit":
             print(f"\nSaved. Resume with: interviewer interview --session {session_id}")
             return 0
         command = raw.strip()
         try:
             if command in {"", "/skip"}:
-                outcome = engine.skip(session_id)
+                outcome = engine.skip(me, session_id)
                 print("(skipped)")
             elif command == "/end":
-                outcome = engine.end(session_id)
+                outcome = engine.end(me, session_id)
             else:
-                outcome = engine.submit(session_id, raw.replace("\\n", "\n"))
+                outcome = engine.submit(me, session_id, raw.replace("\\n", "\n"))
         except InterviewerError as exc:
             print(f"! {exc}", file=sys.stderr)
             continue
@@ -194,7 +207,7 @@ def cmd_interview(args: argparse.Namespace) -> int:
         if outcome.next is None:
             break
         _print_question(outcome.next)
-    data = engine.transcript(session_id)
+    data = engine.transcript(me, session_id)
     score = "-" if data["score"] is None else f"{data['score']:.2f}/4"
     print(f"\nInterview finished. Overall score {score}. Transcript: interviewer transcript {session_id}")
     return 0
@@ -208,7 +221,7 @@ def _print_question(question: Any) -> None:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from interviewer.engine import Engine
 
-    rows = Engine(_settings(), progress=False).sessions()
+    rows = Engine(_settings(), progress=False).sessions(Caller(args.owner, prefixes=True, limited=False))
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         return 0
@@ -226,7 +239,7 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     from interviewer.engine import Engine
     from interviewer.report import to_markdown
 
-    data = Engine(_settings(), progress=False).transcript(args.session)
+    data = Engine(_settings(), progress=False).transcript(Caller.terminal(), args.session)
     text = json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else to_markdown(data)
     if args.output:
         try:
@@ -236,6 +249,16 @@ def cmd_transcript(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
     else:
         print(text)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Delete a user's interviews (or one session): checkpoints, results and downloads."""
+    from interviewer.engine import Engine
+
+    engine = Engine(_settings(), progress=False)
+    done = engine.forget(owner=args.owner, session_id=args.session)
+    print(done.summary())
     return 0
 
 
@@ -302,6 +325,66 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(_settings(), as_json=args.json, turns=args.turns)
 
 
+# -- web logins ---------------------------------------------------------------------------------------
+
+
+def _password_file(args: argparse.Namespace) -> Path:
+    """`--file F`, else INTERVIEWER_AUTH_FILE; with neither, an error that says how to choose one."""
+    chosen = args.file or os.environ.get("INTERVIEWER_AUTH_FILE", "").strip()
+    if not chosen:
+        raise InterviewerError("Which password file? Give --file F or set INTERVIEWER_AUTH_FILE.")
+    return Path(chosen).expanduser()
+
+
+def _new_password() -> str:
+    """Typed twice, not echoed, on a terminal; one line of standard input when piped. Never printed."""
+    import getpass
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat the password: ") != password:
+            raise InterviewerError("The two passwords differ; nothing was changed.")
+        return password
+    try:
+        return sys.stdin.buffer.readline().decode("utf-8").removeprefix("\ufeff").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InterviewerError("The password is not UTF-8 text; nothing was changed.") from None
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Add a web login, or give an existing one a new password; the file is created with mode 0600."""
+    from interviewer.auth import NAME_RULE, set_user, valid_name
+
+    path = _password_file(args)
+    if not valid_name(args.name):
+        raise InterviewerError(f"User names are {NAME_RULE}; got {args.name!r}.")
+    updated = set_user(path, args.name, _new_password())
+    print(f"{'updated' if updated else 'added'} {args.name} in {path}")
+    return 0
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    from interviewer.auth import remove_user
+
+    path = _password_file(args)
+    remove_user(path, args.name)
+    print(f"removed {args.name} from {path}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """The user names in the password file, one per line (never a hash)."""
+    from interviewer.auth import read_password_file
+
+    path = _password_file(args)
+    names = list(read_password_file(path))
+    for name in names:
+        print(name)
+    if not names:
+        print(f"No users in {path}. Add one with: interviewer user add NAME", file=sys.stderr)
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------------
 
 
@@ -345,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sessions = sub.add_parser("sessions", help="past sessions, newest first")
     sessions.add_argument("--json", action="store_true")
+    sessions.add_argument("--owner", default="", help="a signed-in user's sessions (default: the local user's)")
     sessions.set_defaults(func=cmd_sessions)
 
     transcript = sub.add_parser("transcript", help="the graded transcript of a session")
@@ -352,6 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     transcript.add_argument("--format", choices=["md", "json"], default="md")
     transcript.add_argument("-o", "--output")
     transcript.set_defaults(func=cmd_transcript)
+
+    forget = sub.add_parser("forget", help="delete a user's sessions, or one session, for good")
+    forget.add_argument("--owner", help="the user name ('' is the local user)")
+    forget.add_argument("--session", help="one session's full id")
+    forget.set_defaults(func=cmd_forget)
 
     evaluate = sub.add_parser("eval", help="measure a brain against gold grades (or: eval asag FILE.jsonl)")
     evaluate.add_argument("what", nargs="?", choices=["cases", "asag"], default="cases")
@@ -370,6 +459,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--turns", type=int, default=200)
     bench.set_defaults(func=cmd_bench)
+
+    user = sub.add_parser("user", help="web logins in the password file (INTERVIEWER_AUTH_FILE)")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="add a login or change its password (asked for, never an argument)")
+    add.add_argument("name", help="1-64 letters, digits or . _ @ -")
+    add.set_defaults(func=cmd_user_add)
+    remove = user_sub.add_parser("remove", help="remove a login")
+    remove.add_argument("name")
+    remove.set_defaults(func=cmd_user_remove)
+    listing = user_sub.add_parser("list", help="the user names, one per line")
+    listing.set_defaults(func=cmd_user_list)
+    for command in (add, remove, listing):
+        command.add_argument("--file", help="the password file (default INTERVIEWER_AUTH_FILE)")
     return parser
 
 

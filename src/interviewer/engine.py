@@ -1,32 +1,35 @@
 """The interview engine: the one entry point that the CLI, the web UI and the evals drive.
 
-engine.start(...) -> first question
-engine.submit(session_id, answer) -> the graded turn and the next question (stored before returned)
-engine.transcript(session_id) -> every question, answer, grade and the per-objective summary
+engine.start(caller, ...) -> a new session's id and first question
+engine.submit(caller, session_id, answer) -> the graded turn and the next question (stored before returned)
+engine.transcript(caller, session_id) -> every question, answer, grade and the per-objective summary
+
+Every call that takes a session id also takes the caller (`access.Caller`): the engine resolves the id
+among the caller's own sessions only, so no front end can show or change someone else's interview.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from interviewer import report
+from interviewer import exports, report
+from interviewer.access import Caller, Limits, Meter
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
 from interviewer.errors import InterviewerError, NotFoundError, SessionFinished, StorageError
 from interviewer.grader import Grader
 from interviewer.grading.models import Grade
+from interviewer.grading.text import printable
 from interviewer.graph import build_graph
-from interviewer.store import SessionRow, SessionStore, connect, explain
-
-Mode = Literal["day", "topic", "review"]
+from interviewer.planning import Mode, Planner
+from interviewer.store import SessionRow, SessionStore, abandoned, connect, explain
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class TurnOutcome:
     grade: Grade | None
     next: Question | None
     shown: dict[str, Any] | None = None  # the grade as the candidate may see it now (see report.shown_grade)
+    model_calls: int = 0  # model calls this turn made (grading and the follow-up)
 
     @property
     def finished(self) -> bool:
@@ -68,46 +72,38 @@ class Engine:
             self.checkpointer.setup()
         except sqlite3.Error as exc:
             raise StorageError(explain(self.settings.database_path, exc)) from None
-        self._locks: dict[str, threading.Lock] = {}
+        self.limits = Limits.from_settings(self.settings)
+        self.meter = Meter()
+        self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
+        self.planner = Planner(self.corpus, self.store)
         self.graph = build_graph(self.corpus, self.grader.index, self.grader.brain, self.checkpointer)
+        self.repair()
 
     # -- planning ----------------------------------------------------------------------------------
 
     def plan(self, mode: Mode, target: str, count: int | None = None, owner: str = "") -> tuple[list[str], str]:
         """The prompt ids of a session and its label."""
-        if mode == "day":
-            number = _day_number(target)
-            topics = self.corpus.topics_of_day(number)
-            plan = _interleave([[p.id for p in t.prompts] for t in topics])
-            label = self.corpus.day(number).label
-        elif mode == "topic":
-            topic = self.corpus.topic(target)
-            plan, label = [p.id for p in topic.prompts], topic.label
-        else:
-            scores = self.store.latest_prompt_scores(owner)
-            weak = sorted((s, pid) for pid, s in scores.items() if s <= 2 and pid in self.corpus.prompts)
-            if not weak:
-                raise NotFoundError("No weak prompts to review yet: finish some answers scored 2 or less first.")
-            plan, label = [pid for _, pid in weak], "Review of weak prompts"
-            count = count or 5
-        if count is not None:
-            if count < 1:
-                raise InterviewerError("The number of prompts must be at least 1.")
-            plan = plan[:count]
-        return plan, label
+        return self.planner.plan(mode, target, count, owner)
+
+    def catalog(self) -> list[tuple[str, str]]:
+        return self.planner.catalog()
+
+    def parse_choice(self, value: str) -> tuple[Mode, str]:
+        return self.planner.parse_choice(value)
 
     # -- the interview -----------------------------------------------------------------------------
 
     def start(
-        self, mode: Mode, target: str = "", count: int | None = None, brain: str | None = None, owner: str = ""
+        self, caller: Caller, mode: Mode, target: str = "", count: int | None = None, brain: str | None = None
     ) -> tuple[str, Question]:
-        """Plan and open a new session; return its id and first question."""
+        """Plan and open a new session for the caller; return its id and first question."""
         brain_name = brain or self.settings.brain
         self.grader.brain(brain_name)
-        plan, label = self.plan(mode, target, count, owner)
+        plan, label = self.plan(mode, target, count, caller.name)
+        self.limits.check_open(caller, self.store.count_open(caller.name))
         session_id = secrets.token_hex(6)
-        self.store.create(session_id, mode, str(target), label, brain_name, len(plan), owner)
+        self.store.create(session_id, mode, str(target), label, brain_name, len(plan), caller.name)
         initial = {
             "session_id": session_id,
             "brain": brain_name,
@@ -117,181 +113,181 @@ class Engine:
             "turns": [],
         }
         self._invoke(session_id, initial)
-        question = self.current(session_id)
+        record_session(self.store, self.corpus, session_id, self._state(session_id))
+        question = _waiting(self._state(session_id))
         assert question is not None
         return session_id, question
 
-    def resolve(self, session_id: str, owner: str | None = None) -> str:
-        """A full session id from an id or an unambiguous prefix of one; with `owner`, only theirs."""
-        row = self.store.get(session_id)
-        if row is not None and (owner is None or row.owner == owner):
-            return session_id
-        matches = self.store.find(session_id) if len(session_id) >= 4 else []
-        matches = [m for m in matches if owner is None or m.owner == owner]
-        if len(matches) == 1:
-            return matches[0].id
-        if len(matches) > 1:
-            raise NotFoundError(f"Session id {session_id!r} is ambiguous; give more characters.")
-        raise NotFoundError(f"No session {session_id!r}; `interviewer sessions` lists them.")
+    def resolve(self, caller: Caller, session_id: str) -> str:
+        """The full id of one of the caller's sessions, from its id (or, in a terminal, a unique prefix).
 
-    def current(self, session_id: str) -> Question | None:
+        A session of someone else's is refused with the same message as one that does not exist.
+        """
+        given = (session_id or "").strip()
+        well_formed = given.isascii() and given.isalnum()  # ids are hex: anything else names no session
+        row = self.store.get(given) if well_formed else None
+        if row is not None and row.owner == caller.name:
+            return row.id
+        if caller.prefixes and well_formed and len(given) >= 4:
+            matches = [m for m in self.store.find(given) if m.owner == caller.name]
+            if len(matches) == 1:
+                return matches[0].id
+            if len(matches) > 1:
+                raise NotFoundError(f"Session id {given!r} is ambiguous; give more characters.")
+        shown = given if len(given) <= 40 else given[:40] + "..."
+        hint = "; `interviewer sessions` lists yours" if caller.prefixes else ""
+        raise NotFoundError(f"No session {shown!r}{hint}.")
+
+    def current(self, caller: Caller, session_id: str) -> Question | None:
         """The question waiting for an answer, or None when the session has finished."""
-        return _waiting(self.state(session_id))
+        return _waiting(self._state(self.resolve(caller, session_id)))
 
-    def state(self, session_id: str) -> dict[str, Any]:
-        session_id = self.resolve(session_id)
+    def _state(self, session_id: str) -> dict[str, Any]:
+        """A resolved session's checkpointed state."""
         try:
             snapshot = self.graph.get_state(self._config(session_id))
         except sqlite3.Error as exc:
             raise StorageError(explain(self.settings.database_path, exc)) from None
         return dict(snapshot.values)
 
-    def submit(self, session_id: str, answer: str) -> TurnOutcome:
+    def submit(self, caller: Caller, session_id: str, answer: str) -> TurnOutcome:
         """Grade an answer to the waiting question; the turn is stored before this returns."""
+        session_id = self.resolve(caller, session_id)
         text = self.grader.clean_answer(answer)
-        return self._reply(session_id, {"action": "answer", "text": text, "raw": answer})
+        self.limits.check_answer(caller, self.meter)
+        reply = {"action": "answer", "text": text, "raw": printable(answer)}
+        refused = self.limits.model_refusal(caller, self.meter)
+        if refused:
+            reply["model_refused"] = refused
+        outcome = self._reply(session_id, reply)
+        self.meter.add(caller.name, "answers")
+        if outcome.grade is not None:
+            self.meter.add(caller.name, "model_calls", outcome.model_calls)
+        return outcome
 
-    def skip(self, session_id: str) -> TurnOutcome:
-        return self._reply(session_id, {"action": "skip"})
+    def skip(self, caller: Caller, session_id: str) -> TurnOutcome:
+        return self._reply(self.resolve(caller, session_id), {"action": "skip"})
 
-    def end(self, session_id: str) -> TurnOutcome:
-        return self._reply(session_id, {"action": "end"})
+    def end(self, caller: Caller, session_id: str) -> TurnOutcome:
+        return self._reply(self.resolve(caller, session_id), {"action": "end"})
 
     def _reply(self, session_id: str, reply: dict[str, str]) -> TurnOutcome:
-        session_id = self.resolve(session_id)
         with self._session_lock(session_id):
-            before = self.state(session_id)
+            self.repair(session_id)  # an earlier turn that did not finish: its row first
+            before = self._state(session_id)
             if _waiting(before) is None:
                 if reply["action"] == "end":
                     return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
+            self.store.mark(session_id)  # committed first: a kill from here on leaves the row to `repair`
             self._invoke(session_id, Command(resume=reply))
-            after = self.state(session_id)
+            after = self._state(session_id)
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
-            self._record(session_id, before, after)
+            record_session(self.store, self.corpus, session_id, after)
         if not new_turns or not new_turns[-1]["grade"]:
             return TurnOutcome(session_id, None, _waiting(after))
         grade = Grade.model_validate(new_turns[-1]["grade"])
-        return TurnOutcome(session_id, grade, _waiting(after), report.last_shown_grade(after))
+        calls = grade.usage.calls if grade.usage else 0
+        calls += int((new_turns[-1].get("followup_usage") or {}).get("calls", 0))
+        return TurnOutcome(session_id, grade, _waiting(after), report.last_shown_grade(after), calls)
 
-    def last_grade(self, session_id: str) -> dict[str, Any] | None:
+    def last_grade(self, caller: Caller, session_id: str) -> dict[str, Any] | None:
         """The latest grade as the candidate may see it now: open key points stay unnamed while probed."""
-        return report.last_shown_grade(self.state(session_id))
+        return report.last_shown_grade(self._state(self.resolve(caller, session_id)))
 
-    def _record(self, session_id: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """Keep the session index in step with the checkpoint just written."""
-        if after.get("position", 0) > before.get("position", 0) or after.get("status") == "finished":
-            pid = before["pending"]["prompt_id"] if before.get("pending") else None
-            if pid is not None and report.prompt_turns(after, pid):
-                skipped: dict[str, Any] = {
-                    "score": 0,
-                    "coverage": 0.0,
-                    "points": report.unanswered_points(self.corpus, pid),
-                }
-                result = report.prompt_result(after, pid) or skipped
-                self.store.record_prompt(session_id, pid, result["score"], result["coverage"], result["points"])
-        summary = report.session_score(after)
-        self.store.update(
-            session_id,
-            status=after.get("status", "active"),
-            answered=sum(1 for t in after.get("turns", []) if t.get("answer")),
-            score=summary,
-        )
+    def repair(self, session_id: str | None = None) -> int:
+        """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
+
+        Runs when the engine opens (turns whose process died) and before each reply with its session id (then
+        also a turn that failed in this process). Returns how many rows it repaired or removed.
+        """
+        done = 0
+        for marked, mark in self.store.marked(session_id):
+            with self._session_lock(marked):
+                if abandoned(mark, mine=session_id is not None):
+                    repair_session(self, marked, mark)
+                    done += 1
+        return done
 
     def _invoke(self, session_id: str, payload: Any) -> None:
+        # One checkpoint per call, written as the graph stops (durability "exit"): a turn is stored whole or not
+        # at all, never as an answer taken but not graded, which a resumed session would grade in place of the
+        # next answer.
         try:
-            self.graph.invoke(payload, self._config(session_id), durability="sync")
+            self.graph.invoke(payload, self._config(session_id), durability="exit")
         except sqlite3.Error as exc:
             raise StorageError(explain(self.settings.database_path, exc)) from None
 
     def _config(self, session_id: str) -> Any:
         return {"configurable": {"thread_id": session_id}}
 
-    def _session_lock(self, session_id: str) -> threading.Lock:
+    def _session_lock(self, session_id: str) -> threading.RLock:
         with self._locks_guard:
-            return self._locks.setdefault(session_id, threading.Lock())
+            return self._locks.setdefault(session_id, threading.RLock())
 
     # -- reading sessions --------------------------------------------------------------------------
 
-    def sessions(self, owner: str = "") -> list[SessionRow]:
-        return self.store.recent(owner)
+    def sessions(self, caller: Caller) -> list[SessionRow]:
+        return self.store.recent(caller.name)
 
-    def overview(self, session_id: str) -> dict[str, Any]:
+    def overview(self, caller: Caller, session_id: str) -> dict[str, Any]:
         """Where a session stands: label, progress, time budget and what is waiting."""
-        session_id = self.resolve(session_id)
-        return self._overview(self._row(session_id), self.state(session_id))
+        session_id = self.resolve(caller, session_id)
+        return self._view(self._row(session_id), self._state(session_id))
 
-    def snapshot(self, session_id: str) -> dict[str, Any]:
-        """Everything a page shows about a session, from one read of its checkpoint."""
-        session_id = self.resolve(session_id)
-        row, values = self._row(session_id), self.state(session_id)
+    def snapshot(self, caller: Caller, session_id: str) -> dict[str, Any]:
+        """Everything a page shows about one of the caller's sessions, from one read of its checkpoint."""
+        session_id = self.resolve(caller, session_id)
+        row, values = self._row(session_id), self._state(session_id)
         return {
-            "overview": self._overview(row, values),
+            "overview": self._view(row, values),
             "state": values,
             "last_grade": report.last_shown_grade(values),
             "transcript": report.transcript(self.corpus, row, values),
         }
 
-    def parse_choice(self, value: str) -> tuple[Mode, str]:
-        """A catalog value ("day:58", "topic:fs-why", "review:") as (mode, target)."""
-        mode, _, target = (value or "").partition(":")
-        if mode not in {"day", "topic", "review"}:
-            raise InterviewerError("Choose a roadmap day, a topic card or a review first.")
-        return mode, target  # type: ignore[return-value]
-
     def _row(self, session_id: str) -> SessionRow:
         row = self.store.get(session_id)
-        assert row is not None
+        if row is None:  # deleted since it was resolved
+            raise NotFoundError(f"No session {session_id!r}.")
         return row
 
-    def _overview(self, row: SessionRow, values: dict[str, Any]) -> dict[str, Any]:
-        question = _waiting(values)
-        return {
-            "session": row.as_dict(),
-            "status": values.get("status", row.status),
-            "question": question,
-            "asked": min(values.get("position", 0) + (1 if question else 0), len(values.get("plan", []))),
-            "planned": len(values.get("plan", [])),
-            "minutes": self._minutes(row.mode, row.target),
-        }
+    def _view(self, row: SessionRow, values: dict[str, Any]) -> dict[str, Any]:
+        return overview_of(row, values, self.planner.minutes(row.mode, row.target))
 
-    def _minutes(self, mode: str, target: str) -> int | None:
-        """The time budget: the topic cards' minutes, where the roadmap gives them."""
-        if mode == "topic":
-            return self.corpus.topic(target).minutes
-        if mode == "day":
-            minutes = [t.minutes for t in self.corpus.topics_of_day(_day_number(target)) if t.minutes]
-            return sum(minutes) or None
-        return None
+    def progress(self, caller: Caller) -> list[dict[str, Any]]:
+        """0-4 score per learning objective in each of the caller's sessions, oldest first."""
+        return report.progress_rows(self.corpus, self.store.prompt_history(caller.name))
 
-    def catalog(self) -> list[tuple[str, str]]:
-        """What a session can be about, as (label, value) pairs: days, topic cards, daily topics, review."""
-        days = [(day.label, f"day:{n}") for n, day in self.corpus.days.items()]
-        cards = [(t.label, f"topic:{t.id}") for t in self.corpus.topics.values() if t.kind == "topic_card"]
-        daily = [
-            (f"Day {t.day} - {t.title}", f"topic:{t.id}")
-            for t in self.corpus.topics.values()
-            if t.kind == "daily_topic"
-        ]
-        return [*days, *cards, *daily, ("Review my weak prompts", "review:")]
+    def transcript(self, caller: Caller, session_id: str) -> dict[str, Any]:
+        session_id = self.resolve(caller, session_id)
+        return report.transcript(self.corpus, self._row(session_id), self._state(session_id))
 
-    def progress(self, owner: str = "") -> list[dict[str, Any]]:
-        """0-4 score per learning objective in each session, oldest first: for a chart over time."""
-        sessions: dict[str, tuple[str, list[dict[str, Any]]]] = {}
-        for finished_at, session_id, points_json in self.store.prompt_history(owner):
-            at, points = sessions.setdefault(session_id, (finished_at, []))
-            points.extend(json.loads(points_json))
-        rows: list[dict[str, Any]] = []
-        for session_id, (at, points) in sessions.items():
-            for objective_id, score in report.objective_scores(points).items():
-                if objective_id in self.corpus.objectives:
-                    objective = self.corpus.objectives[objective_id][0]
-                    rows.append({"at": at, "session": session_id, "objective": objective.text, "score": score})
-        return rows
+    # -- forgetting --------------------------------------------------------------------------------
 
-    def transcript(self, session_id: str) -> dict[str, Any]:
-        session_id = self.resolve(session_id)
-        return report.transcript(self.corpus, self._row(session_id), self.state(session_id))
+    def delete(self, caller: Caller, session_id: str) -> Forgotten:
+        """Delete one of the caller's sessions: its checkpoints, its index rows and its downloads."""
+        return self._forget([self.resolve(caller, session_id)])
+
+    def _forget(self, session_ids: list[str]) -> Forgotten:
+        done = Forgotten()
+        for session_id in session_ids:
+            with self._session_lock(session_id):
+                erase(self, session_id, done)
+            with self._locks_guard:
+                self._locks.pop(session_id, None)
+        return done
+
+    def forget(self, *, owner: str | None = None, session_id: str | None = None) -> Forgotten:
+        """The operator's `interviewer forget`: every session of an owner, or one session by its full id."""
+        if (owner is None) == (session_id is None):
+            raise InterviewerError("Give exactly one of --owner NAME or --session ID.")
+        if session_id is not None:
+            row = self.store.get(session_id.strip())
+            if row is None:
+                raise NotFoundError(f"No session {session_id.strip()!r} (give the full id).")
+            return self._forget([row.id])
+        return self._forget(self.store.ids_of(owner or ""))
 
 
 def _waiting(values: dict[str, Any]) -> Question | None:
@@ -301,16 +297,99 @@ def _waiting(values: dict[str, Any]) -> Question | None:
     return Question(**pending)
 
 
-def _day_number(target: str) -> int:
+def overview_of(row: SessionRow, values: dict[str, Any], minutes: int | None) -> dict[str, Any]:
+    """Where a session stands: label, progress, time budget and what is waiting."""
+    question = _waiting(values)
+    return {
+        "session": row.as_dict(),
+        "status": values.get("status", row.status),
+        "question": question,
+        "asked": min(values.get("position", 0) + (1 if question else 0), len(values.get("plan", []))),
+        "planned": len(values.get("plan", [])),
+        "minutes": minutes,
+    }
+
+
+def record_session(
+    store: SessionStore, corpus: Corpus, session_id: str, state: dict[str, Any], mark: int | None = None
+) -> None:
+    """Keep the session index in step with the checkpoint just written (idempotent: derived from it).
+
+    Clears the row's in-flight mark; with `mark` (a repair), only if the row still carries it.
+    """
+    open_prompt = _waiting(state)
+    asked = dict.fromkeys(t["prompt_id"] for t in state.get("turns", []))
+    for pid in asked:
+        if open_prompt is not None and open_prompt.prompt_id == pid:
+            continue  # still being asked or probed: its result is not final
+        result = report.prompt_result(state, pid) or {
+            "score": 0,
+            "coverage": 0.0,
+            "points": report.unanswered_points(corpus, pid),
+        }
+        store.record_prompt(session_id, pid, result["score"], result["coverage"], result["points"])
+    store.update(
+        session_id,
+        status=state.get("status", "active"),
+        answered=sum(1 for t in state.get("turns", []) if t.get("answer")),
+        score=report.session_score(state),
+        mark=mark,
+    )
+
+
+def repair_session(engine: Engine, session_id: str, mark: int) -> None:
+    """Re-derive a row marked in flight by a turn that cannot finish from the session's checkpoint.
+
+    The killed turn is either in the checkpoint whole or not at all (see `Engine._invoke`); a session killed
+    before its first checkpoint, whose id nobody was shown, is removed.
+    """
+    config = engine._config(session_id)
     try:
-        return int(str(target).strip())
-    except ValueError:
-        raise NotFoundError(f"A roadmap day is a number, got {target!r}.") from None
+        if engine.checkpointer.get_tuple(config) is None:
+            engine.store.delete(session_id, mark=mark)
+            return
+        settle(engine.graph, config)
+        state = dict(engine.graph.get_state(config).values)
+    except sqlite3.Error as exc:
+        raise StorageError(explain(engine.settings.database_path, exc)) from None
+    record_session(engine.store, engine.corpus, session_id, state, mark)
 
 
-def _interleave(groups: list[list[str]]) -> list[str]:
-    """Round-robin across topics, so a short session still touches each one."""
-    out: list[str] = []
-    for i in range(max((len(g) for g in groups), default=0)):
-        out.extend(g[i] for g in groups if i < len(g))
-    return out
+def settle(graph: Any, config: Any) -> None:
+    """Drop an answer that a turn failing mid-way stored without grading it (the graph stopped between `wait`
+    and `grade`), so that its question waits again and the next answer is graded as the answer to it."""
+    if graph.get_state(config).next == ("grade",):
+        graph.update_state(config, {"reply": None}, as_node="grade")
+
+
+def erase(engine: Engine, session_id: str, done: Forgotten) -> None:
+    """Delete one session's checkpoints, index rows and downloads, adding what went to `done`."""
+    row = engine.store.get(session_id)
+    if row is None:
+        return
+    try:
+        engine.checkpointer.delete_thread(session_id)
+    except sqlite3.Error as exc:
+        raise StorageError(explain(engine.settings.database_path, exc)) from None
+    done.results += engine.store.delete(session_id)
+    done.sessions.append(session_id)
+    done.answers += row.answered
+    done.downloads += exports.remove_session(engine.settings.downloads_dir, session_id)
+
+
+@dataclass
+class Forgotten:
+    """What a deletion removed."""
+
+    sessions: list[str] = field(default_factory=list)
+    answers: int = 0
+    results: int = 0
+    downloads: int = 0
+
+    def summary(self) -> str:
+        if not self.sessions:
+            return "Nothing to delete: no such sessions."
+        return (
+            f"Deleted {len(self.sessions)} session(s) ({', '.join(self.sessions)}): their checkpoints, "
+            f"{self.answers} answer(s), {self.results} prompt result(s) and {self.downloads} download file(s)."
+        )

@@ -23,3 +23,7 @@ class StorageError(InterviewerError):
 
 class SessionFinished(InterviewerError):
     """The session has ended; it takes no more answers."""
+
+
+class LimitReached(InterviewerError):
+    """A per-user limit was reached; nothing was stored and the user may try again later."""

@@ -97,13 +97,17 @@ def build_graph(
         }
         if action == "skip":
             return {**_advance(state), "turns": [turn]}
-        brain = brains(state["brain"])
+        # Over the caller's model call limit, the offline brain grades and asks, and the grade says why.
+        refused = reply.get("model_refused")
+        brain = brains("rubric" if refused else state["brain"])
         earlier = prompt_turns(state, prompt.id)
         context = TurnContext(
             related=index.around(prompt, reply["text"]),
             history=[(t["question"], t["answer"] or "") for t in earlier],
         )
         result = brain.grade(prompt, reply["text"], context)
+        if refused and state["brain"] != "rubric":
+            result = result.model_copy(update={"fallback": refused})
         turn.update(
             answer=reply.get("raw", reply["text"]),
             grade=result.model_dump(),

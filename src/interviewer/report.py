@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from interviewer.corpus import Corpus
@@ -120,6 +121,21 @@ def objective_scores(points: list[dict[str, Any]]) -> dict[str, float]:
         pair[0] += point["weight"] * credit
         pair[1] += point["weight"]
     return {o: round(4 * c / w, 2) for o, (c, w) in totals.items() if w}
+
+
+def progress_rows(corpus: Corpus, history: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """0-4 score per learning objective in each session, oldest first, from (finished_at, session, points JSON)."""
+    sessions: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    for finished_at, session_id, points_json in history:
+        _, points = sessions.setdefault(session_id, (finished_at, []))
+        points.extend(json.loads(points_json))
+    rows: list[dict[str, Any]] = []
+    for session_id, (at, points) in sessions.items():
+        for objective_id, score in objective_scores(points).items():
+            if objective_id in corpus.objectives:
+                objective = corpus.objectives[objective_id][0]
+                rows.append({"at": at, "session": session_id, "objective": objective.text, "score": score})
+    return rows
 
 
 def _objective_summary(corpus: Corpus, prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -252,7 +268,7 @@ def to_markdown(data: dict[str, Any]) -> str:
         lines += [f"## {n}. {block['question']}", ""]
         for turn in block["turns"]:
             label = "Question" if turn["kind"] == "question" else "Follow-up"
-            lines += [f"**{label}:** {turn['question']}", ""]
+            lines += [f"**{label}:** {escape_markdown(turn['question'])}", ""]
             if turn["answer"] is None:
                 lines += ["*Skipped.*", ""]
                 continue
@@ -263,9 +279,9 @@ def to_markdown(data: dict[str, Any]) -> str:
             if used["calls"]:
                 lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
             if grade.get("fallback"):
-                lines += [f"*Graded by the rubric brain: {grade['fallback']}*", ""]
+                lines += [f"*Graded by the rubric brain: {escape_markdown(grade['fallback'])}*", ""]
             if turn.get("followup_fallback"):
-                lines += [f"*{turn['followup_fallback']}*", ""]
+                lines += [f"*{escape_markdown(turn['followup_fallback'])}*", ""]
         result = block["result"]
         if result is None:
             lines += ["**Result:** skipped (0/4).", ""]
@@ -289,7 +305,7 @@ def to_markdown(data: dict[str, Any]) -> str:
         else:
             lines += ["**Reference answer:**", "", block["reference_answer"], ""]
     if data["pending"]:
-        lines += [f"*Waiting for an answer to:* {data['pending']['text']}", ""]
+        lines += [f"*Waiting for an answer to:* {escape_markdown(data['pending']['text'])}", ""]
     if data.get("usage") and data["usage"]["calls"]:
         lines += [_usage_line("Model use in this session", data["usage"]), ""]
     lines += [

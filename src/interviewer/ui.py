@@ -7,20 +7,20 @@ the session from the server-side database.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
+from interviewer import exports
+from interviewer.access import Caller
 from interviewer.engine import Engine
 from interviewer.errors import InterviewerError
 from interviewer.report import conversation, escape_markdown, to_markdown, withheld_note
+from interviewer.store import SessionRow
 
 TITLE = "MLOps mock interviewer"
 CSS = """
@@ -62,13 +62,14 @@ def grade_markdown(grade: dict[str, Any] | None) -> str:
 
 
 def chat_messages(state: dict[str, Any]) -> list[dict[str, str]]:
+    """The chat as shown: every text (the candidate's and the interviewer's, which a model may write) is literal."""
     out: list[dict[str, str]] = []
     for m in conversation(state):
         if m["role"] == "user":
             out.append({"role": "user", "content": escape_markdown(m["text"])})
         else:
             prefix = "**Follow-up:** " if m["kind"] == "followup" else ""
-            out.append({"role": "assistant", "content": prefix + m["text"]})
+            out.append({"role": "assistant", "content": prefix + escape_markdown(m["text"])})
     return out
 
 
@@ -85,91 +86,94 @@ def progress_markdown(view: dict[str, Any]) -> str:
     return f"**{escape_markdown(row['label'])}** · {where} · {minutes} min elapsed{budget} · session `{row['id']}`"
 
 
-def history_rows(engine: Engine, owner: str) -> list[list[Any]]:
+def history_rows(rows: list[SessionRow]) -> list[list[Any]]:
     return [
         [r.id, r.created_at.replace("T", " ")[:16], r.label, "-" if r.score is None else f"{r.score:.2f}", r.status]
-        for r in engine.sessions(owner)
+        for r in rows
     ]
 
 
-def export_files(session_id: str, data: dict[str, Any], markdown: str) -> tuple[str, str]:
-    """The transcript as downloadable Markdown and JSON files in the temp folder Gradio may serve."""
-    folder = Path(tempfile.gettempdir()) / "interviewer-downloads"
-    folder.mkdir(parents=True, exist_ok=True)
-    md = folder / f"interview-{session_id}.md"
-    js = folder / f"interview-{session_id}.json"
-    md.write_text(markdown, encoding="utf-8")
-    js.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    return str(md), str(js)
+def deletable(rows: list[SessionRow]) -> Any:
+    """The History tab's list of sessions that may be deleted."""
+    choices = [(f"{r.created_at.replace('T', ' ')[:16]} · {r.label} · {r.id}", r.id) for r in rows]
+    return gr.update(choices=choices, value=None)
+
+
+def note(exc: Exception) -> str:
+    return f"**Note:** {escape_markdown(str(exc))}"
 
 
 # -- the app ------------------------------------------------------------------------------------------------
 
 
 class InterviewApp:
-    """Builds the Blocks app; each handler maps engine results to component updates."""
+    """The handlers: each asks the engine for the caller and maps what it returns to component updates."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, notice: str | None = None) -> None:
         self.engine = engine
+        self.notice = notice  # something the operator should know about this start (a rebuilt index)
 
     @staticmethod
-    def owner(request: gr.Request | None) -> str:
-        return (request.username or "") if request is not None else ""
+    def caller(request: gr.Request | None) -> Caller:
+        return Caller.web(request.username if request is not None else None)
 
-    def screens(self, session_id: str, owner: str, notice: str = "") -> tuple[Any, ...]:
-        """Every output of the page for one session id ("" shows the start screen)."""
-        start = gr.update(visible=not session_id)
-        if not session_id:
-            return (
-                "",
-                start,
-                gr.update(visible=False),
-                "",
-                [],
-                grade_markdown(None),
-                notice,
-                "*Finish or open a session to see its graded transcript.*",
-                gr.update(visible=False),
-                gr.update(visible=False),
-                history_rows(self.engine, owner),
-            )
-        snap = self.engine.snapshot(session_id)
+    def screens(self, session_id: str, caller: Caller, notice: str = "") -> tuple[Any, ...]:
+        """Every output of the page: one of the caller's sessions, or the start screen ("" or not theirs)."""
+        rows = self.engine.sessions(caller)
+        if session_id:
+            try:
+                snap = self.engine.snapshot(caller, session_id)
+            except InterviewerError as exc:
+                return self.screens("", caller, notice or note(exc))
+            return self._session_screens(snap, notice, rows)
+        return (
+            "",
+            gr.update(visible=True),
+            gr.update(visible=False),
+            "",
+            [],
+            grade_markdown(None),
+            notice,
+            "*Finish or open a session to see its graded transcript.*",
+            gr.update(value=None, visible=False),
+            gr.update(value=None, visible=False),
+            history_rows(rows),
+            deletable(rows),
+        )
+
+    def _session_screens(self, snap: dict[str, Any], notice: str, rows: list[SessionRow]) -> tuple[Any, ...]:
         data = snap["transcript"]
+        session_id = data["session"]["id"]
         markdown = to_markdown(data)
-        md_file, json_file = export_files(session_id, data, markdown)
+        md_file, json_file = exports.write(self.engine.settings.downloads_dir, session_id, data, markdown)
         return (
             session_id,
-            start,
+            gr.update(visible=False),
             gr.update(visible=True),
             progress_markdown(snap["overview"]),
             chat_messages(snap["state"]),
             grade_markdown(snap["last_grade"]),
             notice,
             markdown,
-            gr.update(value=md_file, visible=True),
-            gr.update(value=json_file, visible=True),
-            history_rows(self.engine, owner),
+            gr.update(value=str(md_file), visible=True),
+            gr.update(value=str(json_file), visible=True),
+            history_rows(rows),
+            deletable(rows),
         )
 
     def load(self, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.owner(request)
         wanted = (request.query_params.get("session") or "").strip() if request else ""
-        if not wanted:
-            return self.screens("", owner)
-        try:
-            return self.screens(self.engine.resolve(wanted, owner), owner)
-        except InterviewerError as exc:
-            return self.screens("", owner, notice=f"**Note:** {exc}")
+        return self.screens(wanted, self.caller(request))
 
     def start(self, choice: str, count: float | None, brain: str | None, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.owner(request)
+        caller = self.caller(request)
         try:
             mode, target = self.engine.parse_choice(choice)
             number = int(count) if count else None
-            session_id, _ = self.engine.start(mode, target, count=number, brain=brain or None, owner=owner)
+            session_id, _ = self.engine.start(caller, mode, target, count=number, brain=brain or None)
         except InterviewerError as exc:
-            return self.screens("", owner, notice=f"**Note:** {exc}")
-        return self.screens(session_id, owner)
+            return self.screens("", caller, notice=note(exc))
+        return self.screens(session_id, caller)
 
     def answer(self, session_id: str, text: str, request: gr.Request) -> tuple[Any, ...]:
         return self._act(session_id, request, "submit", text)
@@ -182,45 +186,65 @@ class InterviewApp:
 
     def _act(self, session_id: str, request: gr.Request, action: str, text: str = "") -> tuple[Any, ...]:
         """Run one engine action; on a refusal keep the typed answer and say why."""
-        owner = self.owner(request)
+        caller = self.caller(request)
         try:
-            sid = self.engine.resolve(session_id, owner)
+            sid = self.engine.resolve(caller, session_id)
+        except InterviewerError as exc:  # not the caller's session: show nothing of it
+            return (*self.screens("", caller, notice=note(exc)), gr.update())
+        try:
             if action == "submit":
-                self.engine.submit(sid, text)
+                self.engine.submit(caller, sid, text)
             elif action == "skip":
-                self.engine.skip(sid)
+                self.engine.skip(caller, sid)
             else:
-                self.engine.end(sid)
+                self.engine.end(caller, sid)
         except InterviewerError as exc:
-            return (*self.screens(session_id if session_id else "", owner, notice=f"**Note:** {exc}"), gr.update())
-        return (*self.screens(sid, owner), "")
+            return (*self.screens(sid, caller, notice=note(exc)), gr.update())
+        return (*self.screens(sid, caller), "")
 
     def open_session(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
-        owner = self.owner(request)
-        try:
-            return self.screens(self.engine.resolve(session_id.strip(), owner), owner)
-        except InterviewerError as exc:
-            return self.screens("", owner, notice=f"**Note:** {exc}")
+        return self.screens((session_id or "").strip(), self.caller(request))
 
     def pick_history(self, evt: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
         row = evt.row_value if isinstance(evt.row_value, list) else []
         return self.open_session(str(row[0]) if row else "", request)
 
     def new_session(self, request: gr.Request) -> tuple[Any, ...]:
-        return self.screens("", self.owner(request))
+        return self.screens("", self.caller(request))
+
+    def ask_delete(self, session_id: str | None, request: gr.Request) -> tuple[Any, Any]:
+        """The confirmation step before a session is deleted for good."""
+        caller = self.caller(request)
+        row = next((r for r in self.engine.sessions(caller) if r.id == session_id), None)
+        if row is None:
+            return gr.update(visible=False), "*Choose one of your sessions to delete first.*"
+        question = (
+            f"Delete **{escape_markdown(row.label)}** (session `{row.id}`, started {row.created_at[:16]}) with "
+            "every answer, grade and download of it? This cannot be undone."
+        )
+        return gr.update(visible=True), question
+
+    def delete(self, session_id: str | None, shown: str, request: gr.Request) -> tuple[Any, ...]:
+        """Delete one of the caller's sessions; the page leaves it if it was open."""
+        caller = self.caller(request)
+        try:
+            summary = self.engine.delete(caller, session_id or "").summary()
+        except InterviewerError as exc:
+            return (*self.screens(shown if shown != session_id else "", caller), gr.update(visible=False), note(exc))
+        return (*self.screens("" if shown == session_id else shown, caller), gr.update(visible=False), summary)
 
     def tick(self, session_id: str, request: gr.Request) -> Any:
         if not session_id:
             return gr.update()
         try:
-            return progress_markdown(self.engine.overview(self.engine.resolve(session_id, self.owner(request))))
+            return progress_markdown(self.engine.overview(self.caller(request), session_id))
         except InterviewerError:
             return gr.update()
 
     def chart(self, request: gr.Request) -> Any:
         import pandas as pd
 
-        rows = self.engine.progress(self.owner(request))
+        rows = self.engine.progress(self.caller(request))
         frame = pd.DataFrame(rows or [], columns=["at", "session", "objective", "score"])
         if not frame.empty:
             frame["at"] = pd.to_datetime(frame["at"])
@@ -228,117 +252,187 @@ class InterviewApp:
 
     def build(self) -> Any:
         with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+            page = Page()
             # The session id lives in the page (and its URL), never the session itself.
-            session = gr.Textbox(visible="hidden", elem_id="session-id")
+            page.session = gr.Textbox(visible="hidden", elem_id="session-id")
             gr.Markdown(
                 f"# {TITLE}\nPractise senior MLOps and production-ML interviews. Everything runs on this machine."
             )
-            with gr.Tabs() as tabs:
+            if self.notice:
+                gr.Markdown(f"**Notice:** {escape_markdown(self.notice)}", elem_classes=["notice"])
+            with gr.Tabs() as page.tabs:
                 with gr.Tab("Interview", id="interview"):
-                    notice = gr.Markdown(elem_classes=["notice"])
-                    with gr.Column(visible=True) as start_panel:
-                        choice = gr.Dropdown(
-                            choices=self.engine.catalog(),
-                            value="day:58",
-                            label="What to practise",
-                            info="A roadmap day, a topic card, a daily topic, or your weakest prompts so far.",
-                        )
-                        count = gr.Number(label="Number of prompts (0 = all of them)", precision=0, minimum=0, value=0)
-                        brains = self.engine.grader.brains()
-                        brain = gr.Radio(
-                            choices=brains,
-                            value=brains[0][1],
-                            label="Grader",
-                            info="Which brain grades your answers and writes the follow-ups.",
-                            visible=len(brains) > 1,
-                        )
-                        start_btn = gr.Button("Start", variant="primary")
-                    with gr.Column(visible=False) as interview_panel:
-                        progress = gr.Markdown()
-                        with gr.Row(equal_height=False):
-                            with gr.Column(scale=3, min_width=300):
-                                chat = gr.Chatbot(
-                                    label="Interview",
-                                    height=460,
-                                    sanitize_html=True,
-                                    buttons=["copy", "copy_all"],
-                                    elem_id="chat",
-                                )
-                                answer = gr.Textbox(
-                                    label="Your answer",
-                                    placeholder="Type your answer. Enter sends; Shift+Enter starts a new line.",
-                                    lines=1,
-                                    max_lines=12,
-                                    max_length=self.engine.settings.max_answer_chars + 1,
-                                )
-                                with gr.Row():
-                                    send_btn = gr.Button("Send", variant="primary")
-                                    skip_btn = gr.Button("Skip question")
-                                    end_btn = gr.Button("End now", variant="stop")
-                                    new_btn = gr.Button("New session")
-                            with gr.Column(scale=2, min_width=260):
-                                show = gr.Checkbox(value=True, label="Show grades after each answer")
-                                grade = gr.Markdown(grade_markdown(None), elem_classes=["grade-panel"])
+                    page.notice = gr.Markdown(elem_classes=["notice"])
+                    self._start_panel(page)
+                    self._interview_panel(page)
                 with gr.Tab("Review", id="review"):
-                    review = gr.Markdown()
+                    page.review = gr.Markdown()
                     with gr.Row():
-                        download_md = gr.DownloadButton("Download Markdown", visible=False)
-                        download_json = gr.DownloadButton("Download JSON", visible=False)
-                with gr.Tab("History", id="history") as history_tab:
-                    history = gr.Dataframe(
-                        headers=["session", "started (UTC)", "practice", "score", "status"],
-                        interactive=False,
-                        label="Past sessions: select one to reopen or resume it",
-                    )
-                    chart = gr.ScatterPlot(
-                        x="at",
-                        y="score",
-                        color="objective",
-                        y_lim=[0, 4],
-                        x_title="session",
-                        label="Score per objective, per session",
-                    )
-            timer = gr.Timer(5)
-
-            screens = [
-                session,
-                start_panel,
-                interview_panel,
-                progress,
-                chat,
-                grade,
-                notice,
-                review,
-                download_md,
-                download_json,
-                history,
-            ]
-            private: dict[str, Any] = {"api_visibility": "private"}
-            set_url: dict[str, Any] = {"fn": None, "inputs": [session], "outputs": None, "js": SET_URL_JS, **private}
-            with_answer = [*screens, answer]
-            demo.load(self.load, None, screens, api_name="load").then(**set_url)
-            start_btn.click(self.start, [choice, count, brain], screens, api_name="start").then(**set_url)
-            send_btn.click(self.answer, [session, answer], with_answer, api_name="answer").then(**set_url)
-            answer.submit(self.answer, [session, answer], with_answer, **private).then(**set_url)
-            skip_btn.click(self.skip, [session], with_answer, api_name="skip")
-            end_btn.click(self.end, [session], with_answer, api_name="end").then(
-                lambda: gr.Tabs(selected="review"), None, tabs, **private
-            )
-            opener = gr.Textbox(visible=False)
-            opener.submit(self.open_session, [opener], screens, api_name="open_session")
-            new_btn.click(self.new_session, None, screens, **private).then(**set_url)
-            history.select(self.pick_history, None, screens, **private).then(**set_url).then(
-                lambda: gr.Tabs(selected="interview"), None, tabs, **private
-            )
-            history_tab.select(self.chart, None, chart, api_name="progress_chart")
-            show.change(lambda visible: gr.update(visible=visible), show, grade, **private)
-            timer.tick(self.tick, [session], progress, **private)
+                        page.download_md = gr.DownloadButton("Download Markdown", visible=False)
+                        page.download_json = gr.DownloadButton("Download JSON", visible=False)
+                with gr.Tab("History", id="history") as page.history_tab:
+                    self._history_tab(page)
+            page.timer = gr.Timer(5)
+            page.demo = demo
+            self._wire(page)
         return demo
 
+    def _start_panel(self, page: Page) -> None:
+        with gr.Column(visible=True) as page.start_panel:
+            page.choice = gr.Dropdown(
+                choices=self.engine.catalog(),
+                value="day:58",
+                label="What to practise",
+                info="A roadmap day, a topic card, a daily topic, or your weakest prompts so far.",
+            )
+            page.count = gr.Number(label="Number of prompts (0 = all of them)", precision=0, minimum=0, value=0)
+            brains = self.engine.grader.brains()
+            page.brain = gr.Radio(
+                choices=brains,
+                value=brains[0][1],
+                label="Grader",
+                info="Which brain grades your answers and writes the follow-ups.",
+                visible=len(brains) > 1,
+            )
+            page.start_btn = gr.Button("Start", variant="primary")
 
-def build_app(engine: Engine) -> Any:
-    """The Gradio Blocks app over an engine."""
-    return InterviewApp(engine).build()
+    def _interview_panel(self, page: Page) -> None:
+        with gr.Column(visible=False) as page.interview_panel:
+            page.progress = gr.Markdown()
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=300):
+                    page.chat = gr.Chatbot(
+                        label="Interview", height=460, sanitize_html=True, buttons=["copy", "copy_all"], elem_id="chat"
+                    )
+                    page.answer = gr.Textbox(
+                        label="Your answer",
+                        placeholder="Type your answer. Enter sends; Shift+Enter starts a new line.",
+                        lines=1,
+                        max_lines=12,
+                        max_length=self.engine.settings.max_answer_chars + 1,
+                    )
+                    with gr.Row():
+                        page.send_btn = gr.Button("Send", variant="primary")
+                        page.skip_btn = gr.Button("Skip question")
+                        page.end_btn = gr.Button("End now", variant="stop")
+                        page.new_btn = gr.Button("New session")
+                with gr.Column(scale=2, min_width=260):
+                    page.show = gr.Checkbox(value=True, label="Show grades after each answer")
+                    page.grade = gr.Markdown(grade_markdown(None), elem_classes=["grade-panel"])
+
+    def _history_tab(self, page: Page) -> None:
+        page.history = gr.Dataframe(
+            headers=["session", "started (UTC)", "practice", "score", "status"],
+            interactive=False,
+            label="Past sessions: select one to reopen or resume it",
+        )
+        page.chart = gr.ScatterPlot(
+            x="at", y="score", color="objective", y_lim=[0, 4], x_title="session", label="Score per objective"
+        )
+        with gr.Row(equal_height=True):
+            page.forget_pick = gr.Dropdown(choices=[], value=None, label="Delete one of your sessions", scale=3)
+            page.forget_ask = gr.Button("Delete…", variant="stop", scale=1)
+        page.forget_note = gr.Markdown()
+        with gr.Group(visible=False) as page.forget_confirm:
+            page.forget_question = gr.Markdown()
+            with gr.Row():
+                page.forget_yes = gr.Button("Yes, delete it for good", variant="stop")
+                page.forget_no = gr.Button("Cancel")
+
+    def _wire(self, page: Page) -> None:
+        screens = page.screens()
+        private: dict[str, Any] = {"api_visibility": "private"}
+        set_url: dict[str, Any] = {"fn": None, "inputs": [page.session], "outputs": None, "js": SET_URL_JS, **private}
+        with_answer = [*screens, page.answer]
+        to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
+        page.demo.load(self.load, None, screens, api_name="load").then(**set_url)
+        page.start_btn.click(self.start, [page.choice, page.count, page.brain], screens, api_name="start").then(
+            **set_url
+        )
+        page.send_btn.click(self.answer, [page.session, page.answer], with_answer, api_name="answer").then(**set_url)
+        page.answer.submit(self.answer, [page.session, page.answer], with_answer, **private).then(**set_url)
+        page.skip_btn.click(self.skip, [page.session], with_answer, api_name="skip")
+        page.end_btn.click(self.end, [page.session], with_answer, api_name="end").then(
+            to_tab["review"], None, page.tabs, **private
+        )
+        opener = gr.Textbox(visible=False)
+        opener.submit(self.open_session, [opener], screens, api_name="open_session")
+        page.new_btn.click(self.new_session, None, screens, **private).then(**set_url)
+        page.history.select(self.pick_history, None, screens, **private).then(**set_url).then(
+            to_tab["interview"], None, page.tabs, **private
+        )
+        page.history_tab.select(self.chart, None, page.chart, api_name="progress_chart")
+        confirm = [page.forget_confirm, page.forget_question]
+        page.forget_ask.click(self.ask_delete, [page.forget_pick], confirm, **private)
+        page.forget_no.click(lambda: gr.update(visible=False), None, page.forget_confirm, **private)
+        page.forget_yes.click(
+            self.delete,
+            [page.forget_pick, page.session],
+            [*screens, page.forget_confirm, page.forget_note],
+            api_name="delete_session",
+        ).then(**set_url)
+        page.show.change(lambda visible: gr.update(visible=visible), page.show, page.grade, **private)
+        page.timer.tick(self.tick, [page.session], page.progress, **private)
+
+
+class Page:
+    """The page's components, filled in as the layout is built."""
+
+    session: Any
+    tabs: Any
+    notice: Any
+    start_panel: Any
+    choice: Any
+    count: Any
+    brain: Any
+    start_btn: Any
+    interview_panel: Any
+    progress: Any
+    chat: Any
+    answer: Any
+    send_btn: Any
+    skip_btn: Any
+    end_btn: Any
+    new_btn: Any
+    show: Any
+    grade: Any
+    review: Any
+    download_md: Any
+    download_json: Any
+    history_tab: Any
+    history: Any
+    chart: Any
+    forget_pick: Any
+    forget_ask: Any
+    forget_note: Any
+    forget_confirm: Any
+    forget_question: Any
+    forget_yes: Any
+    forget_no: Any
+    timer: Any
+    demo: Any
+
+    def screens(self) -> list[Any]:
+        """The outputs of every handler that draws a whole page, in the order `InterviewApp.screens` returns."""
+        return [
+            self.session,
+            self.start_panel,
+            self.interview_panel,
+            self.progress,
+            self.chat,
+            self.grade,
+            self.notice,
+            self.review,
+            self.download_md,
+            self.download_json,
+            self.history,
+            self.forget_pick,
+        ]
+
+
+def build_app(engine: Engine, notice: str | None = None) -> Any:
+    """The Gradio Blocks app over an engine, with a notice for every page when there is one."""
+    return InterviewApp(engine, notice).build()
 
 
 THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

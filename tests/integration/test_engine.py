@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.errors import AnswerRejected, NotFoundError, SessionFinished, StorageError
@@ -21,6 +22,8 @@ from interviewer.report import to_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 WEAK = "It depends on the company and I would ask the team."
+
+ME = Caller.terminal()
 
 
 @pytest.fixture
@@ -40,12 +43,12 @@ def test_a_day_plan_asks_every_prompt_of_the_day_round_robin(engine: Engine) -> 
 
 
 def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) -> None:
-    session, first = engine.start("topic", "fs-why")
+    session, first = engine.start(ME, "topic", "fs-why")
     assert (first.kind, first.prompt_id, first.number, first.of) == ("question", "fsw-p1", 1, 2)
-    outcome = engine.submit(session, _strong(engine, "fsw-p1"))
+    outcome = engine.submit(ME, session, _strong(engine, "fsw-p1"))
     assert outcome.grade is not None and outcome.grade.score >= 3
     assert outcome.next is not None and outcome.next.prompt_id == "fsw-p2"
-    weak = engine.submit(session, WEAK)
+    weak = engine.submit(ME, session, WEAK)
     assert weak.grade is not None and weak.grade.score <= 1
     assert weak.next is not None and weak.next.kind == "followup"
     probes = {r.id: r.probe for r in engine.corpus.prompt("fsw-p2").prompt.rubric}
@@ -55,50 +58,50 @@ def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) ->
 
 def test_follow_ups_are_capped_per_prompt(settings: Settings) -> None:
     engine = Engine(replace(settings, max_followups=1), progress=False)
-    session, _ = engine.start("topic", "fs-why")
-    assert engine.submit(session, WEAK).next.kind == "followup"  # type: ignore[union-attr]
-    after = engine.submit(session, WEAK).next
+    session, _ = engine.start(ME, "topic", "fs-why")
+    assert engine.submit(ME, session, WEAK).next.kind == "followup"  # type: ignore[union-attr]
+    after = engine.submit(ME, session, WEAK).next
     assert after is not None and (after.kind, after.prompt_id) == ("question", "fsw-p2")
 
 
 def test_a_probed_point_answered_in_the_follow_up_counts_for_the_prompt(engine: Engine) -> None:
-    session, _ = engine.start("topic", "fs-why", count=1)
-    follow = engine.submit(session, WEAK).next
+    session, _ = engine.start(ME, "topic", "fs-why", count=1)
+    follow = engine.submit(ME, session, WEAK).next
     assert follow is not None and follow.kind == "followup"
-    engine.submit(session, _strong(engine, "fsw-p1"))
-    engine.end(session)
-    block = engine.transcript(session)["prompts"][0]
+    engine.submit(ME, session, _strong(engine, "fsw-p1"))
+    engine.end(ME, session)
+    block = engine.transcript(ME, session)["prompts"][0]
     assert block["result"]["score"] >= 3
     assert [t["kind"] for t in block["turns"]][:2] == ["question", "followup"]
 
 
 def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidden(engine: Engine) -> None:
-    session, _ = engine.start("topic", "fs-why", count=1)
+    session, _ = engine.start(ME, "topic", "fs-why", count=1)
     prompt = engine.corpus.prompt("fsw-p1").prompt
     partial = "Skew is when the features a model trains on differ from the ones it gets at serving time."
-    outcome = engine.submit(session, partial)
+    outcome = engine.submit(ME, session, partial)
     assert outcome.next is not None and outcome.next.kind == "followup"
     assert outcome.grade is not None and any(p.verdict != "covered" for p in outcome.grade.points)
     probed = next(r for r in prompt.rubric if r.id == outcome.next.point_id)
-    for shown in (outcome.shown, engine.last_grade(session)):
+    for shown in (outcome.shown, engine.last_grade(ME, session)):
         assert shown is not None and shown["withheld"] >= 1
         assert all(p["verdict"] == "covered" for p in shown["points"])
         assert probed.point not in json.dumps(shown)
-    markdown = to_markdown(engine.transcript(session))
+    markdown = to_markdown(engine.transcript(ME, session))
     assert probed.point not in markdown and prompt.reference_answer not in markdown
     assert "not made yet: the interviewer may ask about them" in markdown
-    engine.end(session)  # the prompt is done: everything is named
-    done = engine.transcript(session)
+    engine.end(ME, session)  # the prompt is done: everything is named
+    done = engine.transcript(ME, session)
     assert probed.point in to_markdown(done) and done["prompts"][0]["reference_answer"] == prompt.reference_answer
-    assert engine.last_grade(session)["withheld"] == 0  # type: ignore[index]
+    assert engine.last_grade(ME, session)["withheld"] == 0  # type: ignore[index]
 
 
 def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(engine: Engine) -> None:
-    session, _ = engine.start("day", "59", count=2)
-    outcome = engine.submit(session, _strong(engine, "mlf-p1"))
+    session, _ = engine.start(ME, "day", "59", count=2)
+    outcome = engine.submit(ME, session, _strong(engine, "mlf-p1"))
     while outcome.next is not None:  # skip any follow-up, then the second prompt
-        outcome = engine.skip(session)
-    data = engine.transcript(session)
+        outcome = engine.skip(ME, session)
+    data = engine.transcript(ME, session)
     assert data["status"] == "finished"
     first, second = data["prompts"]
     assert first["result"]["score"] >= 3 and first["reference_answer"]
@@ -113,37 +116,37 @@ def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(
 
 
 def test_user_text_in_the_markdown_transcript_cannot_inject_markup(engine: Engine) -> None:
-    session, _ = engine.start("topic", "fs-why", count=1)
-    engine.submit(session, "<script>alert(1)</script> A feature store keeps **one** definition [link](http://x).")
-    engine.end(session)
-    markdown = to_markdown(engine.transcript(session))
+    session, _ = engine.start(ME, "topic", "fs-why", count=1)
+    engine.submit(ME, session, "<script>alert(1)</script> A feature store keeps **one** definition [link](http://x).")
+    engine.end(ME, session)
+    markdown = to_markdown(engine.transcript(ME, session))
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
     assert "[link](http://x)" not in markdown
 
 
 def test_bad_answers_are_refused_and_lose_nothing(engine: Engine) -> None:
-    session, _ = engine.start("topic", "fs-why")
-    engine.submit(session, _strong(engine, "fsw-p1"))
-    before = engine.transcript(session)
+    session, _ = engine.start(ME, "topic", "fs-why")
+    engine.submit(ME, session, _strong(engine, "fsw-p1"))
+    before = engine.transcript(ME, session)
     for bad in ["", "   ", "x" * 100_000, "\x00\x01"]:
         with pytest.raises(AnswerRejected):
-            engine.submit(session, bad)
-    assert engine.transcript(session)["prompts"] == before["prompts"]
-    assert engine.current(session).prompt_id == "fsw-p2"  # type: ignore[union-attr]
+            engine.submit(ME, session, bad)
+    assert engine.transcript(ME, session)["prompts"] == before["prompts"]
+    assert engine.current(ME, session).prompt_id == "fsw-p2"  # type: ignore[union-attr]
 
 
 def test_a_finished_session_takes_no_more_answers(engine: Engine) -> None:
-    session, _ = engine.start("topic", "fs-why", count=1)
-    engine.end(session)
+    session, _ = engine.start(ME, "topic", "fs-why", count=1)
+    engine.end(ME, session)
     with pytest.raises(SessionFinished):
-        engine.submit(session, "more")
+        engine.submit(ME, session, "more")
 
 
 def test_sessions_are_listed_newest_first_with_status_and_score(engine: Engine) -> None:
-    first, _ = engine.start("day", "57", count=1)
-    engine.submit(first, _strong(engine, "lc-p1"))
-    second, _ = engine.start("topic", "versioning")
-    rows = engine.sessions()
+    first, _ = engine.start(ME, "day", "57", count=1)
+    engine.submit(ME, first, _strong(engine, "lc-p1"))
+    second, _ = engine.start(ME, "topic", "versioning")
+    rows = engine.sessions(ME)
     assert [r.id for r in rows[:2]] == [second, first]
     assert rows[1].status == "finished" and rows[1].score is not None and rows[1].score >= 3
     assert rows[0].status == "active" and rows[0].label.startswith("Day 59 - Versioning")
@@ -151,20 +154,20 @@ def test_sessions_are_listed_newest_first_with_status_and_score(engine: Engine) 
 
 def test_review_plans_the_weakest_prompts_and_says_when_there_are_none(engine: Engine) -> None:
     with pytest.raises(NotFoundError, match="No weak prompts"):
-        engine.start("review")
-    session, _ = engine.start("topic", "fs-why")
-    engine.submit(session, _strong(engine, "fsw-p1"))
-    engine.skip(session)
+        engine.start(ME, "review")
+    session, _ = engine.start(ME, "topic", "fs-why")
+    engine.submit(ME, session, _strong(engine, "fsw-p1"))
+    engine.skip(ME, session)
     assert engine.plan("review", "")[0] == ["fsw-p2"]
 
 
 def test_unknown_ids_get_clear_messages(engine: Engine) -> None:
     with pytest.raises(NotFoundError, match="No roadmap day 99"):
-        engine.start("day", "99")
+        engine.start(ME, "day", "99")
     with pytest.raises(NotFoundError, match="No topic with id 'nope'"):
-        engine.start("topic", "nope")
+        engine.start(ME, "topic", "nope")
     with pytest.raises(NotFoundError, match="No session 'deadbeef'"):
-        engine.transcript("deadbeef")
+        engine.transcript(ME, "deadbeef")
 
 
 # -- through the command line, as a user runs it ----------------------------------------------------------
@@ -278,17 +281,17 @@ def test_a_corrupt_database_gets_one_clear_line(cli: object, data_dir: Path) -> 
 
 
 def test_a_locked_database_gets_one_clear_line(engine: Engine, settings: Settings) -> None:
-    session, _ = engine.start("topic", "fs-why")
+    session, _ = engine.start(ME, "topic", "fs-why")
     blocker = sqlite3.connect(settings.database_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")
     try:
         with pytest.raises(StorageError, match="locked by another process"):
-            engine.submit(session, _strong(engine, "fsw-p1"))
+            engine.submit(ME, session, _strong(engine, "fsw-p1"))
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert engine.current(session).prompt_id == "fsw-p1"  # type: ignore[union-attr]
-    assert engine.submit(session, _strong(engine, "fsw-p1")).grade is not None
+    assert engine.current(ME, session).prompt_id == "fsw-p1"  # type: ignore[union-attr]
+    assert engine.submit(ME, session, _strong(engine, "fsw-p1")).grade is not None
 
 
 def test_a_corrupt_corpus_file_stops_the_cli_with_file_and_field(cli: object, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grader import Grader
@@ -21,6 +22,8 @@ GARBAGE_COMPLETION = (
     b'{"id":"x","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,'
     b'"finish_reason":"stop","message":{"role":"assistant","content":"sure! here is my verdict: great"}}]}'
 )
+
+ME = Caller.terminal()
 
 
 def serve(mode: str) -> tuple[ThreadingHTTPServer, str]:
@@ -81,16 +84,16 @@ def test_the_interview_never_stops_when_the_model_is_down(settings: Settings) ->
         grader = Grader(settings, progress=False)
         grader.register_brain(llm_brain(grader, url))
         engine = Engine(settings, progress=False, grader=grader)
-        session, _ = engine.start("topic", "fs-why", count=1, brain="llm")
+        session, _ = engine.start(ME, "topic", "fs-why", count=1, brain="llm")
         prompt = grader.corpus.prompt("fsw-p1").prompt
-        outcome = engine.submit(session, "Skew is when the training features differ from the serving features.")
+        outcome = engine.submit(ME, session, "Skew is when the training features differ from the serving features.")
         assert outcome.grade is not None and outcome.grade.fallback
         probes = {p.probe for p in prompt.rubric}
         assert outcome.next is not None and outcome.next.kind == "followup" and outcome.next.text in probes
-        engine.end(session)
+        engine.end(ME, session)
         from interviewer.report import to_markdown
 
-        markdown = to_markdown(engine.transcript(session))
+        markdown = to_markdown(engine.transcript(ME, session))
         assert "*Graded by the rubric brain: The model failed (" in markdown and "Error code: 500" in markdown
         assert "The model's follow-up was not used (" in markdown and "the authored probe was asked" in markdown
     finally:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grader import Grader
@@ -25,6 +26,8 @@ from interviewer.llm import LLMSettings, chat_model
 from interviewer.report import to_markdown
 
 HERE = Path(__file__).resolve().parent
+
+ME = Caller.terminal()
 
 
 @pytest.fixture(scope="module")
@@ -85,15 +88,15 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
     engine = Engine(
         Settings(corpus_dir=settings.corpus_dir, data_dir=settings.data_dir, max_followups=1), progress=False
     )
-    session, _ = engine.start("topic", "fs-why", count=1)
+    session, _ = engine.start(ME, "topic", "fs-why", count=1)
     assert engine.store.get(session).brain == "llm"  # type: ignore[union-attr]
-    outcome = engine.submit(session, "Skew is when training features differ from serving features.")
+    outcome = engine.submit(ME, session, "Skew is when training features differ from serving features.")
     assert outcome.grade is not None and outcome.grade.brain in {"llm", "rubric"}
     if outcome.next is not None:
         assert outcome.next.kind == "followup" and outcome.next.text.endswith("?")
-        engine.submit(session, "I would log the served features and compare them with training.")
-    engine.end(session)
-    data = engine.transcript(session)
+        engine.submit(ME, session, "I would log the served features and compare them with training.")
+    engine.end(ME, session)
+    data = engine.transcript(ME, session)
     graded = [t["grade"] for b in data["prompts"] for t in b["turns"] if t["grade"]]
     assert graded and all(g["brain"] == "llm" or g["fallback"] for g in graded)
     assert any(g["usage"] and g["usage"]["input_tokens"] > 0 for g in graded)
