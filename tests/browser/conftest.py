@@ -41,3 +41,10 @@ def page(browser: Browser) -> Iterator[Page]:
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
+
+
+def answer(page: Page, text: str) -> None:
+    """Type an answer and send it with Enter, as a candidate does."""
+    box = page.get_by_label("Your answer")
+    box.fill(text)
+    box.press("Enter")

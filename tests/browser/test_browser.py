@@ -13,16 +13,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from interviewer.corpus import Corpus
 
+from .conftest import answer
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "evals" / "reports" / "screenshots"
 expect.set_options(timeout=20_000)  # a loaded CI machine may take seconds to grade and redraw
 HTML_ANSWER = 'Skew <script>window.pwned=1</script><img src=x onerror="window.pwned=2"> is **bad**.'
-
-
-def _answer(page: Page, text: str) -> None:
-    box = page.get_by_label("Your answer")
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_transcript(
@@ -42,14 +38,14 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     expect(page).to_have_url(re.compile(r"\?session=[0-9a-f]{12}$"))
     session = page.url.rsplit("=", 1)[1]
 
-    _answer(page, first.reference_answer)
+    answer(page, first.reference_answer)
     expect(page.get_by_text(re.compile(r"Last answer: [34]/4"))).to_be_visible()
     second = corpus.prompt("fst-p1").prompt
     expect(page.get_by_text(second.text).first).to_be_visible()
     expect(page.get_by_label("Your answer")).to_have_value("")
     expect(page.get_by_role("button", name="Clear")).to_have_count(0)  # the stored chat cannot be wiped
 
-    _answer(page, HTML_ANSWER)
+    answer(page, HTML_ANSWER)
     expect(page.get_by_text("Follow-up:").first).to_be_visible()
     expect(page.get_by_text("not made yet: named when this question is done")).to_be_visible()
     for point in second.rubric:  # the points the follow-up may probe are not shown before it is answered
@@ -140,7 +136,7 @@ def test_the_session_survives_a_server_restart(browser: Browser, data_dir: Path,
     page = browser.new_context().new_page()
     page.goto(f"http://127.0.0.1:{port}/")
     page.get_by_role("button", name="Start").click()
-    _answer(page, corpus.prompt("fsw-p1").prompt.reference_answer)
+    answer(page, corpus.prompt("fsw-p1").prompt.reference_answer)
     expect(page.get_by_text(corpus.prompt("fst-p1").prompt.text).first).to_be_visible()
     url = page.url
     demo.close()

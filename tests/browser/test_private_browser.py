@@ -18,16 +18,11 @@ from interviewer.corpus import Corpus
 from interviewer.engine import Engine
 
 from ..conftest import serving  # type: ignore[import-not-found]
+from .conftest import answer
 
 expect.set_options(timeout=20_000)
 HOSTILE = "<img src=x onerror=window.pwned=1> What would you log to catch it?"
 ANSWER = "Skew <img src=y onerror=window.pwned=3> happens when training and serving features differ."
-
-
-def _answer(page: Page, text: str) -> None:
-    box = page.get_by_label("Your answer")
-    box.fill(text)
-    box.press("Enter")
 
 
 def test_opening_someone_elses_session_link_shows_the_start_screen_and_a_neutral_note(
@@ -81,7 +76,7 @@ def test_html_and_script_written_by_the_model_is_shown_as_text_everywhere(
     page.goto(hostile_app)
     page.get_by_label("Number of prompts (0 = all of them)").fill("1")
     page.get_by_role("button", name="Start").click()
-    _answer(page, ANSWER)
+    answer(page, ANSWER)
     expect(page.locator("#chat").get_by_text("onerror=window.pwned=1", exact=False)).to_be_visible()
     assert page.evaluate("() => window.pwned") is None
     page.get_by_role("tab", name="Review").click()
@@ -105,7 +100,7 @@ def test_a_session_is_deleted_from_history_only_after_a_confirmation(
     page.get_by_role("button", name="Start").click()
     expect(page).to_have_url(re.compile(r"\?session=[0-9a-f]{12}$"))
     sid = page.url.rsplit("=", 1)[1]
-    _answer(page, corpus.prompt("fsw-p1").prompt.reference_answer)
+    answer(page, corpus.prompt("fsw-p1").prompt.reference_answer)
     expect(page.get_by_text("Last answer:")).to_be_visible()
     assert list(settings.downloads_dir.glob(f"*/interview-{sid}.md"))
 
