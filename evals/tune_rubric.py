@@ -15,9 +15,9 @@ import argparse
 import random
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
-from interviewer.evaluation import CaseResult, LabelledCase, development_prompts, load_cases, summarise
+from interviewer.evals.cases import CaseResult, LabelledCase, development_prompts, load_cases
+from interviewer.evals.summary import Summary, summarise
 from interviewer.grader import Grader
 from interviewer.grading.models import score_from
 from interviewer.grading.rubric import RubricBrain, RubricConfig
@@ -61,12 +61,12 @@ def rescore(results: list[CaseResult], cuts: tuple[float, ...]) -> list[CaseResu
     return out
 
 
-def objective(summary: dict[str, Any]) -> float:
-    adversarial = [k["handled"] for k in summary["adversarial"].values()]
+def objective(summary: Summary) -> float:
+    adversarial = [k.handled for k in summary.adversarial.values()]
     return (
-        summary["spearman"]
-        + summary["qwk"]
-        + 0.5 * summary["verdict_macro_f1"]
+        summary.spearman
+        + summary.qwk
+        + 0.5 * summary.verdict_macro_f1
         + 0.5 * sum(adversarial) / max(len(adversarial), 1)
         + 0.5 * min(adversarial, default=0.0)
     )
@@ -74,8 +74,8 @@ def objective(summary: dict[str, Any]) -> float:
 
 def fast_objective(results: list[CaseResult], cuts: tuple[float, ...], verdict_f1: float) -> float:
     """The objective above, computed only from what the score cuts change."""
-    from interviewer import metrics
-    from interviewer.evaluation import EXPECTED, _meets
+    from interviewer.evals import metrics
+    from interviewer.evals.summary import EXPECTED, meets
 
     gold = [r.labelled.case.gold_score for r in results]
     pred = [score_from(r.grade.points, r.grade.red_flags, list(r.grade.flags), cuts)[0] for r in results]
@@ -83,7 +83,7 @@ def fast_objective(results: list[CaseResult], cuts: tuple[float, ...], verdict_f
     for kind in EXPECTED:
         scores = [p for r, p in zip(results, pred, strict=True) if r.labelled.case.kind == kind]
         if scores:
-            handled.append(sum(_meets(kind, s) for s in scores) / len(scores))
+            handled.append(sum(meets(kind, s) for s in scores) / len(scores))
     return (
         metrics.spearman(gold, pred)
         + metrics.quadratic_weighted_kappa(gold, pred)
@@ -110,7 +110,7 @@ def main() -> None:
             continue
         brain = RubricBrain(point_vectors=grader.point_vectors, config=config)
         graded = grade_all(grader, brain, dev)
-        verdict_f1 = summarise(graded)["verdict_macro_f1"]
+        verdict_f1 = summarise(graded).verdict_macro_f1
         for cuts in CUTS:
             value = fast_objective(graded, cuts, verdict_f1)
             if best is None or value > best[0]:
@@ -121,10 +121,10 @@ def main() -> None:
     brain = RubricBrain(point_vectors=grader.point_vectors, config=config)
     for name, part in (("development", dev), ("held-out", held)):
         s = summarise(rescore(grade_all(grader, brain, part), cuts))
-        kinds = {k: v["handled"] for k, v in s["adversarial"].items()}
+        kinds = {k: v.handled for k, v in s.adversarial.items()}
         print(
-            f"{name}: n={s['n']} spearman={s['spearman']} qwk={s['qwk']} mae={s['mae']} "
-            f"verdict_f1={s['verdict_macro_f1']} adversarial={kinds}"
+            f"{name}: n={s.n} spearman={s.spearman} qwk={s.qwk} mae={s.mae} "
+            f"verdict_f1={s.verdict_macro_f1} adversarial={kinds}"
         )
     print("best config:", asdict(config), "cuts:", cuts)
 

@@ -8,30 +8,29 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.asag import evaluate as evaluate_asag
-from interviewer.config import Settings
+from interviewer.corpus import Prompt
 from interviewer.errors import InterviewerError
-from interviewer.evaluation import check_thresholds, evaluate_cases
+from interviewer.evals.asag import evaluate as evaluate_asag
+from interviewer.evals.gate import check_figures, check_thresholds
+from interviewer.evals.run import evaluate_cases
 from interviewer.grader import Grader
+from interviewer.grading import FollowUp, TurnContext
+from interviewer.grading.models import PointVerdict
 from interviewer.grading.rubric import RubricBrain, RubricConfig
+from tests.helpers import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "evals" / "cases"
 THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
 
 
-@pytest.fixture
-def grader(settings: Settings) -> Grader:
-    return Grader(settings, progress=False)
-
-
 def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(grader: Grader) -> None:
     report = evaluate_cases(grader, CASES)
     assert check_thresholds(report, THRESHOLDS) == []
-    assert set(report["versions"]) == {"corpus", "prompts", "cases", "grader"}
-    assert report["versions"]["grader"] == RubricConfig().version
-    summary = report["summary"]
-    assert summary["n"] >= 286 and set(summary["adversarial"]) == {
+    assert set(report.versions.model_dump()) == {"corpus", "prompts", "cases", "grader"}
+    assert report.versions.grader == RubricConfig().version
+    summary = report.summary
+    assert summary.n >= 286 and set(summary.adversarial) == {
         "injection",
         "stuffing",
         "padding",
@@ -39,13 +38,16 @@ def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(gr
         "off_topic",
         "paraphrase",
     }
-    assert sum(map(sum, summary["confusion"])) == summary["n"]
+    assert sum(map(sum, summary.confusion)) == summary.n
 
 
 def test_a_worse_grader_is_caught_by_the_gate(grader: Grader) -> None:
     lenient = RubricConfig(sim_floor=0.2, sim_full=0.5, meaning_weight=1.0, covered_at=0.4, partial_at=0.2)
-    worse = RubricBrain(point_vectors=grader.point_vectors, config=lenient)
-    worse.name = "lenient"  # type: ignore[misc]
+
+    class Lenient(RubricBrain):
+        name = "lenient"
+
+    worse = Lenient(point_vectors=grader.point_vectors, config=lenient)
     grader.register_brain(worse)
     failures = check_thresholds(evaluate_cases(grader, CASES, brain="lenient"), THRESHOLDS)
     assert failures
@@ -54,15 +56,22 @@ def test_a_worse_grader_is_caught_by_the_gate(grader: Grader) -> None:
 
 def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_is_caught(grader: Grader) -> None:
     report = evaluate_cases(grader, CASES)
-    follow = report["follow_ups"]
-    assert follow["answers"] == report["summary"]["by_kind"]["level"] + report["summary"]["by_kind"]["paraphrase"]
-    assert follow["on_a_gold_gap"] >= 0.8 and follow["gives_away"] == 0.0 and follow["one_question"] == 1.0
-    assert follow["examples"] and all(e["follow_up"].endswith("?") for e in follow["examples"])
+    follow = report.follow_ups
+    assert follow.answers == report.summary.by_kind["level"] + report.summary.by_kind["paraphrase"]
+    assert follow.on_a_gold_gap is not None and follow.on_a_gold_gap >= 0.8
+    assert follow.gives_away == 0.0 and follow.one_question == 1.0
+    assert follow.examples and all(e.follow_up.endswith("?") for e in follow.examples)
 
     class Leaking(RubricBrain):
         name = "leaking"
 
-        def follow_up(self, prompt, points, probed, context=None):  # type: ignore[no-untyped-def]
+        def follow_up(
+            self,
+            prompt: Prompt,
+            points: list[PointVerdict],
+            probed: list[str],
+            context: TurnContext | None = None,
+        ) -> FollowUp | None:
             asked = super().follow_up(prompt, points, probed, context)
             if asked is None:
                 return None
@@ -74,13 +83,14 @@ def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_i
     assert failures == [f for f in failures if f.startswith("follow-up gives_away")] and failures
 
 
-def test_cli_eval_writes_json_markdown_and_png(cli: object) -> None:
-    result = cli("eval", "--json")  # type: ignore[operator]
+def test_cli_eval_writes_json_markdown_and_png(cli: Cli, tmp_path: Path) -> None:
+    result = cli("eval", "--json", "--reports", str(tmp_path))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert 0.0 <= report["summary"]["qwk"] <= 1.0
     for suffix in ("json", "md", "png"):
-        assert (ROOT / "evals" / "reports" / f"eval-rubric.{suffix}").stat().st_size > 0
+        assert (tmp_path / f"eval-rubric.{suffix}").stat().st_size > 0
+    assert json.loads((tmp_path / "eval-rubric.json").read_text(encoding="utf-8")) == report
 
 
 def _asag_file(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
@@ -108,10 +118,10 @@ def test_asag_works_on_any_file_of_the_format_and_fits_only_on_train(tmp_path: P
     rows += [_row("There is a closed path that includes the battery.", True, "test")]
     rows += [_row("Bulbs are made of glass.", False, "test")]
     report = evaluate_asag(_asag_file(tmp_path, rows), RubricBrain(), progress=False)
-    assert report["fitted_on"] == "train"
-    test = report["splits"]["test"]
-    assert set(test) == {"n", "pearson", "spearman", "rmse", "accuracy", "macro_f1"}
-    assert test["n"] == 2 and test["accuracy"] == 1.0
+    assert report.fitted_on == "train"
+    test = report.splits["test"]
+    assert set(test.model_dump()) == {"n", "pearson", "spearman", "rmse", "accuracy", "macro_f1"}
+    assert test.n == 2 and test.accuracy == 1.0
 
 
 def test_asag_without_labels_or_train_split_still_reports_correlation(tmp_path: Path) -> None:
@@ -120,8 +130,8 @@ def test_asag_without_labels_or_train_split_still_reports_correlation(tmp_path: 
         for a, ok in [("A closed path with the battery.", True), ("It is yellow.", False), ("Closed circuit.", True)]
     ]
     report = evaluate_asag(_asag_file(tmp_path, rows), RubricBrain(), progress=False)
-    assert report["fitted_on"] is None
-    assert set(report["splits"]["all"]) == {"n", "pearson", "spearman", "rmse"}
+    assert report.fitted_on is None
+    assert set(report.splits["all"].model_dump()) == {"n", "pearson", "spearman", "rmse"}
 
 
 def test_a_broken_asag_line_is_named(tmp_path: Path) -> None:
@@ -133,7 +143,7 @@ def test_a_broken_asag_line_is_named(tmp_path: Path) -> None:
 
 def test_threshold_check_names_each_failing_figure() -> None:
     report = {"summary": {"spearman": 0.5, "qwk": 0.95, "mae": 0.9, "adversarial": {"injection": {"handled": 0.5}}}}
-    failures = check_thresholds(report, THRESHOLDS)
+    failures = check_figures(report, THRESHOLDS)
     assert "spearman = 0.5 is below its floor 0.86" in failures
     assert "mae = 0.9 is above its ceiling 0.36" in failures
     assert "adversarial injection handled = 0.5 is below its floor 0.99" in failures

@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import SerializerFunctionWrapHandler, model_serializer
 
-from interviewer import metrics
 from interviewer.corpus import Prompt, RubricPoint
-from interviewer.embeddings import encoder
+from interviewer.embeddings import Vectors, encoder
 from interviewer.errors import InterviewerError
+from interviewer.evals import metrics
+from interviewer.evals.summary import Figures
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import NEGATIONS, STOPWORDS, clean, content_stems, words
 
@@ -172,14 +174,34 @@ NEIGHBOUR_FEATURES = (
 )
 
 
+@dataclass(frozen=True)
+class _Encoded:
+    """Sentence and token vectors of every answer and reference, by text."""
+
+    vectors: np.ndarray
+    tokens: list[Vectors]
+    at: dict[str, int]
+
+    def vector(self, text: str) -> np.ndarray:
+        row: np.ndarray = self.vectors[self.at[text]]
+        return row
+
+    def aligned(self, reference: str, answer: str) -> tuple[float, float, float]:
+        return _alignment(self.tokens[self.at[reference]], self.tokens[self.at[answer]])
+
+
+def _encode(rows: list[AsagRow]) -> _Encoded:
+    texts = sorted({r.answer for r in rows} | {x for r in rows for x in r.references})
+    vectors = encoder().encode(texts, batch_size=64)
+    tokens = encoder().token_vectors(texts, skip=STOPWORDS)
+    return _Encoded(vectors, tokens, {text: i for i, text in enumerate(texts)})
+
+
 def _features(brain: RubricBrain, rows: list[AsagRow], progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Reference-matching evidence per answer, and evidence from graded train answers of the same question."""
     from tqdm import tqdm
 
-    texts = sorted({r.answer for r in rows} | {x for r in rows for x in r.references})
-    vectors = encoder().encode(texts, batch_size=64)
-    tokens = encoder().token_vectors(texts, skip=STOPWORDS)
-    at = {text: i for i, text in enumerate(texts)}
+    encoded = _encode(rows)
     train_of: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
         if r.split == "train" and r.label_2way:
@@ -187,49 +209,54 @@ def _features(brain: RubricBrain, rows: list[AsagRow], progress: bool) -> tuple[
     base, neighbours = [], []
     bar = tqdm(rows, desc="Grading answers", unit="answer", disable=not progress, file=sys.stderr)
     for i, r in enumerate(bar):
-        answer = vectors[at[r.answer]]
-        sims = vectors[[at[x] for x in r.references]] @ answer
-        asked = set(content_stems(r.question))
-        said = set(content_stems(r.answer))
-        own = said - asked
-        recall = precision = 0.0
-        for ref in r.references:
-            ref_stems = set(content_stems(ref))
-            if ref_stems - asked:
-                recall = max(recall, len((ref_stems - asked) & said) / len(ref_stems - asked))
-            if own:
-                precision = max(precision, len(own & ref_stems) / len(own))
-        negated = bool(set(words(r.answer)) & NEGATIONS) != bool(set(words(r.references[0])) & NEGATIONS)
-        alignment = max((_alignment(tokens[at[ref]], tokens[at[r.answer]]) for ref in r.references), key=lambda t: t[2])
-        base.append(
-            [
-                strength(brain, r),
-                float(sims.max()),
-                float(sims.mean()),
-                recall,
-                precision,
-                len(said & asked) / max(len(said), 1),
-                float(negated),
-                float(np.log1p(len(words(r.answer)))),
-                *alignment,
-            ]
-        )
+        base.append(_reference_evidence(brain, r, encoded))
         others = [j for j in train_of.get(r.question, []) if j != i]
-        if others:
-            near = vectors[[at[rows[j].answer] for j in others]] @ answer
-            good = np.array([rows[j].label_2way == "correct" for j in others])
-            best_good = float(near[good].max()) if good.any() else 0.0
-            best_bad = float(near[~good].max()) if (~good).any() else 0.0
-            top_good = float(np.sort(near[good])[-3:].mean()) if good.any() else 0.0
-            top_bad = float(np.sort(near[~good])[-3:].mean()) if (~good).any() else 0.0
-            closest = others[int(np.argmax(np.where(good, near, -1.0)))] if good.any() else None
-            aligned = (
-                _alignment(tokens[at[rows[closest].answer]], tokens[at[r.answer]])[2] if closest is not None else 0.0
-            )
-            neighbours.append([best_good, best_bad, best_good - best_bad, top_good, top_bad, aligned])
-        else:
-            neighbours.append([np.nan] * len(NEIGHBOUR_FEATURES))
+        neighbours.append(_neighbour_evidence(r, [rows[j] for j in others], encoded))
     return np.array(base, dtype=float), np.array(neighbours, dtype=float)
+
+
+def _reference_evidence(brain: RubricBrain, r: AsagRow, encoded: _Encoded) -> list[float]:
+    """The FEATURES of one answer: how it matches the reference answers."""
+    answer = encoded.vector(r.answer)
+    sims = encoded.vectors[[encoded.at[x] for x in r.references]] @ answer
+    asked = set(content_stems(r.question))
+    said = set(content_stems(r.answer))
+    own = said - asked
+    recall = precision = 0.0
+    for ref in r.references:
+        ref_stems = set(content_stems(ref))
+        if ref_stems - asked:
+            recall = max(recall, len((ref_stems - asked) & said) / len(ref_stems - asked))
+        if own:
+            precision = max(precision, len(own & ref_stems) / len(own))
+    negated = bool(set(words(r.answer)) & NEGATIONS) != bool(set(words(r.references[0])) & NEGATIONS)
+    alignment = max((encoded.aligned(ref, r.answer) for ref in r.references), key=lambda t: t[2])
+    return [
+        strength(brain, r),
+        float(sims.max()),
+        float(sims.mean()),
+        recall,
+        precision,
+        len(said & asked) / max(len(said), 1),
+        float(negated),
+        float(np.log1p(len(words(r.answer)))),
+        *alignment,
+    ]
+
+
+def _neighbour_evidence(r: AsagRow, others: list[AsagRow], encoded: _Encoded) -> list[float]:
+    """The NEIGHBOUR_FEATURES of one answer: how it matches the other graded train answers to its question."""
+    if not others:
+        return [np.nan] * len(NEIGHBOUR_FEATURES)
+    near = encoded.vectors[[encoded.at[o.answer] for o in others]] @ encoded.vector(r.answer)
+    good = np.array([o.label_2way == "correct" for o in others])
+    best_good = float(near[good].max()) if good.any() else 0.0
+    best_bad = float(near[~good].max()) if (~good).any() else 0.0
+    top_good = float(np.sort(near[good])[-3:].mean()) if good.any() else 0.0
+    top_bad = float(np.sort(near[~good])[-3:].mean()) if (~good).any() else 0.0
+    closest = others[int(np.argmax(np.where(good, near, -1.0)))] if good.any() else None
+    aligned = encoded.aligned(closest.answer, r.answer)[2] if closest is not None else 0.0
+    return [best_good, best_bad, best_good - best_bad, top_good, top_bad, aligned]
 
 
 def _alignment(reference: np.ndarray, answer: np.ndarray) -> tuple[float, float, float]:
@@ -269,17 +296,48 @@ def fit_calibration(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 
     return Calibration(mean, scale, w, cut)
 
 
-def evaluate(path: Path, brain: RubricBrain, only_split: str | None = None, progress: bool = True) -> dict[str, Any]:
-    """Per split: n, Pearson, Spearman, RMSE; with 2-way labels, accuracy and macro-F1 (fitted on train)."""
-    rows = list(read_rows(path))
-    if not rows:
-        raise InterviewerError(f"{path} has no rows.")
-    base, neighbours = _features(brain, rows, progress)
+class SplitFigures(Figures):
+    n: int
+    pearson: float
+    spearman: float
+    rmse: float
+    accuracy: float | None = None  # with 2-way labels and a fitted threshold only (absent from the JSON otherwise)
+    macro_f1: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _measured_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {k: v for k, v in dumped.items() if v is not None}
+
+
+class AsagReport(Figures):
+    """What `interviewer eval asag FILE` measures, per split of the file."""
+
+    file: str
+    grader: str
+    method: str
+    thresholds_2way: dict[str, float]
+    fitted_on: str | None
+    splits: dict[str, SplitFigures]
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """P(correct) per row, the 2-way cut per row, and how they were obtained."""
+
+    probs: np.ndarray
+    cut: np.ndarray
+    method: str
+    thresholds: dict[str, float]
+
+
+def _fit(rows: list[AsagRow], base: np.ndarray, neighbours: np.ndarray) -> _Fitted:
+    """Calibrate the evidence to P(correct) on the labelled train split, when it is large enough."""
     is_train = np.array([r.split == "train" and r.label_2way is not None for r in rows])
     seen = ~np.isnan(neighbours[:, 0])
     probs = np.array([strength for strength in base[:, 0]])
     method = "match strength only (no labelled train split to fit on)"
-    models: dict[str, Any] = {}
+    models: dict[str, float] = {}
     if is_train.sum() >= 20:
         y = np.array([r.label_2way == "correct" for r in rows], dtype=float)
         reference = fit_calibration(base[is_train], y[is_train])
@@ -294,48 +352,44 @@ def evaluate(path: Path, brain: RubricBrain, only_split: str | None = None, prog
             models["reference_and_train_answers"] = neighbour.threshold
             method += "; for questions seen in train, its graded answers are extra references"
     cut = np.where(seen, models.get("reference_and_train_answers", 0.5), models.get("reference", 0.5))
-    splits: dict[str, dict[str, Any]] = {}
-    for split in sorted({r.split for r in rows}):
-        if only_split is not None and split != only_split:
-            continue
-        pick = [i for i, r in enumerate(rows) if r.split == split]
-        gold = [rows[i].score for i in pick]
-        pred = [float(probs[i]) * rows[i].max_score for i in pick]
-        figures: dict[str, Any] = {
-            "n": len(pick),
-            "pearson": round(metrics.pearson(gold, pred), 4),
-            "spearman": round(metrics.spearman(gold, pred), 4),
-            "rmse": round(metrics.rmse(gold, pred), 4),
-        }
-        if models and all(rows[i].label_2way for i in pick):
-            labels = [rows[i].label_2way or "" for i in pick]
-            guesses = ["correct" if probs[i] >= cut[i] else "incorrect" for i in pick]
-            figures["accuracy"] = round(metrics.accuracy(labels, guesses), 4)
-            figures["macro_f1"] = round(metrics.macro_f1(labels, guesses), 4)
-        splits[split] = figures
-    return {
-        "file": str(path),
-        "grader": brain.version,
-        "method": method,
-        "thresholds_2way": {k: round(v, 4) for k, v in models.items()},
-        "fitted_on": "train" if models else None,
-        "splits": splits,
+    return _Fitted(probs, cut, method, models)
+
+
+def _split_figures(rows: list[AsagRow], pick: list[int], fitted: _Fitted) -> SplitFigures:
+    gold = [rows[i].score for i in pick]
+    pred = [float(fitted.probs[i]) * rows[i].max_score for i in pick]
+    accuracy = macro_f1 = None
+    if fitted.thresholds and all(rows[i].label_2way for i in pick):
+        labels = [rows[i].label_2way or "" for i in pick]
+        guesses = ["correct" if fitted.probs[i] >= fitted.cut[i] else "incorrect" for i in pick]
+        accuracy = round(metrics.accuracy(labels, guesses), 4)
+        macro_f1 = round(metrics.macro_f1(labels, guesses), 4)
+    return SplitFigures(
+        n=len(pick),
+        pearson=round(metrics.pearson(gold, pred), 4),
+        spearman=round(metrics.spearman(gold, pred), 4),
+        rmse=round(metrics.rmse(gold, pred), 4),
+        accuracy=accuracy,
+        macro_f1=macro_f1,
+    )
+
+
+def evaluate(path: Path, brain: RubricBrain, only_split: str | None = None, progress: bool = True) -> AsagReport:
+    """Per split: n, Pearson, Spearman, RMSE; with 2-way labels, accuracy and macro-F1 (fitted on train)."""
+    rows = list(read_rows(path))
+    if not rows:
+        raise InterviewerError(f"{path} has no rows.")
+    fitted = _fit(rows, *_features(brain, rows, progress))
+    splits = {
+        split: _split_figures(rows, [i for i, r in enumerate(rows) if r.split == split], fitted)
+        for split in sorted({r.split for r in rows})
+        if only_split is None or split == only_split
     }
-
-
-def to_markdown(report: dict[str, Any]) -> str:
-    lines = [
-        f"# Short-answer grading: {Path(report['file']).name}",
-        "",
-        f"Grader `{report['grader']}`. Method: {report['method']}. "
-        f"2-way thresholds {report['thresholds_2way'] or '-'} (fitted on {report['fitted_on'] or 'nothing'}).",
-        "",
-        "| split | n | Pearson | Spearman | RMSE | accuracy | macro-F1 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for split, f in report["splits"].items():
-        lines.append(
-            f"| {split} | {f['n']} | {f['pearson']:.3f} | {f['spearman']:.3f} | {f['rmse']:.3f} | "
-            f"{f.get('accuracy', '-')} | {f.get('macro_f1', '-')} |"
-        )
-    return "\n".join(lines) + "\n"
+    return AsagReport(
+        file=str(path),
+        grader=brain.version,
+        method=fitted.method,
+        thresholds_2way={k: round(v, 4) for k, v in fitted.thresholds.items()},
+        fitted_on="train" if fitted.thresholds else None,
+        splits=splits,
+    )
