@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 def main(argv: list[str] | None = None) -> int:
     from interviewer.errors import InterviewerError
-    from interviewer.web import address, serve
+    from interviewer.web import serve, web_settings
 
     parser = argparse.ArgumentParser(description="Serve the MLOps mock interviewer in the browser.")
     parser.add_argument("--host", help="address to bind (default INTERVIEWER_HOST or 127.0.0.1)")
@@ -25,11 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        host, port = address(args.host, args.port)
+        settings = web_settings(args.host, args.port)
     except InterviewerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return serve(host, port, public=args.public)
+    return serve(settings, public=args.public)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ import anyio.to_thread
 from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from interviewer.config import AUTH_FILE_VAR as AUTH_FILE_VAR
+from interviewer.config import AUTH_VAR as AUTH_VAR
 from interviewer.errors import InterviewerError
 
-AUTH_VAR = "INTERVIEWER_AUTH"
-AUTH_FILE_VAR = "INTERVIEWER_AUTH_FILE"
 NAME_RULE = "1-64 letters, digits or . _ @ -"
 MIN_PASSWORD_CHARS = 8
 _NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
@@ -223,20 +223,27 @@ class Credentials:
         return await anyio.to_thread.run_sync(self.check, username, password, limiter=self._limiter)
 
 
-def load_credentials(environ: Mapping[str, str]) -> Credentials | None:
-    """The configured login, or None when neither INTERVIEWER_AUTH nor INTERVIEWER_AUTH_FILE is set."""
-    raw = environ.get(AUTH_VAR, "").strip()
-    file = environ.get(AUTH_FILE_VAR, "").strip()
-    if not raw and not file:
+def credentials(clear_logins: str, password_file: Path | None) -> Credentials | None:
+    """The login from the settings `auth` (INTERVIEWER_AUTH) and `auth_file` (INTERVIEWER_AUTH_FILE), or None
+    when neither is set."""
+    raw = clear_logins.strip()
+    if not raw and password_file is None:
         return None
     clear = parse_clear_logins(raw) if raw else {}
     hashed: dict[str, str] = {}
-    if file:
-        path = Path(file).expanduser()
-        hashed = read_password_file(path, AUTH_FILE_VAR)
+    if password_file is not None:
+        hashed = read_password_file(password_file, AUTH_FILE_VAR)
         if not hashed:
-            raise InterviewerError(f"{AUTH_FILE_VAR} ({path}) has no users; add one with `interviewer user add NAME`.")
+            raise InterviewerError(
+                f"{AUTH_FILE_VAR} ({password_file}) has no users; add one with `interviewer user add NAME`."
+            )
     return Credentials(clear, hashed)
+
+
+def load_credentials(environ: Mapping[str, str]) -> Credentials | None:
+    """The login configured in `environ` (INTERVIEWER_AUTH and/or INTERVIEWER_AUTH_FILE), or None."""
+    file = environ.get(AUTH_FILE_VAR, "").strip()
+    return credentials(environ.get(AUTH_VAR, ""), Path(file).expanduser() if file else None)
 
 
 # -- failed sign-ins ----------------------------------------------------------------------------------

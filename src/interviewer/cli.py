@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ EXIT_ERROR = 2
 
 
 def _settings() -> Settings:
+    """Every setting, read from the environment; a bad value is an InterviewerError naming its variable."""
     return Settings()
 
 
@@ -79,7 +79,7 @@ def _grade_text(grade: dict[str, Any]) -> str:
         if p["evidence"]:
             lines.append(f'      evidence: "{p["evidence"]}"')
     if grade.get("withheld"):
-        from interviewer.report import withheld_note
+        from interviewer.disclosure import withheld_note
 
         lines.append(f"  {withheld_note(grade)}")
     if grade["flags"]:
@@ -267,7 +267,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_asag(args)
     if args.file:
         raise InterviewerError("`interviewer eval` takes no file; did you mean `interviewer eval asag FILE`?")
-    from interviewer.evaluation import cases_markdown, check_thresholds, evaluate_cases, write_reports
+    from interviewer.evals.gate import check_thresholds
+    from interviewer.evals.render import cases_markdown, report_json, write_reports
+    from interviewer.evals.run import evaluate_cases
     from interviewer.grader import Grader
 
     settings = _settings()
@@ -275,10 +277,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cases_dir = Path(args.cases) if args.cases else settings.cases_dir
     report = evaluate_cases(grader, cases_dir, args.brain or settings.brain, progress=not args.json)
     markdown = cases_markdown(report)
-    print(json.dumps(report, indent=2) if args.json else markdown)
+    print(report_json(report) if args.json else markdown)
     if not args.check:  # the gate only measures; reports are written by a plain run
         out_dir = Path(args.reports) if args.reports else settings.reports_dir
-        paths = write_reports(report, out_dir, f"eval-{report['brain']}", markdown)
+        paths = write_reports(report, out_dir, f"eval-{report.brain}", markdown)
         print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
     else:
         failures = check_thresholds(report, settings.thresholds_path)
@@ -291,8 +293,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_asag(args: argparse.Namespace) -> int:
-    from interviewer import asag
-    from interviewer.evaluation import write_reports
+    from interviewer.evals import asag
+    from interviewer.evals.render import asag_markdown, write_reports
     from interviewer.grading.rubric import RubricBrain
 
     if not args.file:
@@ -300,16 +302,16 @@ def _eval_asag(args: argparse.Namespace) -> int:
     path = Path(args.file)
     report = asag.evaluate(path, RubricBrain(), only_split=args.split, progress=not args.json)
     stem = f"asag-{path.stem}" + (f"-{args.split}" if args.split else "")
-    markdown = asag.to_markdown(report)
-    write_reports(report, Path(args.reports) if args.reports else _settings().reports_dir, stem, markdown, plot=False)
-    print(json.dumps(report["splits"], indent=2) if args.json else markdown)
+    markdown = asag_markdown(report)
+    write_reports(report, Path(args.reports) if args.reports else _settings().reports_dir, stem, markdown)
+    print(json.dumps(report.model_dump()["splits"], indent=2) if args.json else markdown)
     return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from interviewer.llm import LLMSettings, diagnose
+    from interviewer.llm import diagnose
 
-    settings = LLMSettings.from_env()
+    settings = _settings().llm
     if not settings.configured:
         print("No model configured (OPENAI_BASE_URL / OPENAI_API_KEY): the offline rubric brain grades every answer.")
         return 0
@@ -330,10 +332,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _password_file(args: argparse.Namespace) -> Path:
     """`--file F`, else INTERVIEWER_AUTH_FILE; with neither, an error that says how to choose one."""
-    chosen = args.file or os.environ.get("INTERVIEWER_AUTH_FILE", "").strip()
-    if not chosen:
+    if args.file:
+        return Path(args.file).expanduser()
+    chosen = _settings().auth_file
+    if chosen is None:
         raise InterviewerError("Which password file? Give --file F or set INTERVIEWER_AUTH_FILE.")
-    return Path(chosen).expanduser()
+    return chosen
 
 
 def _new_password() -> str:
@@ -476,7 +480,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -1,9 +1,18 @@
-"""One typed settings object, read from the environment."""
+"""One typed settings object, read from the environment.
+
+`Settings()` reads every INTERVIEWER_* variable (and the model's OPENAI_* ones) once; a bad value is one
+`InterviewerError` that names the variable. Nothing here writes the environment. Any field can be given
+directly instead, e.g. `Settings(corpus_dir=..., data_dir=...)`, and then its variable is not read.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from interviewer.errors import InterviewerError
@@ -11,23 +20,45 @@ from interviewer.errors import InterviewerError
 PACKAGE_ROOT = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_ROOT.parent.parent
 
+AUTH_VAR = "INTERVIEWER_AUTH"
+AUTH_FILE_VAR = "INTERVIEWER_AUTH_FILE"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+# US dollars per million tokens (input, output) for well-known hosted models; local models cost nothing.
+PRICES = {"gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.00), "gpt-4.1-mini": (0.40, 1.60)}
 
-def _default_corpus_dir() -> Path:
-    """INTERVIEWER_CORPUS_DIR, else the curriculum shipped with the project (an empty value counts as unset)."""
-    return Path(os.environ.get("INTERVIEWER_CORPUS_DIR") or PROJECT_ROOT / "corpus")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
 
 
-def _default_data_dir() -> Path:
-    """INTERVIEWER_DATA_DIR, else `.interviewer` in the working folder (an empty value counts as unset)."""
-    return Path(os.environ.get("INTERVIEWER_DATA_DIR") or Path.cwd() / ".interviewer")
+# -- reading one variable ------------------------------------------------------------------------------
 
 
-def _default_brain() -> str:
-    """INTERVIEWER_BRAIN, else the LLM brain when a model is configured, else the offline rubric brain."""
-    chosen = os.environ.get("INTERVIEWER_BRAIN", "").strip()
-    if chosen:
-        return chosen
-    return "llm" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "rubric"
+def shipped(name: str) -> Path:
+    """A folder shipped with the program: `interviewer/data/<name>` inside an installed wheel, else the
+    top-level `<name>/` of the source tree (a checkout or an editable install, where the wheel's copy is
+    not made)."""
+    packaged = resources.files("interviewer") / "data" / name
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return PROJECT_ROOT / name
+
+
+def default_prompts_dir() -> Path:
+    """INTERVIEWER_PROMPTS_DIR, else the shipped prompt templates (an empty value counts as unset)."""
+    return _env_path("INTERVIEWER_PROMPTS_DIR", shipped("prompts"))
+
+
+def _env_str(name: str) -> str:
+    """A text setting, stripped; unset and blank are both ''."""
+    return os.environ.get(name, "").strip()
+
+
+def _env_path(name: str, default: Path) -> Path:
+    """A folder or file setting; an empty value counts as unset."""
+    raw = os.environ.get(name)
+    return Path(raw).expanduser() if raw else default
 
 
 def _env_int(name: str, default: int, minimum: int = 0) -> int:
@@ -44,23 +75,166 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _env_float(name: str, default: float, *, positive: bool = False) -> float:
+    """A decimal setting; a bad value is one clear line that names the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InterviewerError(f"{name} must be a number, got {raw!r}.") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise InterviewerError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {raw!r}.")
+    return value
+
+
+def parse_host(raw: str, source: str) -> str:
+    """A host name or IP address to bind; anything else is one error naming `source`."""
+    host = raw.strip()
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        if _HOSTNAME.fullmatch(host):
+            return host
+    raise InterviewerError(f"{source} must be a host name or IP address (such as 127.0.0.1 or 0.0.0.0), got {raw!r}.")
+
+
+def parse_port(raw: str, source: str) -> int:
+    """A TCP port from 0 (any free port) to 65535; anything else is one error naming `source`."""
+    try:
+        port = int(raw.strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise InterviewerError(f"{source} must be a port number from 0 to 65535, got {raw!r}.")
+    return port
+
+
+def _env_host() -> str:
+    raw = _env_str("INTERVIEWER_HOST")
+    return parse_host(raw, "INTERVIEWER_HOST") if raw else DEFAULT_HOST
+
+
+def _env_port() -> int:
+    raw = _env_str("INTERVIEWER_PORT")
+    return parse_port(raw, "INTERVIEWER_PORT") if raw else DEFAULT_PORT
+
+
+def _env_auth_file() -> Path | None:
+    raw = _env_str(AUTH_FILE_VAR)
+    return Path(raw).expanduser() if raw else None
+
+
+def _default_brain() -> str:
+    """INTERVIEWER_BRAIN, else the LLM brain when a model is configured, else the offline rubric brain."""
+    chosen = _env_str("INTERVIEWER_BRAIN")
+    if chosen:
+        return chosen
+    return "llm" if os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY") else "rubric"
+
+
+# -- the model -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """The chat model behind the LLM brain: any OpenAI-compatible endpoint. `LLMSettings.from_env()` reads it."""
+
+    base_url: str | None
+    """OPENAI_BASE_URL: the endpoint (vLLM, Ollama, llama.cpp, LM Studio, ...); None means OpenAI itself."""
+    api_key: str | None = field(repr=False)
+    """OPENAI_API_KEY; never logged, stored or shown (kept out of repr)."""
+    model: str
+    """INTERVIEWER_LLM_MODEL, else OPENAI_MODEL, else gpt-4o-mini."""
+    timeout: float = 30.0
+    """INTERVIEWER_LLM_TIMEOUT: seconds one request may take (positive)."""
+    max_retries: int = 2
+    """INTERVIEWER_LLM_RETRIES: retries of a failed request (0 or more)."""
+    context_tokens: int = 4096
+    """INTERVIEWER_LLM_CONTEXT_TOKENS: the most tokens one request may send (at least 1)."""
+    concurrency: int = 4
+    """INTERVIEWER_LLM_CONCURRENCY: rubric points judged in parallel; 1 by default for a local server, else 4."""
+    max_output_tokens: int = 300
+    """INTERVIEWER_LLM_MAX_OUTPUT_TOKENS: the longest reply (at least 1); a looping model is cut off."""
+    price_in: float = 0.0
+    """INTERVIEWER_LLM_PRICE_IN: US dollars per million input tokens (known hosted models have a default)."""
+    price_out: float = 0.0
+    """INTERVIEWER_LLM_PRICE_OUT: US dollars per million output tokens."""
+    prompts_dir: Path = field(default_factory=default_prompts_dir)
+    """INTERVIEWER_PROMPTS_DIR: the Jinja templates the model is prompted with, else the shipped `prompts/`."""
+
+    @classmethod
+    def from_env(cls) -> LLMSettings:
+        model = os.environ.get("INTERVIEWER_LLM_MODEL") or os.environ.get("OPENAI_MODEL") or "gpt-4o-mini"
+        base_url = os.environ.get("OPENAI_BASE_URL") or None
+        known = PRICES.get(model, (0.0, 0.0)) if base_url is None else (0.0, 0.0)
+        return cls(
+            base_url=base_url,
+            api_key=os.environ.get("OPENAI_API_KEY") or None,
+            model=model,
+            timeout=_env_float("INTERVIEWER_LLM_TIMEOUT", 30.0, positive=True),
+            max_retries=_env_int("INTERVIEWER_LLM_RETRIES", 2),
+            context_tokens=_env_int("INTERVIEWER_LLM_CONTEXT_TOKENS", 4096, 1),
+            # Hosted APIs take parallel requests; a local server often runs one at a time, and requests queued
+            # behind each other would spend their timeout waiting.
+            concurrency=_env_int("INTERVIEWER_LLM_CONCURRENCY", 1 if base_url else 4, 1),
+            max_output_tokens=_env_int("INTERVIEWER_LLM_MAX_OUTPUT_TOKENS", 300, 1),
+            price_in=_env_float("INTERVIEWER_LLM_PRICE_IN", known[0]),
+            price_out=_env_float("INTERVIEWER_LLM_PRICE_OUT", known[1]),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url or self.api_key)
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        return round((tokens_in * self.price_in + tokens_out * self.price_out) / 1_000_000, 6)
+
+
+# -- everything ----------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Where things live and the limits of an interview.
+    """Where things live, the model, the web login and address, and the limits of an interview.
 
-    Every field can be set from the environment (INTERVIEWER_*), so a deployment changes by
-    configuration alone.
+    Every field can be set from the environment, so a deployment changes by configuration alone.
     """
 
-    corpus_dir: Path = field(default_factory=_default_corpus_dir)
-    data_dir: Path = field(default_factory=_default_data_dir)
+    corpus_dir: Path = field(default_factory=lambda: _env_path("INTERVIEWER_CORPUS_DIR", shipped("corpus")))
+    """INTERVIEWER_CORPUS_DIR: the curriculum's YAML files, else the shipped `corpus/`."""
+    data_dir: Path = field(default_factory=lambda: _env_path("INTERVIEWER_DATA_DIR", Path.cwd() / ".interviewer"))
+    """INTERVIEWER_DATA_DIR: sessions, the curriculum index and downloads, else `.interviewer` in the working folder."""
     max_followups: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_FOLLOWUPS", 2))
+    """INTERVIEWER_MAX_FOLLOWUPS: follow-up questions per prompt (0 or more)."""
     max_answer_chars: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_ANSWER_CHARS", 20_000, 1))
-    brain: str = field(default_factory=lambda: _default_brain())
+    """INTERVIEWER_MAX_ANSWER_CHARS: the longest answer graded; a longer one is refused."""
+    brain: str = field(default_factory=_default_brain)
+    """INTERVIEWER_BRAIN: the default grader, else `llm` when a model is configured, else `rubric`."""
+    llm: LLMSettings = field(default_factory=LLMSettings.from_env)
+    """The chat model (OPENAI_BASE_URL, OPENAI_API_KEY, INTERVIEWER_LLM_*) and its prompts."""
     # Per-user limits on the web (OWASP LLM10): high enough that a small team never meets them.
     max_open_sessions: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_OPEN_SESSIONS", 20, 1))
+    """INTERVIEWER_MAX_OPEN_SESSIONS: unfinished sessions one signed-in person may keep."""
     answers_per_minute: int = field(default_factory=lambda: _env_int("INTERVIEWER_ANSWERS_PER_MINUTE", 20, 1))
+    """INTERVIEWER_ANSWERS_PER_MINUTE: answers one signed-in person may send a minute."""
     model_calls_per_minute: int = field(default_factory=lambda: _env_int("INTERVIEWER_MODEL_CALLS_PER_MINUTE", 120, 1))
+    """INTERVIEWER_MODEL_CALLS_PER_MINUTE: model calls one signed-in person may spend a minute."""
+    host: str = field(default_factory=_env_host)
+    """INTERVIEWER_HOST: the address the web app binds (`--host` wins), else 127.0.0.1."""
+    port: int = field(default_factory=_env_port)
+    """INTERVIEWER_PORT: the web app's port, 0 for any free one (`--port` wins), else 7860."""
+    auth: str = field(default_factory=lambda: _env_str(AUTH_VAR), repr=False)
+    """INTERVIEWER_AUTH: clear web logins "user:password[,...]" for a quick trial ('' for none; kept out of repr)."""
+    auth_file: Path | None = field(default_factory=_env_auth_file)
+    """INTERVIEWER_AUTH_FILE: the web logins' password file of argon2id hashes (None for none)."""
+
+    @property
+    def prompts_dir(self) -> Path:
+        """The LLM brain's prompt templates (INTERVIEWER_PROMPTS_DIR)."""
+        return self.llm.prompts_dir
 
     @property
     def index_dir(self) -> Path:

@@ -12,7 +12,7 @@ from interviewer.grading.models import Grade
 from interviewer.grading.rubric import RubricBrain, encode_points
 from interviewer.grading.text import clean
 from interviewer.index import CurriculumIndex
-from interviewer.llm import LLMSettings, chat_model
+from interviewer.llm import chat_model
 
 
 class Grader:
@@ -25,7 +25,7 @@ class Grader:
         self._point_cache: dict[str, dict[str, Vectors]] = {}
         rubric = RubricBrain(point_vectors=self.point_vectors)
         self._brains: dict[str, Brain] = {"rubric": rubric}
-        llm = LLMSettings.from_env()
+        llm = self.settings.llm
         if llm.configured:
             self._brains["llm"] = LLMBrain(chat_model(llm), llm, fallback=rubric, retrieve=self.related_texts)
 

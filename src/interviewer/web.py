@@ -10,47 +10,22 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from interviewer import exports
-from interviewer.auth import AUTH_FILE_VAR, AUTH_VAR, Credentials, load_credentials
+from interviewer.auth import AUTH_FILE_VAR, AUTH_VAR, Credentials, credentials
+from interviewer.config import DEFAULT_HOST as DEFAULT_HOST
+from interviewer.config import DEFAULT_PORT as DEFAULT_PORT
+from interviewer.config import Settings
+from interviewer.config import parse_host as parse_host
+from interviewer.config import parse_port as parse_port
 from interviewer.errors import InterviewerError
 
 if TYPE_CHECKING:
     from interviewer.engine import Engine
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
-_HOSTNAME = re.compile(
-    r"(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
-)
-
-
-def parse_host(raw: str, source: str) -> str:
-    """A host name or IP address to bind; anything else is one error naming `source`."""
-    host = raw.strip()
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        if _HOSTNAME.fullmatch(host):
-            return host
-    raise InterviewerError(f"{source} must be a host name or IP address (such as 127.0.0.1 or 0.0.0.0), got {raw!r}.")
-
-
-def parse_port(raw: str, source: str) -> int:
-    """A TCP port from 0 (any free port) to 65535; anything else is one error naming `source`."""
-    try:
-        port = int(raw.strip())
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise InterviewerError(f"{source} must be a port number from 0 to 65535, got {raw!r}.")
-    return port
 
 
 def address(host: str | None, port: str | None, environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
@@ -65,6 +40,17 @@ def address(host: str | None, port: str | None, environ: Mapping[str, str] = os.
         return chosen_host, parse_port(port, "--port")
     raw = environ.get("INTERVIEWER_PORT", "")
     return chosen_host, parse_port(raw, "INTERVIEWER_PORT") if raw.strip() else DEFAULT_PORT
+
+
+def web_settings(host: str | None = None, port: str | None = None) -> Settings:
+    """The settings, with `--host`/`--port` (when given) in place of INTERVIEWER_HOST/INTERVIEWER_PORT, which are
+    then not read."""
+    given: dict[str, Any] = {}
+    if host is not None:
+        given["host"] = parse_host(host, "--host")
+    if port is not None:
+        given["port"] = parse_port(port, "--port")
+    return Settings(**given)
 
 
 def is_loopback(host: str) -> bool:
@@ -92,8 +78,9 @@ def check_exposure(host: str, *, login: bool, public: bool) -> None:
 def serve_downloads_from(folder: Path) -> Path:
     """Make the downloads folder (mode 0700) the only folder Gradio serves files from.
 
-    Gradio reads its served-files folder from GRADIO_TEMP_DIR when each component is built and when a file
-    is checked, so this must run before the Blocks app is built.
+    The one place the program writes the environment, called only by `launch` when the web app starts:
+    Gradio takes its served-files folder from no argument, only from GRADIO_TEMP_DIR, which it reads when each
+    component is built and when a file is checked, so this must run before the Blocks app is built.
     """
     folder = folder.expanduser().resolve()
     try:
@@ -105,7 +92,7 @@ def serve_downloads_from(folder: Path) -> Path:
     return folder
 
 
-def launch_options(credentials: Credentials | None, downloads: Path) -> dict[str, Any]:
+def launch_options(login: Credentials | None, downloads: Path) -> dict[str, Any]:
     """Gradio's launch settings: the login check, the sharing guard, and every leak turned off."""
     from starlette.middleware import Middleware
 
@@ -113,7 +100,7 @@ def launch_options(credentials: Credentials | None, downloads: Path) -> dict[str
 
     return {
         "share": False,
-        "auth": credentials.verify if credentials else None,  # an async def: Gradio awaits it
+        "auth": login.verify if login else None,  # an async def: Gradio awaits it
         "auth_message": "Sign in to your mock interviews.",
         "app_kwargs": {"middleware": [Middleware(SharingGuard, downloads_dir=downloads)]},
         "max_file_size": "1mb",
@@ -136,24 +123,30 @@ def launch(
     block: bool = True,
     public: bool = False,
     engine: Engine | None = None,
+    settings: Settings | None = None,
 ) -> Any:
     """Check the address and the login, build the engine (unless given one) and the app, and serve.
 
-    Returns the Blocks app; with `block=False` it serves in the background until `demo.close()`.
+    The login comes from the engine's settings, else from `settings`, else from the environment. Analytics
+    are off by the Blocks argument (`ui.build_app`). Returns the Blocks app; with `block=False` it serves in
+    the background until `demo.close()`.
     """
-    credentials = load_credentials(os.environ)
-    check_exposure(host, login=credentials is not None, public=public)
-    if credentials is None and not is_loopback(host):
+    if engine is not None:
+        settings = engine.settings
+    elif settings is None:
+        settings = Settings()
+    login = credentials(settings.auth, settings.auth_file)
+    check_exposure(host, login=login is not None, public=public)
+    if login is None and not is_loopback(host):
         print(
             f"warning: serving on {host} with no login (--public): anyone who can reach it can read and change "
             "every interview.",
             file=sys.stderr,
         )
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     if engine is None:
         from interviewer.engine import Engine
 
-        engine = Engine()
+        engine = Engine(settings)
     engine.grader.index.collection()  # build a missing index now, not on the first answer
     downloads = serve_downloads_from(engine.settings.downloads_dir)
     exports.clear(downloads)  # no download link of an earlier run stays valid
@@ -167,15 +160,16 @@ def launch(
         prevent_thread_lock=not block,
         theme=THEME,
         css=CSS,
-        **launch_options(credentials, downloads),
+        **launch_options(login, downloads),
     )
     return demo
 
 
-def serve(host: str, port: int, public: bool = False) -> int:
-    """Serve until stopped; a problem the user can fix is one line `error: ...` on stderr and exit code 2."""
+def serve(settings: Settings, public: bool = False) -> int:
+    """Serve on `settings.host`:`settings.port` until stopped; a problem the user can fix is one line
+    `error: ...` on stderr and exit code 2."""
     try:
-        launch(host, port, public=public)
+        launch(settings.host, settings.port, public=public, settings=settings)
     except InterviewerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

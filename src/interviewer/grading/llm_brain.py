@@ -27,7 +27,7 @@ from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usag
 from interviewer.grading.rubric import RubricBrain, feedback, verdict_for
 from interviewer.grading.text import reveals, shared_runs, split_sentences
 from interviewer.llm import LLMSettings, count_tokens
-from interviewer.prompting import prompts_version, render
+from interviewer.prompting import Prompts, prompts
 
 POINT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -70,11 +70,11 @@ def quote_in(quote: str, answer: str) -> bool:
     return len(q) >= 3 and q in _squash(answer)
 
 
-@lru_cache(maxsize=1)
-def _scaffold() -> str:
+@lru_cache(maxsize=8)
+def _scaffold(templates: Prompts) -> str:
     """The fixed wording of the follow-up prompt, which a follow-up must not echo."""
-    empty = render("followup.user", question="", history=[], answer="", point="", probe="")
-    return render("followup.system") + "\n" + empty
+    empty = templates.render("followup.user", question="", history=[], answer="", point="", probe="")
+    return templates.render("followup.system") + "\n" + empty
 
 
 class LLMBrain:
@@ -93,10 +93,11 @@ class LLMBrain:
         self.settings = settings
         self.fallback = fallback
         self.retrieve = retrieve  # (prompt id, query) -> objectives and rubric points from the index
+        self.prompts = prompts(settings.prompts_dir)  # the templates of INTERVIEWER_PROMPTS_DIR or the shipped ones
 
     @property
     def version(self) -> str:
-        return f"llm-{self.settings.model}-{prompts_version()}"
+        return f"llm-{self.settings.model}-{self.prompts.version}"
 
     # -- calling the model -----------------------------------------------------------------------
 
@@ -143,9 +144,9 @@ class LLMBrain:
 
         objectives = [r.text for r in context.related if r.kind == "objective"]
         messages = [
-            SystemMessage(render("grade_point.system")),
+            SystemMessage(self.prompts.render("grade_point.system")),
             HumanMessage(
-                render(
+                self.prompts.render(
                     "grade_point.user", question=prompt.text, point=point.point, objectives=objectives, answer=answer
                 )
             ),
@@ -295,7 +296,7 @@ class LLMBrain:
         history = [{"question": q, "answer": self._data(a)} for q, a in context.history]
         answer = history.pop()["answer"] if history else ""
         while True:  # trim the oldest exchanges first; the rubric point and the current answer always stay
-            user = render(
+            user = self.prompts.render(
                 "followup.user",
                 question=prompt.text,
                 history=history,
@@ -303,7 +304,7 @@ class LLMBrain:
                 point=point.point,
                 probe=point.probe,
             )
-            system = render("followup.system")
+            system = self.prompts.render("followup.system")
             if count_tokens(system + user, self.settings.model) <= self.settings.context_tokens or not history:
                 break
             history.pop(0)
@@ -314,6 +315,6 @@ class LLMBrain:
             raise ModelFailure("the reply was not one short question")
         if reveals(text, prompt):
             raise ModelFailure("the reply gave away a key point")
-        if shared_runs(text, _scaffold(), n=4):
+        if shared_runs(text, _scaffold(self.prompts), n=4):
             raise ModelFailure("the reply repeated the interviewer's instructions")
         return text
