@@ -19,7 +19,7 @@ from typing import Any, Literal
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from interviewer import exports, report
+from interviewer import disclosure, exports, results
 from interviewer.access import Caller, Limits, Meter
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
@@ -30,6 +30,7 @@ from interviewer.grading.text import printable
 from interviewer.graph import build_graph
 from interviewer.planning import Mode, Planner
 from interviewer.store import SessionRow, SessionStore, abandoned, connect, explain
+from interviewer.transcript import transcript as build_transcript
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class TurnOutcome:
     session_id: str
     grade: Grade | None
     next: Question | None
-    shown: dict[str, Any] | None = None  # the grade as the candidate may see it now (see report.shown_grade)
+    shown: dict[str, Any] | None = None  # the grade as the candidate may see it now (see disclosure.shown_grade)
     model_calls: int = 0  # model calls this turn made (grading and the follow-up)
 
     @property
@@ -189,11 +190,11 @@ class Engine:
         grade = Grade.model_validate(new_turns[-1]["grade"])
         calls = grade.usage.calls if grade.usage else 0
         calls += int((new_turns[-1].get("followup_usage") or {}).get("calls", 0))
-        return TurnOutcome(session_id, grade, _waiting(after), report.last_shown_grade(after), calls)
+        return TurnOutcome(session_id, grade, _waiting(after), disclosure.last_shown_grade(after), calls)
 
     def last_grade(self, caller: Caller, session_id: str) -> dict[str, Any] | None:
         """The latest grade as the candidate may see it now: open key points stay unnamed while probed."""
-        return report.last_shown_grade(self._state(self.resolve(caller, session_id)))
+        return disclosure.last_shown_grade(self._state(self.resolve(caller, session_id)))
 
     def repair(self, session_id: str | None = None) -> int:
         """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
@@ -242,8 +243,8 @@ class Engine:
         return {
             "overview": self._view(row, values),
             "state": values,
-            "last_grade": report.last_shown_grade(values),
-            "transcript": report.transcript(self.corpus, row, values),
+            "last_grade": disclosure.last_shown_grade(values),
+            "transcript": build_transcript(self.corpus, row, values),
         }
 
     def _row(self, session_id: str) -> SessionRow:
@@ -257,11 +258,11 @@ class Engine:
 
     def progress(self, caller: Caller) -> list[dict[str, Any]]:
         """0-4 score per learning objective in each of the caller's sessions, oldest first."""
-        return report.progress_rows(self.corpus, self.store.prompt_history(caller.name))
+        return results.progress_rows(self.corpus, self.store.prompt_history(caller.name))
 
     def transcript(self, caller: Caller, session_id: str) -> dict[str, Any]:
         session_id = self.resolve(caller, session_id)
-        return report.transcript(self.corpus, self._row(session_id), self._state(session_id))
+        return build_transcript(self.corpus, self._row(session_id), self._state(session_id))
 
     # -- forgetting --------------------------------------------------------------------------------
 
@@ -322,17 +323,17 @@ def record_session(
     for pid in asked:
         if open_prompt is not None and open_prompt.prompt_id == pid:
             continue  # still being asked or probed: its result is not final
-        result = report.prompt_result(state, pid) or {
+        result = results.prompt_result(state, pid) or {
             "score": 0,
             "coverage": 0.0,
-            "points": report.unanswered_points(corpus, pid),
+            "points": results.unanswered_points(corpus, pid),
         }
         store.record_prompt(session_id, pid, result["score"], result["coverage"], result["points"])
     store.update(
         session_id,
         status=state.get("status", "active"),
         answered=sum(1 for t in state.get("turns", []) if t.get("answer")),
-        score=report.session_score(state),
+        score=results.session_score(state),
         mark=mark,
     )
 
@@ -356,10 +357,10 @@ def repair_session(engine: Engine, session_id: str, mark: int) -> None:
 
 
 def settle(graph: Any, config: Any) -> None:
-    """Drop an answer that a turn failing mid-way stored without grading it (the graph stopped between `wait`
-    and `grade`), so that its question waits again and the next answer is graded as the answer to it."""
-    if graph.get_state(config).next == ("grade",):
-        graph.update_state(config, {"reply": None}, as_node="grade")
+    """Drop an answer that a turn failing mid-way stored without recording it (the graph stopped after `wait`,
+    before `decide` finished), so that its question waits again and the next answer is graded as its answer."""
+    if graph.get_state(config).next in {("grade",), ("decide",)}:
+        graph.update_state(config, {"reply": None, "graded": None, "decision": None}, as_node="ask")
 
 
 def erase(engine: Engine, session_id: str, done: Forgotten) -> None:

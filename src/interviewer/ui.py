@@ -7,20 +7,19 @@ the session from the server-side database.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
-
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
 from interviewer import exports
 from interviewer.access import Caller
+from interviewer.disclosure import withheld_note
 from interviewer.engine import Engine
 from interviewer.errors import InterviewerError
-from interviewer.report import conversation, escape_markdown, to_markdown, withheld_note
+from interviewer.report import escape_markdown, to_markdown
 from interviewer.store import SessionRow
+from interviewer.transcript import conversation
 
 TITLE = "MLOps mock interviewer"
 CSS = """
