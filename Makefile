@@ -8,7 +8,7 @@ export ANONYMIZED_TELEMETRY := False
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: setup index run test lint typecheck unit bench browser clean fuzz-kill
+.PHONY: setup index run test lint typecheck unit bench browser clean fuzz-kill reports
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,26 @@ test: lint typecheck browser
 
 bench: index
 	$(BIN)/interviewer bench
+
+# Refresh every tracked report in evals/reports/ (tests write only to temporary folders): the grader on the
+# labelled cases, the short-answer data sets found in ASAG_DATA, speed and memory, and the app's screenshots.
+# eval-llm.* only when a model is configured, e.g. SmolLM2 as the tests serve it:
+#   .venv/bin/python tests/llm/local_server.py 8080 &
+#   OPENAI_BASE_URL=http://127.0.0.1:8080/v1 INTERVIEWER_LLM_MODEL=smollm2 INTERVIEWER_LLM_TIMEOUT=120 make reports
+ASAG_DATA ?= ../shared/data/asag
+reports: index browser
+	$(BIN)/interviewer eval
+	@if [ -n "$$OPENAI_BASE_URL" ]; then \
+	  echo "$(BIN)/interviewer eval --brain llm" && $(BIN)/interviewer eval --brain llm; \
+	else echo "eval-llm: not refreshed (no OPENAI_BASE_URL)"; fi
+	@for name in beetle scientsbank; do \
+	  if [ -f "$(ASAG_DATA)/$$name.jsonl" ]; then \
+	    echo "$(BIN)/interviewer eval asag $(ASAG_DATA)/$$name.jsonl"; \
+	    $(BIN)/interviewer eval asag "$(ASAG_DATA)/$$name.jsonl" || exit 1; \
+	  else echo "asag-$$name: not refreshed (no $(ASAG_DATA)/$$name.jsonl)"; fi; \
+	done
+	$(BIN)/interviewer bench
+	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py
 
 # Kill -9 an interview inside a turn 100 times (in a temporary folder) and print how the kills landed and
 # what they lost; the same harness as tests/integration/test_crash.py. FUZZ_SEED=N repeats a schedule.

@@ -1,25 +1,26 @@
-"""Shared fixtures: no network, a temporary data folder per test, one curriculum index built per run."""
+"""Shared fixtures: no network, a temporary data folder per test, one curriculum index built per run.
+
+Tests write only inside pytest's temporary folders; the helpers they import are in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
+from tests.helpers import ROOT, TESTS, Cli, run_cli, serving
+
 NETBLOCK = TESTS / "netblock"
 
 # Block the network in this process and in every Python process the tests start.
 sys.path.insert(0, str(NETBLOCK))
-import sitecustomize  # noqa: E402,F401
+importlib.import_module("sitecustomize")
 
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETBLOCK), os.environ.get("PYTHONPATH", "")]))
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
@@ -29,6 +30,15 @@ for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INTERVIEWER_BRAIN"):
 
 from interviewer.config import Settings  # noqa: E402
 from interviewer.corpus import Corpus, load_corpus  # noqa: E402
+from interviewer.grader import Grader  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_default_data_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A process a test starts without a data folder of its own uses a temporary one, never ./.interviewer."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INTERVIEWER_DATA_DIR", str(tmp_path_factory.mktemp("default-data")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +50,8 @@ def corpus() -> Corpus:
 def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A curriculum index built once for the run; tests get copies of it."""
     data = tmp_path_factory.mktemp("index-base")
-    subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", "index"],
-        env={**os.environ, "INTERVIEWER_DATA_DIR": str(data)},
-        check=True,
-        capture_output=True,
-    )
+    done = run_cli("index", env={**os.environ, "INTERVIEWER_DATA_DIR": str(data)}, timeout=600)
+    assert done.returncode == 0, done.stderr
     return data / "index"
 
 
@@ -63,44 +69,16 @@ def settings(data_dir: Path) -> Settings:
     return Settings(corpus_dir=ROOT / "corpus", data_dir=data_dir)
 
 
-def run_cli(*args: str, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run `interviewer ARGS` as a user would, in a new process."""
-    return subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-        cwd=ROOT,
-    )
+@pytest.fixture
+def grader(settings: Settings) -> Grader:
+    """The grader (rubric brain) over this test's data folder."""
+    return Grader(settings, progress=False)
 
 
 @pytest.fixture
-def cli(data_dir: Path) -> object:
+def cli(data_dir: Path) -> Cli:
     """`cli("grade", ...)` runs the command line against this test's data folder."""
     return run_cli
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(engine: Any = None) -> Iterator[str]:
-    """The web app, served for real on a free local port (over the given engine, or a new one); its URL."""
-    from interviewer.web import launch
-
-    port = free_port()
-    demo = launch("127.0.0.1", port, block=False, engine=engine)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
 
 
 @pytest.fixture

@@ -1,35 +1,45 @@
 """The web app in a real headless Chromium: start, answer, grade, reload, review, download, escaping.
 
 These tests need Debian's Chromium at /usr/bin/chromium (or CHROMIUM_PATH); `make test` installs it. They
-fail, never skip, when it is missing.
+fail, never skip, when it is missing. Their screenshots go to a temporary folder, or to the folder named by
+INTERVIEWER_SCREENSHOTS (`make reports` sets it to evals/reports/screenshots).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from interviewer.corpus import Corpus
+from tests.helpers import ROOT, free_port
 
 from .conftest import answer
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "evals" / "reports" / "screenshots"
 expect.set_options(timeout=20_000)  # a loaded CI machine may take seconds to grade and redraw
 HTML_ANSWER = 'Skew <script>window.pwned=1</script><img src=x onerror="window.pwned=2"> is **bad**.'
 
 
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """The folder named by INTERVIEWER_SCREENSHOTS (a relative one is in the repository), else a temporary one."""
+    chosen = os.environ.get("INTERVIEWER_SCREENSHOTS")
+    folder = ROOT / chosen if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_transcript(
-    page: Page, app_url: str, corpus: Corpus
+    page: Page, app_url: str, corpus: Corpus, shots: Path
 ) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
     outside: list[str] = []
     page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(app_url) else None)
     page.goto(app_url)
     expect(page.get_by_text("What to practise")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "start.png"), full_page=True)
+    page.screenshot(path=str(shots / "start.png"), full_page=True)
 
     page.get_by_label("Number of prompts (0 = all of them)").fill("3")
     page.get_by_role("button", name="Start").click()
@@ -52,7 +62,7 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
         expect(page.locator(".grade-panel").get_by_text(point.point)).to_have_count(0)
     expect(page.get_by_text("<script>window.pwned=1</script>", exact=False)).to_be_visible()
     assert page.evaluate("() => window.pwned") is None
-    page.screenshot(path=str(SHOTS / "interview.png"), full_page=True)
+    page.screenshot(path=str(shots / "interview.png"), full_page=True)
 
     page.reload()
     expect(page.get_by_text(f"session {session}", exact=False)).to_be_visible()
@@ -64,7 +74,7 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     expect(page.get_by_role("heading", name=re.compile("Mock interview: Day 58 - Feature stores"))).to_be_visible()
     expect(page.get_by_text("Reference answer:").first).to_be_visible()
     expect(page.get_by_role("heading", name="Learning objectives")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "review.png"), full_page=True)
+    page.screenshot(path=str(shots / "review.png"), full_page=True)
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download Markdown").click()
@@ -79,7 +89,7 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     page.get_by_role("tab", name="History").click()
     expect(page.get_by_role("gridcell", name=session).first).to_be_visible()
     expect(page.get_by_role("img").filter(has_text="objective")).to_be_visible()
-    page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
+    page.screenshot(path=str(shots / "history.png"), full_page=True)
 
 
 def test_shift_enter_adds_a_line_and_enter_sends(page: Page, app_url: str) -> None:
@@ -96,7 +106,7 @@ def test_shift_enter_adds_a_line_and_enter_sends(page: Page, app_url: str) -> No
     expect(page.get_by_text("Last answer:")).to_be_visible()
 
 
-def test_the_start_screen_fits_a_phone(browser: Browser, app_url: str) -> None:
+def test_the_start_screen_fits_a_phone(browser: Browser, app_url: str, shots: Path) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
     pg.goto(app_url)
@@ -105,8 +115,7 @@ def test_the_start_screen_fits_a_phone(browser: Browser, app_url: str) -> None:
     pg.get_by_role("button", name="Start").click()
     expect(pg.get_by_label("Your answer")).to_be_visible()
     assert pg.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / "interview-phone.png"), full_page=True)
+    pg.screenshot(path=str(shots / "interview-phone.png"), full_page=True)
     context.close()
 
 
@@ -128,8 +137,6 @@ def test_each_tab_keeps_its_own_session(browser: Browser, app_url: str, corpus: 
 
 def test_the_session_survives_a_server_restart(browser: Browser, data_dir: Path, corpus: Corpus) -> None:
     from interviewer.web import launch
-
-    from ..conftest import free_port  # type: ignore[import-not-found]
 
     port = free_port()
     demo = launch("127.0.0.1", port, block=False)

@@ -16,8 +16,9 @@ from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
 from interviewer.engine import Engine
+from tests.helpers import serving
+from tests.llm.scripted import ScriptedChatModel
 
-from ..conftest import serving  # type: ignore[import-not-found]
 from .conftest import answer
 
 expect.set_options(timeout=20_000)
@@ -53,8 +54,6 @@ def hostile_app(settings: Settings) -> Iterator[str]:
     from interviewer.grading.llm_brain import LLMBrain
     from interviewer.grading.rubric import RubricBrain
     from interviewer.llm import LLMSettings
-
-    from ..llm.scripted import ScriptedChatModel  # type: ignore[import-not-found]
 
     def respond(messages: list[BaseMessage]) -> str:
         if "grading one key point" in str(messages[0].content):

@@ -47,8 +47,8 @@ from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grader import Grader
+from tests.helpers import ROOT, cli_command
 
-ROOT = Path(__file__).resolve().parents[2]
 ME = Caller.terminal()
 BEFORE, REPAIRED, RECORDED = "before the answer was stored", "stored and repaired", "stored and recorded"
 WEAK = (
@@ -184,9 +184,9 @@ class Harness:
         strong = [rng.random() < 0.6 for _ in range(k + 1)]
         aim = rng.random() < AT_COMMIT
         command = ["interview", "--day", "58", "--count", str(count), "--brain", "rubric"]
-        with tempfile.TemporaryFile("w+") as errors:
+        with tempfile.TemporaryFile("w+", dir=self.settings.data_dir) as errors:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "interviewer.cli", *command],
+                cli_command(*command),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errors,
@@ -388,7 +388,7 @@ def _prepare(data: Path) -> None:
         shutil.copytree(built, data / "index")
         return
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(data)}
-    subprocess.run([sys.executable, "-m", "interviewer.cli", "index"], env=env, check=True, capture_output=True)
+    subprocess.run(cli_command("index"), env=env, check=True, capture_output=True)
 
 
 def main(argv: list[str] | None = None) -> int:

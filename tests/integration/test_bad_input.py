@@ -7,13 +7,9 @@ index and a corrupt session database: each is one clear line for the user, and n
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,32 +22,14 @@ from interviewer.grader import Grader
 from interviewer.grading.text import printable
 from interviewer.index import CurriculumIndex, corpus_entries
 from interviewer.llm import LLMSettings
+from tests.helpers import ROOT, Cli, run_app, serving
 
-ROOT = Path(__file__).resolve().parents[2]
-Cli = Callable[..., subprocess.CompletedProcess[str]]
 REAL_ANSWER = (
     "A feature store defines each feature once, so training and serving compute the same values and "
     "training-serving skew goes away; it serves fresh features online with low latency and keeps history "
     "offline for point-in-time correct training sets."
 )
 BROKEN = re.compile(r"index\.broken-\d{8}T\d{6}Z$")
-
-
-def _run(args: list[str], stdin: bytes = b"", timeout: float = 180) -> subprocess.CompletedProcess[bytes]:
-    """A command in a new process, with raw bytes on its stdin."""
-    return subprocess.run(args, input=stdin, capture_output=True, timeout=timeout, env=os.environ.copy(), cwd=ROOT)
-
-
-def _app(timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`python app.py --port 0` as an operator starts it; these tests expect it to stop at once."""
-    return subprocess.run(
-        [sys.executable, "app.py", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-        cwd=ROOT,
-    )
 
 
 # -- 1. environment values -------------------------------------------------------------------------
@@ -136,7 +114,7 @@ def test_an_empty_data_folder_variable_means_the_default(monkeypatch: pytest.Mon
 
 def test_the_web_app_names_a_bad_variable_and_stops(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERVIEWER_MAX_FOLLOWUPS", "two")
-    done = _app()
+    done = run_app("--port", "0")
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == "error: INTERVIEWER_MAX_FOLLOWUPS must be a whole number, got 'two'."
     assert "Traceback" not in done.stderr
@@ -145,26 +123,24 @@ def test_the_web_app_names_a_bad_variable_and_stops(data_dir: Path, monkeypatch:
 # -- 2. bytes that are not UTF-8 on a pipe ---------------------------------------------------------
 
 
-def test_a_line_that_is_not_utf8_is_refused_and_the_interview_goes_on(data_dir: Path) -> None:
-    interviewer = [sys.executable, "-m", "interviewer.cli"]
+def test_a_line_that_is_not_utf8_is_refused_and_the_interview_goes_on(cli: Cli) -> None:
     piped = b"\xff\xfe caf\xe9\n" + REAL_ANSWER.encode() + b"\n/quit\n"
-    done = _run([*interviewer, "interview", "--topic", "fs-why"], stdin=piped)
-    stderr = done.stderr.decode()
-    assert done.returncode == 0, stderr
-    assert "! That answer is not UTF-8 text; nothing was graded. Type it again." in stderr.splitlines()
-    assert "Traceback" not in stderr
-    session_id = re.search(r"Session ([0-9a-f]+):", done.stdout.decode())
+    done = cli("interview", "--topic", "fs-why", stdin=piped)
+    assert done.returncode == 0, done.stderr
+    assert "! That answer is not UTF-8 text; nothing was graded. Type it again." in done.stderr.splitlines()
+    assert "Traceback" not in done.stderr
+    session_id = re.search(r"Session ([0-9a-f]+):", done.stdout)
     assert session_id is not None
 
-    shown = _run([*interviewer, "transcript", session_id.group(1), "--format", "json"])
-    assert shown.returncode == 0, shown.stderr.decode()
+    shown = cli("transcript", session_id.group(1), "--format", "json", stdin=b"")
+    assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     turns = [t for block in data["prompts"] for t in block["turns"]]
     assert [t["answer"] for t in turns] == [REAL_ANSWER]
     assert turns[0]["grade"]["score"] >= 1
-    assert "caf" not in shown.stdout.decode() and "\ufffd" not in shown.stdout.decode()
+    assert "caf" not in shown.stdout and "\ufffd" not in shown.stdout
 
-    listed = _run([*interviewer, "sessions", "--json"])
+    listed = cli("sessions", "--json", stdin=b"")
     assert session_id.group(1) in [row["id"] for row in json.loads(listed.stdout)]
 
 
@@ -172,13 +148,12 @@ def test_a_line_that_is_not_utf8_is_refused_and_the_interview_goes_on(data_dir: 
 
 
 @pytest.mark.parametrize("answer", ["\ud800", "Feature stores keep \udcff online values", "\udfff\ud83d"])
-def test_a_lone_surrogate_is_refused_before_grading(settings: Settings, answer: str) -> None:
+def test_a_lone_surrogate_is_refused_before_grading(grader: Grader, answer: str) -> None:
     with pytest.raises(AnswerRejected, match=re.escape("not valid text (a lone UTF-16 surrogate); nothing was graded")):
-        Grader(settings, progress=False).clean_answer(answer)
+        grader.clean_answer(answer)
 
 
-def test_nul_control_characters_and_a_bom_are_cleaned_away(settings: Settings) -> None:
-    grader = Grader(settings, progress=False)
+def test_nul_control_characters_and_a_bom_are_cleaned_away(grader: Grader) -> None:
     raw = "\ufeffFeature\x00 stores keep\x07 online\r\nand off\u00adline\u200b values\x85in sync\x1b[31m"
     assert grader.clean_answer(raw) == "Feature stores keep online\nand offline values\nin sync [31m"
     with pytest.raises(AnswerRejected, match="has no readable text"):
@@ -300,7 +275,7 @@ def test_a_corrupt_session_database_stops_the_web_app_and_is_left_untouched(data
     database = data_dir / "sessions.sqlite"
     garbage = b"this is not a session database\n" * 300
     database.write_bytes(garbage)
-    done = _app()
+    done = run_app("--port", "0")
     assert done.returncode == 2
     last = done.stderr.splitlines()[-1]
     assert last.startswith(f"error: The session database {database} is corrupt"), done.stderr
@@ -311,8 +286,6 @@ def test_a_corrupt_session_database_stops_the_web_app_and_is_left_untouched(data
 def test_a_broken_index_at_web_start_is_rebuilt_and_the_page_says_so(data_dir: Path, corpus: Corpus) -> None:
     import httpx
     from gradio_client import Client
-
-    from ..conftest import serving  # type: ignore[import-not-found]
 
     (data_dir / "index" / "chroma.sqlite3").write_bytes(b"this is not a database\n" * 400)
     with serving() as url:

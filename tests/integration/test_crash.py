@@ -48,7 +48,10 @@ def _dead_mark() -> int:
 
 def _row(settings: Settings, session: str) -> tuple[int, int, float | None] | None:
     with sqlite3.connect(settings.database_path) as db:
-        return db.execute("SELECT syncing, answered, score FROM sessions WHERE id = ?", (session,)).fetchone()
+        row: tuple[int, int, float | None] | None = db.execute(
+            "SELECT syncing, answered, score FROM sessions WHERE id = ?", (session,)
+        ).fetchone()
+    return row
 
 
 def test_opening_an_engine_repairs_a_row_a_dead_process_left_behind(engine: Engine, settings: Settings) -> None:

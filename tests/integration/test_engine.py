@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,11 +16,12 @@ import pytest
 
 from interviewer.access import Caller
 from interviewer.config import Settings
+from interviewer.corpus import Corpus
 from interviewer.engine import Engine
 from interviewer.errors import AnswerRejected, NotFoundError, SessionFinished, StorageError
 from interviewer.report import to_markdown
+from tests.helpers import ROOT, Cli, cli_command, run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 WEAK = "It depends on the company and I would ask the team."
 
 ME = Caller.terminal()
@@ -59,7 +60,8 @@ def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) ->
 def test_follow_ups_are_capped_per_prompt(settings: Settings) -> None:
     engine = Engine(replace(settings, max_followups=1), progress=False)
     session, _ = engine.start(ME, "topic", "fs-why")
-    assert engine.submit(ME, session, WEAK).next.kind == "followup"  # type: ignore[union-attr]
+    first = engine.submit(ME, session, WEAK).next
+    assert first is not None and first.kind == "followup"
     after = engine.submit(ME, session, WEAK).next
     assert after is not None and (after.kind, after.prompt_id) == ("question", "fsw-p2")
 
@@ -93,7 +95,8 @@ def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidd
     engine.end(ME, session)  # the prompt is done: everything is named
     done = engine.transcript(ME, session)
     assert probed.point in to_markdown(done) and done["prompts"][0]["reference_answer"] == prompt.reference_answer
-    assert engine.last_grade(ME, session)["withheld"] == 0  # type: ignore[index]
+    last = engine.last_grade(ME, session)
+    assert last is not None and last["withheld"] == 0
 
 
 def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(engine: Engine) -> None:
@@ -132,7 +135,8 @@ def test_bad_answers_are_refused_and_lose_nothing(engine: Engine) -> None:
         with pytest.raises(AnswerRejected):
             engine.submit(ME, session, bad)
     assert engine.transcript(ME, session)["prompts"] == before["prompts"]
-    assert engine.current(ME, session).prompt_id == "fsw-p2"  # type: ignore[union-attr]
+    current = engine.current(ME, session)
+    assert current is not None and current.prompt_id == "fsw-p2"
 
 
 def test_a_finished_session_takes_no_more_answers(engine: Engine) -> None:
@@ -180,46 +184,46 @@ def _session_id(stdout: str) -> str:
 
 
 def test_a_piped_day_58_interview_runs_to_the_end_and_the_transcript_shows_every_turn(
-    cli: object, corpus: object, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One follow-up at most, so every prompt takes exactly two lines: a weak answer, then a strong one.
     monkeypatch.setenv("INTERVIEWER_MAX_FOLLOWUPS", "1")
     plan = ["fsw-p1", "fst-p1", "pit-p1", "fsw-p2", "fst-p2", "pit-p2"]
-    answers = [line for p in plan for line in (WEAK, corpus.prompt(p).prompt.reference_answer)]  # type: ignore[attr-defined]
-    result = cli("interview", "--day", "58", stdin="\n".join(answers) + "\n")  # type: ignore[operator]
+    answers = [line for p in plan for line in (WEAK, corpus.prompt(p).prompt.reference_answer)]
+    result = cli("interview", "--day", "58", stdin="\n".join(answers) + "\n")
     assert result.returncode == 0, result.stderr
     assert "Interview finished." in result.stdout
     session = _session_id(result.stdout)
-    data = json.loads(cli("transcript", session, "--format", "json").stdout)  # type: ignore[operator]
+    data = json.loads(cli("transcript", session, "--format", "json").stdout)
     assert data["status"] == "finished"
     assert [b["prompt_id"] for b in data["prompts"]] == ["fsw-p1", "fst-p1", "pit-p1", "fsw-p2", "fst-p2", "pit-p2"]
     graded = [t for b in data["prompts"] for t in b["turns"] if t["grade"]]
     assert len(graded) == 12
     assert [t["kind"] for t in graded] == ["question", "followup"] * 6
     assert all(b["result"]["score"] >= 3 for b in data["prompts"])
-    markdown = cli("transcript", session).stdout  # type: ignore[operator]
+    markdown = cli("transcript", session).stdout
     for block in data["prompts"]:
         assert block["question"] in markdown
     assert markdown.count("Grade for this answer:") == len(graded)
 
 
-def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(data_dir: Path, corpus: object) -> None:
-    env = os.environ.copy()
+def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(data_dir: Path, corpus: Corpus) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "interviewer.cli", "interview", "--day", "58"],
+        cli_command("interview", "--day", "58"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=os.environ.copy(),
         cwd=ROOT,
     )
     assert proc.stdin and proc.stdout
+    stdin, stdout = proc.stdin, proc.stdout
 
     def read_until_question() -> list[str]:
         seen: list[str] = []
         while True:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
+            line = stdout.readline()
             assert line, "the interview ended early: " + "".join(seen)
             seen.append(line)
             if line.startswith(("Question ", "Follow-up:")):
@@ -228,51 +232,34 @@ def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(dat
     header = read_until_question()
     session = _session_id("".join(header))
     for prompt_id in ["fsw-p1", "fst-p1"]:
-        proc.stdin.write(corpus.prompt(prompt_id).prompt.reference_answer + "\n")  # type: ignore[attr-defined]
-        proc.stdin.flush()
+        stdin.write(corpus.prompt(prompt_id).prompt.reference_answer + "\n")
+        stdin.flush()
         last = read_until_question()[-1]
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert last.startswith("Question 3 of 6: Why is point-in-time correctness critical")
 
-    resumed = subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", "interview", "--session", session],
-        input="/quit\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+    resumed = run_cli("interview", "--session", session, stdin="/quit\n", timeout=120)
     assert f"Resuming session {session}." in resumed.stdout
     assert last.strip() in resumed.stdout
-    data = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "interviewer.cli", "transcript", session, "--format", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-        ).stdout
-    )
+    data = json.loads(run_cli("transcript", session, "--format", "json", timeout=120).stdout)
     assert [b["prompt_id"] for b in data["prompts"]] == ["fsw-p1", "fst-p1"]
     assert all(b["result"]["score"] >= 3 for b in data["prompts"])
     assert data["pending"]["prompt_id"] == "pit-p1"
 
 
-def test_sessions_command_lists_newest_first(cli: object) -> None:
-    cli("interview", "--topic", "fs-why", stdin="/quit\n")  # type: ignore[operator]
-    cli("interview", "--topic", "versioning", stdin="/quit\n")  # type: ignore[operator]
-    rows = json.loads(cli("sessions", "--json").stdout)  # type: ignore[operator]
+def test_sessions_command_lists_newest_first(cli: Cli) -> None:
+    cli("interview", "--topic", "fs-why", stdin="/quit\n")
+    cli("interview", "--topic", "versioning", stdin="/quit\n")
+    rows = json.loads(cli("sessions", "--json").stdout)
     assert [r["target"] for r in rows] == ["versioning", "fs-why"]
-    table = cli("sessions").stdout  # type: ignore[operator]
+    table = cli("sessions").stdout
     assert table.index("Versioning") < table.index("Why feature stores")
 
 
-def test_a_corrupt_database_gets_one_clear_line(cli: object, data_dir: Path) -> None:
+def test_a_corrupt_database_gets_one_clear_line(cli: Cli, data_dir: Path) -> None:
     (data_dir / "sessions.sqlite").write_bytes(b"this is not a database" * 100)
-    result = cli("sessions")  # type: ignore[operator]
+    result = cli("sessions")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"error: The session database {data_dir / 'sessions.sqlite'} is corrupt (file is not a database); "
@@ -290,27 +277,18 @@ def test_a_locked_database_gets_one_clear_line(engine: Engine, settings: Setting
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert engine.current(ME, session).prompt_id == "fsw-p1"  # type: ignore[union-attr]
+    current = engine.current(ME, session)
+    assert current is not None and current.prompt_id == "fsw-p1"
     assert engine.submit(ME, session, _strong(engine, "fsw-p1")).grade is not None
 
 
-def test_a_corrupt_corpus_file_stops_the_cli_with_file_and_field(cli: object, tmp_path: Path) -> None:
-    import shutil
-
+def test_a_corrupt_corpus_file_stops_the_cli_with_file_and_field(cli: Cli, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     (corpus / "days" / "day57.yaml").write_text("kind: day_plan\nday: [57\n", encoding="utf-8")
     env = {**os.environ, "INTERVIEWER_CORPUS_DIR": str(corpus)}
-    result = subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", "corpus", "validate"], capture_output=True, text=True, env=env
-    )
+    result = cli("corpus", "validate", env=env)
     assert result.returncode == 1
     assert result.stdout.startswith("corpus/days/day57.yaml: line 3")
-    interview = subprocess.run(
-        [sys.executable, "-m", "interviewer.cli", "interview", "--day", "58"],
-        capture_output=True,
-        text=True,
-        env=env,
-        input="",
-    )
+    interview = cli("interview", "--day", "58", env=env, stdin="")
     assert interview.returncode == 2 and "corpus/days/day57.yaml" in interview.stderr

@@ -21,6 +21,8 @@ from interviewer.config import Settings
 from interviewer.corpus import Corpus
 from interviewer.engine import Engine
 from interviewer.errors import LimitReached, NotFoundError
+from tests.helpers import Cli, serving
+from tests.llm.scripted import ScriptedChatModel
 
 SESSION, PROGRESS, CHAT, GRADE, NOTICE, REVIEW, DOWNLOAD_MD, DOWNLOAD_JSON, HISTORY = range(9)
 ALICE, BOB = ("alice", "alice-pass-1234"), ("bob", "bob-pass-5678")
@@ -30,8 +32,6 @@ SECRET = "At Zyxwell our churn model drifted after the Quorvex-17 pricing change
 
 @pytest.fixture
 def shared_url(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from ..conftest import serving  # type: ignore[import-not-found]
-
     monkeypatch.setenv("INTERVIEWER_AUTH", ",".join(f"{u}:{p}" for u, p in (ALICE, BOB)))
     with serving() as url:
         yield url
@@ -124,7 +124,7 @@ def test_the_engine_refuses_other_peoples_sessions_and_prefixes_on_the_web(setti
     assert engine.current(alice, sid) is not None and engine.sessions(bob) == []
 
 
-def test_forget_deletes_a_users_sessions_checkpoints_results_and_downloads(settings: Settings, cli: Any) -> None:
+def test_forget_deletes_a_users_sessions_checkpoints_results_and_downloads(settings: Settings, cli: Cli) -> None:
     import sqlite3
 
     from interviewer import exports
@@ -184,8 +184,6 @@ def test_over_the_model_call_limit_the_rubric_brain_grades_and_says_so(settings:
     from interviewer.grading.llm_brain import LLMBrain
     from interviewer.grading.rubric import RubricBrain
     from interviewer.llm import LLMSettings
-
-    from ..llm.scripted import ScriptedChatModel  # type: ignore[import-not-found]
 
     grader = Grader(replace(settings, model_calls_per_minute=3, max_followups=0), progress=False)
     rubric = grader.brain("rubric")

@@ -12,8 +12,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +34,8 @@ from interviewer.auth import (
 )
 from interviewer.errors import InterviewerError
 from interviewer.web import address, check_exposure, is_loopback
-from tests.conftest import ROOT, free_port, run_cli
+from tests import helpers
+from tests.helpers import ROOT, free_port, run_cli
 
 ALICE, BOB, CAROL = ("alice", "alice-password-1"), ("bob@example.org", "bob-password-22"), ("carol", "carol-pass-333")
 SECRET = "top secret interview notes"
@@ -127,12 +126,11 @@ def download(shared_data: Path, signed: Server) -> Path:
 
 
 @pytest.fixture
-def temp_secret() -> Iterator[Path]:
-    """A secret in the system temporary folder, which the app used to serve whole."""
-    with tempfile.NamedTemporaryFile("w", prefix="interviewer-secret-", suffix=".txt", delete=False) as handle:
-        handle.write(SECRET)
-    yield Path(handle.name)
-    Path(handle.name).unlink(missing_ok=True)
+def temp_secret(tmp_path: Path) -> Path:
+    """A secret in the system temporary folder (pytest's folders are in it), which the app used to serve whole."""
+    path = tmp_path / "interviewer-secret.txt"
+    path.write_text(SECRET)
+    return path
 
 
 def sign_in(server: Server, user: str, password: str) -> httpx.Response:
@@ -158,9 +156,8 @@ def cookie_of(response: httpx.Response) -> str:
 
 
 def run_app(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "app.py", *args], cwd=ROOT, env=_env(**env), capture_output=True, text=True, timeout=60
-    )
+    """`python app.py ARGS` with exactly the login variables in `env`."""
+    return helpers.run_app(*args, env=_env(**env), timeout=60)
 
 
 def test_an_exposed_bind_without_a_login_is_refused_with_one_line_that_says_why_and_what_to_do(
@@ -349,7 +346,9 @@ def test_the_sharing_guard_is_installed_and_the_browser_keeps_no_run_history(sig
     assert raw_get(signed, "/gradio_api/runs", cookie)[0] == 404
 
 
-def test_users_from_the_file_and_the_variable_sign_in_and_a_wrong_password_is_refused(signed: Server) -> None:
+def test_users_from_the_file_and_the_variable_sign_in_and_a_wrong_password_is_refused(
+    signed: Server, tmp_path: Path
+) -> None:
     from gradio_client import Client
 
     for user, password in (BOB, CAROL):
@@ -357,11 +356,11 @@ def test_users_from_the_file_and_the_variable_sign_in_and_a_wrong_password_is_re
         assert ok.status_code == 200 and ok.json() == {"success": True}
     wrong = sign_in(signed, BOB[0], CAROL[1])
     assert wrong.status_code == 400 and wrong.json()["detail"] == "Incorrect credentials."
-    client = Client(signed.url, auth=BOB, verbose=False)
+    client = Client(signed.url, auth=BOB, verbose=False, download_files=str(tmp_path / "client"))
     started = client.predict("topic:fs-why", 1, api_name="/start")
     assert isinstance(started[0], str) and len(started[0]) >= 8
     with pytest.raises(ValueError, match="Could not login"):
-        Client(signed.url, auth=(BOB[0], "wrong password"), verbose=False)
+        Client(signed.url, auth=(BOB[0], "wrong password"), verbose=False, download_files=False)
 
 
 def test_five_wrong_passwords_lock_the_user_even_against_the_right_one(signed: Server) -> None:

@@ -9,6 +9,7 @@ import pytest
 from gradio_client import Client
 
 from interviewer.corpus import Corpus
+from tests.helpers import free_port, run_app
 
 # Outputs of every screen-changing endpoint, in order.
 SESSION, PROGRESS, CHAT, GRADE, NOTICE, REVIEW, DOWNLOAD_MD, DOWNLOAD_JSON, HISTORY = range(9)
@@ -23,8 +24,8 @@ def text(message: dict[str, object]) -> str:
 
 
 @pytest.fixture
-def client(app_url: str) -> Client:
-    return Client(app_url, verbose=False)
+def client(app_url: str, tmp_path: Path) -> Client:
+    return Client(app_url, verbose=False, download_files=str(tmp_path / "client"))
 
 
 def test_a_short_interview_through_the_api_returns_the_graded_transcript(client: Client, corpus: Corpus) -> None:
@@ -74,14 +75,14 @@ def test_an_unknown_session_id_shows_the_start_screen_with_a_message(client: Cli
     assert out[SESSION] == "" and "No session 'ffffffffffff'" in out[NOTICE]
 
 
-def test_several_users_at_once_each_get_their_own_session(app_url: str, corpus: Corpus) -> None:
+def test_several_users_at_once_each_get_their_own_session(app_url: str, corpus: Corpus, tmp_path: Path) -> None:
     results: dict[int, tuple[str, str]] = {}
     errors: list[BaseException] = []
     choices = ["topic:fs-why", "topic:point-in-time", "topic:versioning", "topic:mlflow-registry"]
 
     def user(n: int) -> None:
         try:
-            c = Client(app_url, verbose=False)
+            c = Client(app_url, verbose=False, download_files=str(tmp_path / f"user-{n}"))
             sid = c.predict(choices[n], 1, api_name="/start")[SESSION]
             out = c.predict(sid, "I would log served features and compare them with training.", api_name="/answer")
             results[n] = (sid, out[REVIEW])
@@ -103,26 +104,18 @@ def test_several_users_at_once_each_get_their_own_session(app_url: str, corpus: 
 
 def test_the_app_refuses_to_start_on_an_unusable_data_folder_with_one_clear_line(tmp_path: Path) -> None:
     import os
-    import subprocess
-    import sys
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    env = {**os.environ, "INTERVIEWER_DATA_DIR": str(blocker / "data")}
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "app.py", "--port", "0"], cwd=root, env=env, capture_output=True, text=True, timeout=120
-    )
+    result = run_app("--port", "0", env={**os.environ, "INTERVIEWER_DATA_DIR": str(blocker / "data")})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: The data folder {blocker / 'data'}")
 
 
 def test_with_a_model_configured_the_app_offers_it_and_carries_on_when_it_is_down(
-    data_dir: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from interviewer.web import launch
-
-    from ..conftest import free_port  # type: ignore[import-not-found]
 
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "local-model")
@@ -130,7 +123,7 @@ def test_with_a_model_configured_the_app_offers_it_and_carries_on_when_it_is_dow
     port = free_port()
     demo = launch("127.0.0.1", port, block=False)
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "client"))
         started = client.predict("topic:fs-why", 1, "llm", api_name="/start")
         graded = client.predict(started[SESSION], corpus.prompt("fsw-p1").prompt.reference_answer, api_name="/answer")
         assert "brain rubric" in graded[GRADE] and "The model failed (" in graded[GRADE]

@@ -57,11 +57,6 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     server.shutdown()
 
 
-@pytest.fixture
-def grader(settings: Settings) -> Grader:
-    return Grader(settings, progress=False)
-
-
 def llm_brain(grader: Grader, url: str) -> LLMBrain:
     settings = LLMSettings(base_url=url, api_key=None, model="local", timeout=1.0, max_retries=1)
     rubric = grader.brain("rubric")
@@ -78,10 +73,9 @@ def test_a_misbehaving_endpoint_falls_back_to_the_rubric_brain(grader: Grader, e
     assert grade.fallback is not None and expected in grade.fallback
 
 
-def test_the_interview_never_stops_when_the_model_is_down(settings: Settings) -> None:
+def test_the_interview_never_stops_when_the_model_is_down(settings: Settings, grader: Grader) -> None:
     server, url = serve("error")
     try:
-        grader = Grader(settings, progress=False)
         grader.register_brain(llm_brain(grader, url))
         engine = Engine(settings, progress=False, grader=grader)
         session, _ = engine.start(ME, "topic", "fs-why", count=1, brain="llm")

@@ -4,10 +4,11 @@ failure falls back to the rubric brain and says so."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
+from langchain_core.messages import BaseMessage
 
-from interviewer.config import Settings
 from interviewer.grader import Grader
 from interviewer.grading import TurnContext
 from interviewer.grading.llm_brain import LLMBrain
@@ -27,13 +28,8 @@ def judgement(verdict: str, quote: str) -> str:
     return json.dumps({"verdict": verdict, "quote": quote})
 
 
-@pytest.fixture
-def grader(settings: Settings) -> Grader:
-    return Grader(settings, progress=False)
-
-
 def brain_with(
-    grader: Grader, replies: list[object], context_tokens: int = 4096, concurrency: int = 1
+    grader: Grader, replies: Sequence[object], context_tokens: int = 4096, concurrency: int = 1
 ) -> tuple[LLMBrain, ScriptedChatModel]:
     model = ScriptedChatModel(replies=list(replies))
     llm = LLMSettings(
@@ -66,8 +62,8 @@ def test_points_judged_at_once_keep_their_own_verdicts(grader: Grader) -> None:
     prompt = grader.corpus.prompt("fsw-p1").prompt
     covered = {p.point: judgement("covered", "A feature store defines each feature once") for p in prompt.rubric[::2]}
 
-    def respond(messages: list[object]) -> str:
-        sent = str(messages[1].content)  # type: ignore[attr-defined]
+    def respond(messages: list[BaseMessage]) -> str:
+        sent = str(messages[1].content)
         return next((reply for point, reply in covered.items() if point in sent), judgement("missed", ""))
 
     brain, model = brain_with(grader, [], concurrency=4)
@@ -182,7 +178,9 @@ def test_trimming_drops_the_oldest_exchange_first_and_keeps_the_rubric_point(gra
     brain.follow_up(prompt, points, [], TurnContext(history=history))
     sent = model.history[0]["messages"][1].content
     assert "old question 0" not in sent and ANSWER in sent
-    target = next(p for p in prompt.rubric if p.id == brain.fallback.follow_up(prompt, points, []).point_id)  # type: ignore[union-attr]
+    probe = brain.fallback.follow_up(prompt, points, [])
+    assert probe is not None
+    target = next(p for p in prompt.rubric if p.id == probe.point_id)
     assert target.point in sent
 
 

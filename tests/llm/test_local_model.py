@@ -22,8 +22,10 @@ from interviewer.engine import Engine
 from interviewer.grader import Grader
 from interviewer.grading import TurnContext
 from interviewer.grading.llm_brain import LLMBrain
+from interviewer.grading.rubric import RubricBrain
 from interviewer.llm import LLMSettings, chat_model
 from interviewer.report import to_markdown
+from tests.helpers import Cli, free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,8 +34,6 @@ ME = Caller.terminal()
 
 @pytest.fixture(scope="module")
 def model_url() -> Iterator[str]:
-    from ..conftest import free_port  # type: ignore[import-not-found]
-
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "local_server.py"), str(port)],
@@ -57,11 +57,10 @@ def llm_settings(model_url: str) -> LLMSettings:
     return LLMSettings(base_url=model_url, api_key=None, model="smollm2", timeout=120.0, max_retries=1, concurrency=1)
 
 
-def test_structured_output_from_a_real_model_parses_into_verdicts(
-    settings: Settings, llm_settings: LLMSettings
-) -> None:
-    grader = Grader(settings, progress=False)
-    brain = LLMBrain(chat_model(llm_settings), llm_settings, fallback=grader.brain("rubric"))  # type: ignore[arg-type]
+def test_structured_output_from_a_real_model_parses_into_verdicts(grader: Grader, llm_settings: LLMSettings) -> None:
+    rubric = grader.brain("rubric")
+    assert isinstance(rubric, RubricBrain)
+    brain = LLMBrain(chat_model(llm_settings), llm_settings, fallback=rubric)
     prompt = grader.corpus.prompt("fsw-p2").prompt
     answer = "A feature store is overkill for one team with one batch model and a handful of features."
     grade = brain.grade(prompt, answer, TurnContext())
@@ -89,7 +88,8 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
         Settings(corpus_dir=settings.corpus_dir, data_dir=settings.data_dir, max_followups=1), progress=False
     )
     session, _ = engine.start(ME, "topic", "fs-why", count=1)
-    assert engine.store.get(session).brain == "llm"  # type: ignore[union-attr]
+    row = engine.store.get(session)
+    assert row is not None and row.brain == "llm"
     outcome = engine.submit(ME, session, "Skew is when training features differ from serving features.")
     assert outcome.grade is not None and outcome.grade.brain in {"llm", "rubric"}
     if outcome.next is not None:
@@ -103,26 +103,26 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
     assert "tokens" in to_markdown(data)
 
 
-def test_doctor_reports_a_working_endpoint(model_url: str, cli: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_reports_a_working_endpoint(model_url: str, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", model_url)
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "smollm2")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-never-shown")
-    result = cli("doctor")  # type: ignore[operator]
+    result = cli("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok  reachable" in result.stdout and "ok  structured output" in result.stdout
     assert "sk-test" not in result.stdout + result.stderr
 
 
-def test_doctor_says_when_nothing_is_configured_or_reachable(cli: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "offline rubric brain" in cli("doctor").stdout  # type: ignore[operator]
+def test_doctor_says_when_nothing_is_configured_or_reachable(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "offline rubric brain" in cli("doctor").stdout
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("INTERVIEWER_LLM_TIMEOUT", "2")
-    result = cli("doctor")  # type: ignore[operator]
+    result = cli("doctor")
     assert result.returncode == 1 and "FAIL reachable: APIConnectionError" in result.stdout
 
 
 def test_eval_with_the_llm_brain_reports_model_use_and_follow_ups(
-    model_url: str, cli: object, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    model_url: str, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import yaml
 
@@ -135,7 +135,7 @@ def test_eval_with_the_llm_brain_reports_model_use_and_follow_ups(
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "smollm2")
     monkeypatch.setenv("INTERVIEWER_LLM_TIMEOUT", "120")
     reports = tmp_path / "reports"
-    result = cli("eval", "--brain", "llm", "--cases", str(cases), "--reports", str(reports))  # type: ignore[operator]
+    result = cli("eval", "--brain", "llm", "--cases", str(cases), "--reports", str(reports))
     assert result.returncode == 0, result.stderr
     report = json.loads((reports / "eval-llm.json").read_text(encoding="utf-8"))
     assert report["brain"] == "llm" and report["summary"]["n"] == 2

@@ -2,6 +2,7 @@
 
 import ipaddress
 import socket
+from typing import Any
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
@@ -19,17 +20,18 @@ def _allowed(address: object) -> bool:
         return False
 
 
-def _guarded_connect(self: socket.socket, address: object) -> None:
+def _guarded_connect(self: socket.socket, address: Any) -> None:
     if not _allowed(address):
         raise ConnectionRefusedError(f"tests block network access (tried {address!r})")
     _real_connect(self, address)
 
 
-def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
     if not _allowed(address):
         raise ConnectionRefusedError(f"tests block network access (tried {address!r})")
     return _real_connect_ex(self, address)
 
 
-socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+_patched: Any = socket.socket  # replacing a method of a class: the type checker is told it is meant
+_patched.connect = _guarded_connect
+_patched.connect_ex = _guarded_connect_ex

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -88,9 +90,9 @@ def broken_corpus(tmp_path: Path) -> Path:
     return target
 
 
-def _edit(path: Path, change: object) -> None:
+def _edit(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)  # type: ignore[operator]
+    change(data)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
@@ -104,7 +106,7 @@ def test_invalid_yaml_names_file_and_line(broken_corpus: Path) -> None:
 
 
 def test_a_missing_field_names_file_entry_and_field(broken_corpus: Path) -> None:
-    def drop_probe(data: dict) -> None:  # type: ignore[type-arg]
+    def drop_probe(data: dict[str, Any]) -> None:
         del data["topics"][0]["prompts"][1]["rubric"][2]["probe"]
 
     _edit(broken_corpus / "days" / "day58.yaml", drop_probe)
@@ -116,7 +118,7 @@ def test_a_missing_field_names_file_entry_and_field(broken_corpus: Path) -> None
 
 
 def test_bad_cross_references_and_duplicate_ids_are_named(broken_corpus: Path) -> None:
-    def break_refs(data: dict) -> None:  # type: ignore[type-arg]
+    def break_refs(data: dict[str, Any]) -> None:
         data["prompts"][0]["rubric"][0]["objective"] = "no-such-objective"
         data["prompts"][1]["id"] = data["prompts"][0]["id"]
 

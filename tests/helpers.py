@@ -1,0 +1,87 @@
+"""Helpers the tests import (`from tests.helpers import run_cli`); fixtures live in conftest.py.
+
+Nothing here blocks the network or sets the environment: tests/conftest.py does, before any test runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from interviewer.engine import Engine
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+
+
+def cli_command(*args: str) -> list[str]:
+    """The command line of `interviewer ARGS` (for the tests that drive a process with Popen)."""
+    return [sys.executable, "-m", "interviewer.cli", *args]
+
+
+def _run(
+    command: list[str], stdin: str | bytes | None, env: Mapping[str, str] | None, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    raw = isinstance(stdin, bytes)
+    done = subprocess.run(
+        command,
+        input=stdin,
+        capture_output=True,
+        text=not raw,
+        timeout=timeout,
+        env=dict(os.environ if env is None else env),
+        cwd=ROOT,
+    )
+    if raw:
+        return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
+    return done
+
+
+def run_cli(
+    *args: str, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """Run `interviewer ARGS` as a user would, in a new process, from the repository's folder.
+
+    `env` is the whole environment of the process (default: this one's); bytes on `stdin` are piped as they
+    are (for input that is not UTF-8) and the output is still returned as text.
+    """
+    return _run(cli_command(*args), stdin, env, timeout)
+
+
+def run_app(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python app.py ARGS` as an operator starts it; the tests that use it expect it to stop at once."""
+    return _run([sys.executable, "app.py", *args], None, env, timeout)
+
+
+class Cli(Protocol):
+    """The `cli` fixture: `run_cli` against the test's data folder."""
+
+    def __call__(
+        self, *args: str, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]: ...
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(engine: Engine | None = None) -> Iterator[str]:
+    """The web app, served for real on a free local port (over the given engine, or a new one); its URL."""
+    from interviewer.web import launch
+
+    port = free_port()
+    demo = launch("127.0.0.1", port, block=False, engine=engine)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
