@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from interviewer.config import Settings
 from interviewer.corpus import Corpus, Prompt, load_corpus
-from interviewer.embeddings import Vectors
+from interviewer.embeddings import Vectors, encoder
 from interviewer.errors import AnswerRejected, NotFoundError
 from interviewer.grading import Brain, TurnContext
 from interviewer.grading.llm_brain import LLMBrain
@@ -65,8 +65,6 @@ class Grader:
 
     def related_texts(self, prompt_id: str, query: str) -> list[str]:
         """Objectives and rubric points of a prompt's topic nearest to a query (the LLM interviewer's tool)."""
-        from interviewer.embeddings import encoder
-
         topic = self.corpus.prompt(prompt_id).topic.id
         found = self.index.related(encoder().encode([query[:1000]])[0], topic=topic, kinds=("objective", "point"), k=5)
         return [f"{r.kind}: {r.text}" for r in found]

@@ -24,6 +24,7 @@ import numpy as np
 from interviewer.corpus import Corpus, Prompt
 from interviewer.embeddings import DIMENSIONS, MiniLMInt8, Vectors, encoder
 from interviewer.errors import InterviewerError
+from interviewer.text import split_sentences
 
 COLLECTION = "curriculum"
 BATCH = 64
@@ -86,8 +87,6 @@ def query_vector(question: str, answer: str) -> Vectors:
 
     The sentences are embedded one by one (and cached), so the grader reuses them at no cost.
     """
-    from interviewer.grading.text import split_sentences
-
     texts = [question, *(s.text for s in split_sentences(answer))]
     vectors = encoder().encode(texts)
     query = vectors[0] + vectors[1:].mean(axis=0) if len(texts) > 1 else vectors[0]
@@ -114,6 +113,112 @@ def _reason(exc: BaseException) -> str:
     return text[:160]
 
 
+def _busy(exc: BaseException) -> bool:
+    """True when a failure says the index is busy or the disk is full, not that it is broken."""
+    return any(marker in str(exc).lower() for marker in _NOT_BROKEN)
+
+
+def open_collection(path: Path) -> Any:
+    """The curriculum collection of the Chroma database in the folder `path`, created empty when missing."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(path),
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
+        )
+        function: Any = MiniLMInt8()
+        return client.get_or_create_collection(
+            COLLECTION, embedding_function=function, metadata={"hnsw:space": "cosine"}
+        )
+    except PermissionError as exc:
+        raise InterviewerError(f"The index folder {path} is not writable: {exc.strerror}") from None
+
+
+def forget_clients() -> None:
+    """Drop Chroma's cached clients, so the next open reads the disk again."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
+def add_entries(col: Any, entries: list[IndexEntry], *, progress: bool, announced: bool) -> None:
+    """Embed entries and add them in batches: a progress bar on a terminal, else one line unless announced."""
+    from tqdm import tqdm
+
+    tty = progress and sys.stderr.isatty()
+    if progress and not tty and not announced:
+        print(f"Building the curriculum index ({len(entries)} entries)...", file=sys.stderr, flush=True)
+    bar = tqdm(total=len(entries), desc="Indexing curriculum", unit="entry", disable=not tty, file=sys.stderr)
+    with bar:
+        for chunk in _batches(entries, BATCH):
+            vectors = encoder().encode([e.text for e in chunk])
+            col.add(
+                ids=[e.id for e in chunk],
+                documents=[e.text for e in chunk],
+                metadatas=[e.metadata for e in chunk],
+                embeddings=list(vectors),
+            )
+            bar.update(len(chunk))
+
+
+def read_vectors(col: Any, ids: Sequence[str]) -> dict[str, Vectors]:
+    """The stored vector of every id; raises _BrokenIndex when any of them cannot be read."""
+    got = col.get(ids=list(ids), include=["embeddings"])
+    vectors = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+    bad = len(ids) - sum(1 for v in vectors.values() if v.shape == (DIMENSIONS,))
+    if bad:
+        raise _BrokenIndex(f"{bad} of {len(ids)} vectors cannot be read")
+    return vectors
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a broken index to `<name>.broken-<UTC time>` beside it; the user decides when to delete it."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.broken-{stamp}")
+    for n in range(1, 100):
+        if not aside.exists():
+            break
+        aside = path.with_name(f"{path.name}.broken-{stamp}-{n}")
+    try:
+        path.rename(aside)
+    except OSError as exc:
+        raise InterviewerError(
+            f"The curriculum index in {path} is broken and cannot be moved aside ({exc.strerror or exc}); "
+            "move it away and start again."
+        ) from None
+    return aside
+
+
+def _where(kinds: Sequence[str], topic: str | None, day: int | None) -> dict[str, Any]:
+    """A Chroma filter on the kinds of entry, and optionally a topic or a day."""
+    clauses: list[dict[str, Any]] = [{"kind": {"$in": list(kinds)}}]
+    if topic is not None:
+        clauses.append({"topic": topic})
+    if day is not None:
+        clauses.append({"day": day})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _related(res: Any) -> list[Related]:
+    """The hits of a Chroma query, nearest first."""
+    out: list[Related] = []
+    for doc, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
+        out.append(
+            Related(
+                kind=str(meta["kind"]),
+                ref=str(meta["ref"]),
+                text=str(doc),
+                topic=str(meta["topic"]),
+                objective=str(meta.get("objective", "")),
+                similarity=round(1.0 - float(dist), 4),
+            )
+        )
+    return out
+
+
 class CurriculumIndex:
     """The curriculum collection in a Chroma PersistentClient under `path`.
 
@@ -137,21 +242,7 @@ class CurriculumIndex:
     # -- opening and syncing -------------------------------------------------------------------
 
     def _open(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(
-                path=str(self.path),
-                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
-            )
-            function: Any = MiniLMInt8()
-            return client.get_or_create_collection(
-                COLLECTION, embedding_function=function, metadata={"hnsw:space": "cosine"}
-            )
-        except PermissionError as exc:
-            raise InterviewerError(f"The index folder {self.path} is not writable: {exc.strerror}") from None
+        return open_collection(self.path)
 
     def collection(self) -> Any:
         """The open collection: built on first use, rebuilt when its folder vanished or broke."""
@@ -177,19 +268,24 @@ class CurriculumIndex:
         try:
             if self.path.exists() and not self.path.is_dir():
                 raise _BrokenIndex("it is a file, not a folder")
-            self._collection = self._open()
-            report = self._sync()
-            self._verify()
-            return report
+            return self._fill()
         except InterviewerError:
             raise
         except Exception as exc:
-            if any(marker in str(exc).lower() for marker in _NOT_BROKEN):
+            if _busy(exc):
                 self._reset()
                 raise InterviewerError(
                     f"The curriculum index in {self.path} cannot be used now ({_reason(exc)}); try again shortly."
                 ) from None
             return self._recover(exc)
+
+    def _fill(self) -> SyncReport:
+        """Open the collection, sync it and read every corpus entry's vector back (kept for grading)."""
+        self._collection = self._open()
+        report = self._sync()
+        if self._wanted:
+            self._vectors = read_vectors(self._collection, sorted(self._wanted))
+        return report
 
     def _sync(self) -> SyncReport:
         """Embed the corpus entries the open collection lacks and delete the ones the corpus no longer has."""
@@ -201,30 +297,16 @@ class CurriculumIndex:
         for chunk in _batches(stale, 512):
             col.delete(ids=list(chunk))
         if missing:
-            self._add(col, missing)
+            add_entries(col, missing, progress=self.progress, announced=self._announced)
         self._vectors.clear()
         return SyncReport(added=len(missing), removed=len(stale), kept=len(present & wanted))
-
-    def _verify(self) -> None:
-        """Read every corpus entry's vector back (and keep them for grading); raise when any is missing."""
-        if not self._wanted:
-            return
-        got = self._collection.get(ids=sorted(self._wanted), include=["embeddings"])
-        vectors = {i: np.asarray(v, dtype=np.float32) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
-        bad = len(self._wanted) - sum(1 for v in vectors.values() if v.shape == (DIMENSIONS,))
-        if bad:
-            raise _BrokenIndex(f"{bad} of {len(self._wanted)} vectors cannot be read")
-        self._vectors = vectors
 
     def _recover(self, exc: Exception) -> SyncReport:
         """Keep the broken index aside, build a new one, and say so on stderr and in `notice`."""
         self._reset()
-        reason = _reason(exc)
-        aside = self._move_aside() if self.path.exists() or self.path.is_symlink() else None
+        aside = move_aside(self.path) if self.path.exists() or self.path.is_symlink() else None
         try:
-            self._collection = self._open()
-            report = self._sync()
-            self._verify()
+            report = self._fill()
         except InterviewerError:
             raise
         except Exception as again:
@@ -233,57 +315,20 @@ class CurriculumIndex:
                 f"The curriculum index in {self.path} cannot be built ({_reason(again)}); check the data folder."
             ) from None
         where = f"moved it to {aside} and built a new one" if aside else "built a new one"
-        self.notice = f"The curriculum index in {self.path} could not be used ({reason}); {where}."
+        self.notice = f"The curriculum index in {self.path} could not be used ({_reason(exc)}); {where}."
         self._say(self.notice, always=True)
         return report
 
-    def _move_aside(self) -> Path:
-        """Rename the index to `<name>.broken-<UTC time>` beside it; the user decides when to delete it."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.broken-{stamp}")
-        for n in range(1, 100):
-            if not aside.exists():
-                break
-            aside = self.path.with_name(f"{self.path.name}.broken-{stamp}-{n}")
-        try:
-            self.path.rename(aside)
-        except OSError as exc:
-            raise InterviewerError(
-                f"The curriculum index in {self.path} is broken and cannot be moved aside ({exc.strerror or exc}); "
-                "move it away and start again."
-            ) from None
-        return aside
-
     def _reset(self) -> None:
         """Forget the open collection and Chroma's cached clients, so the next open reads the disk again."""
-        from chromadb.api.shared_system_client import SharedSystemClient
-
         self._collection = None
         self._vectors.clear()
-        SharedSystemClient.clear_system_cache()
+        forget_clients()
 
     def _say(self, line: str, *, always: bool) -> None:
         if always or self.progress:
             print(line, file=sys.stderr, flush=True)
             self._announced = True
-
-    def _add(self, col: Any, entries: list[IndexEntry]) -> None:
-        from tqdm import tqdm
-
-        tty = self.progress and sys.stderr.isatty()
-        if self.progress and not tty and not self._announced:
-            print(f"Building the curriculum index ({len(entries)} entries)...", file=sys.stderr, flush=True)
-        bar = tqdm(total=len(entries), desc="Indexing curriculum", unit="entry", disable=not tty, file=sys.stderr)
-        with bar:
-            for chunk in _batches(entries, BATCH):
-                vectors = encoder().encode([e.text for e in chunk])
-                col.add(
-                    ids=[e.id for e in chunk],
-                    documents=[e.text for e in chunk],
-                    metadatas=[e.metadata for e in chunk],
-                    embeddings=list(vectors),
-                )
-                bar.update(len(chunk))
 
     def _guarded(self, operation: Callable[[Any], T]) -> T:
         """Run an operation; if it fails, open the index afresh (repairing it if broken) and retry once."""
@@ -307,7 +352,6 @@ class CurriculumIndex:
             return self._load(first_start_notice=False)
 
     # -- reading -------------------------------------------------------------------------------
-
     def vectors(self, ids: Sequence[str]) -> Vectors:
         """Stored unit vectors for corpus entry ids (as from `entry_ids`), in order."""
         if not ids:
@@ -350,33 +394,15 @@ class CurriculumIndex:
         k: int = 5,
     ) -> list[Related]:
         """The objectives and rubric points nearest to a query vector, optionally within a topic or day."""
-        clauses: list[dict[str, Any]] = [{"kind": {"$in": list(kinds)}}]
-        if topic is not None:
-            clauses.append({"topic": topic})
-        if day is not None:
-            clauses.append({"day": day})
-        where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
         res = self._guarded(
             lambda col: col.query(
                 query_embeddings=[query.tolist()],
                 n_results=k,
-                where=where,
+                where=_where(kinds, topic, day),
                 include=["documents", "metadatas", "distances"],
             )
         )
-        out: list[Related] = []
-        for doc, meta, dist in zip(res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True):
-            out.append(
-                Related(
-                    kind=str(meta["kind"]),
-                    ref=str(meta["ref"]),
-                    text=str(doc),
-                    topic=str(meta["topic"]),
-                    objective=str(meta.get("objective", "")),
-                    similarity=round(1.0 - float(dist), 4),
-                )
-            )
-        return out
+        return _related(res)
 
     def around(self, prompt: Prompt, answer: str, k: int = 5) -> list[Related]:
         """Objectives and rubric points of the prompt's topic nearest to the question and an answer to it."""

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import re
 
+from interviewer.text import split_sentences
+
+REMOVED = "[removed: text addressed to the grader]"
 _TARGET = (
     r"(grader|(grading|scoring|marking) (model|system|ai|engine)|evaluator|examiner|assessor|judge|marker|ai|llm"
     r"|assistant|chatbot)"
@@ -42,3 +45,12 @@ _COMPILED = [re.compile(p, re.IGNORECASE) for p in _PATTERNS]
 def addresses_grader(sentence: str) -> bool:
     """True when a sentence reads as an instruction to whoever grades the answer."""
     return any(p.search(sentence) for p in _COMPILED)
+
+
+def redact(answer: str) -> str:
+    """The answer as a model sees it: sentences addressed to the grader are replaced by a marker."""
+    out = answer
+    for sentence in split_sentences(answer):
+        if addresses_grader(sentence.text):
+            out = out.replace(sentence.text, REMOVED)
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from interviewer.corpus import Prompt, RubricPoint
 from interviewer.embeddings import Vectors, encoder
-from interviewer.grading import FollowUp, TurnContext
+from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.guards import addresses_grader
 from interviewer.grading.models import (
     FLAG_MESSAGES,

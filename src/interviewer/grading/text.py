@@ -1,21 +1,25 @@
-"""Answer text as the grader sees it: cleaned, split into sentences, tokenised and lightly stemmed."""
+"""Answer text as the grader sees it: cleaned, split into sentences, tokenised and lightly stemmed.
+
+The words and sentences come from `interviewer.text` (which the index uses too) and are re-exported here.
+"""
 
 from __future__ import annotations
 
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
-from functools import lru_cache
 
 from interviewer.corpus import Prompt
 from interviewer.errors import AnswerRejected
+from interviewer.text import Sentence as Sentence
+from interviewer.text import split_sentences as split_sentences
+from interviewer.text import stem as stem
+from interviewer.text import stems as stems
+from interviewer.text import words as words
 
 _TAG = re.compile(r"<[^>]{0,200}>")
 _MD = re.compile(r"(\*\*|__|`{1,3}|^#{1,6}\s*|^\s*>\s?)", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-*+•·]|\d{1,2}[.)])\s+", re.MULTILINE)
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
-_WORD = re.compile(r"[a-z0-9]+")
 _NEWLINES = re.compile(r"\r\n?|[\x85\u2028\u2029]")
 _DROPPED = {"Cs", "Co", "Cn", "Cf"}  # surrogates, private use, unassigned, invisible format marks (BOM, bidi, ZWSP)
 
@@ -37,12 +41,6 @@ NEGATIONS = frozenset(
     didnt hasnt havent wasnt werent couldnt aint rather instead avoid avoiding
     """.split()
 )
-
-
-@dataclass(frozen=True)
-class Sentence:
-    text: str  # as the candidate wrote it (cleaned of markup), used as evidence
-    stems: tuple[str, ...]
 
 
 def clean(answer: str, max_chars: int) -> str:
@@ -92,73 +90,8 @@ def _is_control(ch: str) -> bool:
     return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
 
 
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """A light suffix stripper: enough to match plurals and verb forms of rubric terms."""
-    if len(word) <= 3 or word.isdigit():
-        return word
-    for suffix, repl in (
-        ("ies", "y"),
-        ("ied", "y"),
-        ("sses", "ss"),
-        ("ing", ""),
-        ("ed", ""),
-        ("es", ""),
-        ("s", ""),
-    ):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            base = word[: -len(suffix)] + repl
-            if suffix in {"ing", "ed"} and len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz":
-                base = base[:-1]  # stopped -> stop
-            if suffix == "es" and not base.endswith(("s", "x", "z", "ch", "sh")):
-                base = word[:-1]  # features -> feature
-            return base.rstrip("e") if len(base) > 4 else base
-    return word.rstrip("e") if len(word) > 4 else word
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("'", "").replace("’", ""))
-
-
-@lru_cache(maxsize=16384)
-def stems(text: str) -> tuple[str, ...]:
-    return tuple(stem(w) for w in words(text))
-
-
 def content_stems(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
-
-
-def split_sentences(text: str, max_words: int = 40) -> list[Sentence]:
-    """Sentences of the answer; very long ones are cut at commas so evidence stays quotable."""
-    out: list[Sentence] = []
-    for raw in _SENTENCE_END.split(text):
-        piece = raw.strip(" -*\t")
-        if not words(piece):
-            continue
-        for chunk in _cut_long(piece, max_words):
-            out.append(Sentence(chunk, stems(chunk)))
-    return out
-
-
-def _cut_long(piece: str, max_words: int) -> list[str]:
-    if len(piece.split()) <= max_words:
-        return [piece]
-    chunks: list[str] = []
-    current: list[str] = []
-    for part in re.split(r"(?<=,)\s+", piece):
-        if current and len(" ".join([*current, part]).split()) > max_words:
-            chunks.append(" ".join(current))
-            current = []
-        current.append(part)
-    if current:
-        chunks.append(" ".join(current))
-    # A run with no commas at all: cut by word count.
-    final: list[str] = []
-    for chunk in chunks:
-        toks = chunk.split()
-        final.extend(" ".join(toks[i : i + max_words]) for i in range(0, len(toks), max_words))
-    return final
 
 
 def find_phrase(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> list[int]:
