@@ -70,23 +70,12 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 
 def _grade_text(grade: dict[str, Any]) -> str:
-    lines = [f"Score: {grade['score']}/4 (coverage {grade['coverage']:.0%}, brain {grade['brain']})"]
-    if grade.get("fallback"):
-        lines.append(f"  ({grade['fallback']})")
-    for p in grade["points"]:
-        mark = {"covered": "+", "partial": "~", "missed": "-"}[p["verdict"]]
-        lines.append(f"  {mark} [{p['verdict']}] {p['text']}")
-        if p["evidence"]:
-            lines.append(f'      evidence: "{p["evidence"]}"')
-    if grade.get("withheld"):
-        from interviewer.disclosure import withheld_note
+    """A grade for the terminal (see `grades.render_grade`), with the grader's advice under it."""
+    from interviewer.grades import render_grade
 
-        lines.append(f"  {withheld_note(grade)}")
-    if grade["flags"]:
-        lines.append("Flags: " + ", ".join(grade["flags"]))
-    if grade["feedback"]:
-        lines.append(grade["feedback"])
-    return "\n".join(lines)
+    # The rendered grade already names each misconception with the candidate's words.
+    advice = [line for line in (grade.get("feedback") or "").splitlines() if not line.startswith("Misconception:")]
+    return "\n".join([render_grade(grade, "text"), *advice])
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
@@ -167,9 +156,9 @@ def _answers(stream: BinaryIO, prompt: Callable[[], None]) -> Iterator[str | Non
 
 
 def cmd_interview(args: argparse.Namespace) -> int:
-    from interviewer.engine import Engine
+    from interviewer.compose import build_engine
 
-    engine, me = Engine(_settings()), Caller.terminal()
+    engine, me = build_engine(_settings()), Caller.terminal()
     if args.session:
         session_id = engine.resolve(me, args.session)
         question = engine.current(me, session_id)
@@ -219,9 +208,9 @@ def _print_question(question: Any) -> None:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from interviewer.engine import Engine
+    from interviewer.compose import build_engine
 
-    rows = Engine(_settings(), progress=False).sessions(Caller(args.owner, prefixes=True, limited=False))
+    rows = build_engine(_settings(), progress=False).sessions(Caller(args.owner, prefixes=True, limited=False))
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         return 0
@@ -236,10 +225,10 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_transcript(args: argparse.Namespace) -> int:
-    from interviewer.engine import Engine
+    from interviewer.compose import build_engine
     from interviewer.report import to_markdown
 
-    data = Engine(_settings(), progress=False).transcript(Caller.terminal(), args.session)
+    data = build_engine(_settings(), progress=False).transcript(Caller.terminal(), args.session)
     text = json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else to_markdown(data)
     if args.output:
         try:
@@ -254,9 +243,9 @@ def cmd_transcript(args: argparse.Namespace) -> int:
 
 def cmd_forget(args: argparse.Namespace) -> int:
     """Delete a user's interviews (or one session): checkpoints, results and downloads."""
-    from interviewer.engine import Engine
+    from interviewer.compose import build_engine
 
-    engine = Engine(_settings(), progress=False)
+    engine = build_engine(_settings(), progress=False)
     done = engine.forget(owner=args.owner, session_id=args.session)
     print(done.summary())
     return 0

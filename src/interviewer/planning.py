@@ -1,4 +1,4 @@
-"""What a session is about: the catalog of days and topics, and the plan of prompts for a choice."""
+"""What a session is about: the plan of prompts for a day, a topic or a review, and its time budget."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from interviewer.corpus import Corpus
 from interviewer.errors import InterviewerError, NotFoundError
-from interviewer.store import SessionStore
+from interviewer.storage import SessionIndex
 
 Mode = Literal["day", "topic", "review"]
 
@@ -14,7 +14,7 @@ Mode = Literal["day", "topic", "review"]
 class Planner:
     """Plans sessions from the curriculum, and a review from the owner's weakest prompts."""
 
-    def __init__(self, corpus: Corpus, store: SessionStore) -> None:
+    def __init__(self, corpus: Corpus, store: SessionIndex) -> None:
         self.corpus = corpus
         self.store = store
 
@@ -40,24 +40,6 @@ class Planner:
                 raise InterviewerError("The number of prompts must be at least 1.")
             plan = plan[:count]
         return plan, label
-
-    def catalog(self) -> list[tuple[str, str]]:
-        """What a session can be about, as (label, value) pairs: days, topic cards, daily topics, review."""
-        days = [(day.label, f"day:{n}") for n, day in self.corpus.days.items()]
-        cards = [(t.label, f"topic:{t.id}") for t in self.corpus.topics.values() if t.kind == "topic_card"]
-        daily = [
-            (f"Day {t.day} - {t.title}", f"topic:{t.id}")
-            for t in self.corpus.topics.values()
-            if t.kind == "daily_topic"
-        ]
-        return [*days, *cards, *daily, ("Review my weak prompts", "review:")]
-
-    def parse_choice(self, value: str) -> tuple[Mode, str]:
-        """A catalog value ("day:58", "topic:fs-why", "review:") as (mode, target)."""
-        mode, _, target = (value or "").partition(":")
-        if mode not in {"day", "topic", "review"}:
-            raise InterviewerError("Choose a roadmap day, a topic card or a review first.")
-        return mode, target  # type: ignore[return-value]
 
     def minutes(self, mode: str, target: str) -> int | None:
         """The time budget: the topic cards' minutes, where the roadmap gives them."""

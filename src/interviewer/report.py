@@ -1,10 +1,14 @@
-"""The graded transcript rendered as Markdown, with everything a person or a model wrote shown literally."""
+"""The graded transcript rendered as Markdown, with everything a person or a model wrote shown literally.
+
+Each grade is drawn by `grades`, the renderer the terminal and the web app's grade panel use too.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from interviewer.disclosure import withheld_line
+from interviewer.grades import escape_markdown, fallback_line, verdict_lines
 from interviewer.transcript import turn_usage
 
 
@@ -19,75 +23,77 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines() or [""])
 
 
-def escape_markdown(text: str) -> str:
-    """Inline text from a user, shown literally in Markdown (no HTML, no formatting)."""
-    out = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in "\\`*_[]#|":
-        out = out.replace(ch, "\\" + ch)
-    return out
-
-
 def to_markdown(data: dict[str, Any]) -> str:
+    """The whole session: its header, one block per prompt, model use and the learning objectives."""
+    lines = _session_header(data)
+    for n, block in enumerate(data["prompts"], 1):
+        lines += _prompt_block(n, block)
+    if data["pending"]:
+        lines += [f"*Waiting for an answer to:* {escape_markdown(data['pending']['text'])}", ""]
+    if data.get("usage") and data["usage"]["calls"]:
+        lines += [_usage_line("Model use in this session", data["usage"]), ""]
+    lines += _objectives_table(data["objectives"])
+    return "\n".join(lines)
+
+
+def _session_header(data: dict[str, Any]) -> list[str]:
     s = data["session"]
     score = "-" if data["score"] is None else f"{data['score']:.2f} / 4"
-    lines = [
+    return [
         f"# Mock interview: {s['label']}",
         "",
         f"Session `{s['id']}` · started {s['created_at']} · status {data['status']} · brain {s['brain']} · "
         f"overall score {score}",
         "",
     ]
-    for n, block in enumerate(data["prompts"], 1):
-        lines += [f"## {n}. {block['question']}", ""]
-        for turn in block["turns"]:
-            label = "Question" if turn["kind"] == "question" else "Follow-up"
-            lines += [f"**{label}:** {escape_markdown(turn['question'])}", ""]
-            if turn["answer"] is None:
-                lines += ["*Skipped.*", ""]
-                continue
-            lines += [_quote(escape_markdown(turn["answer"])), ""]
-            grade = turn["grade"]
-            lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
-            used = turn_usage(turn)
-            if used["calls"]:
-                lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
-            if grade.get("fallback"):
-                lines += [f"*Graded by the rubric brain: {escape_markdown(grade['fallback'])}*", ""]
-            if turn.get("followup_fallback"):
-                lines += [f"*{escape_markdown(turn['followup_fallback'])}*", ""]
-        result = block["result"]
-        if result is None:
-            lines += ["**Result:** skipped (0/4).", ""]
-        else:
-            lines += [f"**{'So far' if block['in_progress'] else 'Result'}: {result['score']}/4**", ""]
-            for p in result["points"]:
-                mark = {"covered": "✓", "partial": "~", "missed": "✗"}[p["verdict"]]
-                line = f"- {mark} {p['text']} *({p['verdict']})*"
-                if p.get("evidence"):
-                    line += f" — you said: “{escape_markdown(p['evidence'])}”"
-                lines.append(line)
-            for r in result["red_flags"]:
-                lines.append(
-                    f"- ⚠ Misconception: {r['claim']} You said: “{escape_markdown(r['evidence'])}”. {r['correction']}"
-                )
-            lines.append("")
-        if block["study"]:
-            lines += ["**To study:**", *[f"- {t}" for t in block["study"]], ""]
-        if block["in_progress"]:
-            lines += [withheld_line(block["result"]["withheld"]), ""]
-        else:
-            lines += ["**Reference answer:**", "", block["reference_answer"], ""]
-    if data["pending"]:
-        lines += [f"*Waiting for an answer to:* {escape_markdown(data['pending']['text'])}", ""]
-    if data.get("usage") and data["usage"]["calls"]:
-        lines += [_usage_line("Model use in this session", data["usage"]), ""]
-    lines += [
+
+
+def _prompt_block(n: int, block: dict[str, Any]) -> list[str]:
+    """One prompt: every question and answer on it, its result, what to study and the reference answer."""
+    lines = [f"## {n}. {block['question']}", ""]
+    for turn in block["turns"]:
+        lines += _turn(turn)
+    result = block["result"]
+    if result is None:
+        lines += ["**Result:** skipped (0/4).", ""]
+    else:
+        label = "So far" if block["in_progress"] else "Result"
+        lines += [f"**{label}: {result['score']}/4**", "", *verdict_lines(result, "markdown"), ""]
+    if block["study"]:
+        lines += ["**To study:**", *[f"- {t}" for t in block["study"]], ""]
+    if block["in_progress"]:
+        lines += [withheld_line(result["withheld"]), ""]
+    else:
+        lines += ["**Reference answer:**", "", block["reference_answer"], ""]
+    return lines
+
+
+def _turn(turn: dict[str, Any]) -> list[str]:
+    """One question or follow-up, the answer quoted, and its grade's score and model use."""
+    label = "Question" if turn["kind"] == "question" else "Follow-up"
+    lines = [f"**{label}:** {escape_markdown(turn['question'])}", ""]
+    if turn["answer"] is None:
+        return [*lines, "*Skipped.*", ""]
+    grade = turn["grade"]
+    lines += [_quote(escape_markdown(turn["answer"])), ""]
+    lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
+    used = turn_usage(turn)
+    if used["calls"]:
+        lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
+    if grade.get("fallback"):
+        lines += [fallback_line(grade["fallback"], "markdown"), ""]
+    if turn.get("followup_fallback"):
+        lines += [f"*{escape_markdown(turn['followup_fallback'])}*", ""]
+    return lines
+
+
+def _objectives_table(objectives: list[dict[str, Any]]) -> list[str]:
+    lines = [
         "## Learning objectives",
         "",
         "| objective | score | covered | partial | missed |",
         "|---|---|---|---|---|",
     ]
-    for o in data["objectives"]:
+    for o in objectives:
         lines.append(f"| {o['text']} | {o['score']:.1f} / 4 | {o['covered']} | {o['partial']} | {o['missed']} |")
-    lines.append("")
-    return "\n".join(lines)
+    return [*lines, ""]

@@ -1,0 +1,212 @@
+"""The page's layout and wiring: which components it has, where they sit and which handler each calls.
+
+Only declaration lives here; what a handler does is in `ui.InterviewApp`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from interviewer.choices import catalog
+from interviewer.grades import escape_markdown, render_grade
+
+if TYPE_CHECKING:
+    from interviewer.ui import InterviewApp
+
+TITLE = "MLOps mock interviewer"
+SET_URL_JS = """
+(sid) => {
+  const url = new URL(window.location.href);
+  if (sid) { url.searchParams.set("session", sid); } else { url.searchParams.delete("session"); }
+  window.history.replaceState(null, "", url);
+  return sid;
+}
+"""
+
+
+def build_page(app: InterviewApp) -> Any:
+    """The page: its tabs and panels, each control wired to its handler on `app`."""
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        page = Page()
+        # The session id lives in the page (and its URL), never the session itself.
+        page.session = gr.Textbox(visible="hidden", elem_id="session-id")
+        gr.Markdown(f"# {TITLE}\nPractise senior MLOps and production-ML interviews. Everything runs on this machine.")
+        if app.notice:
+            gr.Markdown(f"**Notice:** {escape_markdown(app.notice)}", elem_classes=["notice"])
+        with gr.Tabs() as page.tabs:
+            with gr.Tab("Interview", id="interview"):
+                page.notice = gr.Markdown(elem_classes=["notice"])
+                _start_panel(page, app)
+                _interview_panel(page, app.engine.settings.max_answer_chars)
+            with gr.Tab("Review", id="review"):
+                _review_tab(page)
+            with gr.Tab("History", id="history") as page.history_tab:
+                _history_tab(page)
+        page.timer = gr.Timer(5)
+        page.demo = demo
+        _wire(page, app)
+    return demo
+
+
+def _start_panel(page: Page, app: InterviewApp) -> None:
+    with gr.Column(visible=True) as page.start_panel:
+        page.choice = gr.Dropdown(
+            choices=catalog(app.engine.corpus),
+            value="day:58",
+            label="What to practise",
+            info="A roadmap day, a topic card, a daily topic, or your weakest prompts so far.",
+        )
+        page.count = gr.Number(label="Number of prompts (0 = all of them)", precision=0, minimum=0, value=0)
+        brains = app.engine.brains()
+        page.brain = gr.Radio(
+            choices=brains,
+            value=brains[0][1],
+            label="Grader",
+            info="Which brain grades your answers and writes the follow-ups.",
+            visible=len(brains) > 1,
+        )
+        page.start_btn = gr.Button("Start", variant="primary")
+
+
+def _interview_panel(page: Page, max_answer_chars: int) -> None:
+    with gr.Column(visible=False) as page.interview_panel:
+        page.progress = gr.Markdown()
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=300):
+                page.chat = gr.Chatbot(
+                    label="Interview", height=460, sanitize_html=True, buttons=["copy", "copy_all"], elem_id="chat"
+                )
+                page.answer = gr.Textbox(
+                    label="Your answer",
+                    placeholder="Type your answer. Enter sends; Shift+Enter starts a new line.",
+                    lines=1,
+                    max_lines=12,
+                    max_length=max_answer_chars + 1,
+                )
+                with gr.Row():
+                    page.send_btn = gr.Button("Send", variant="primary")
+                    page.skip_btn = gr.Button("Skip question")
+                    page.end_btn = gr.Button("End now", variant="stop")
+                    page.new_btn = gr.Button("New session")
+            with gr.Column(scale=2, min_width=260):
+                page.show = gr.Checkbox(value=True, label="Show grades after each answer")
+                page.grade = gr.Markdown(render_grade(None, "markdown"), elem_classes=["grade-panel"])
+
+
+def _review_tab(page: Page) -> None:
+    page.review = gr.Markdown()
+    with gr.Row():
+        page.download_md = gr.DownloadButton("Download Markdown", visible=False)
+        page.download_json = gr.DownloadButton("Download JSON", visible=False)
+
+
+def _history_tab(page: Page) -> None:
+    page.history = gr.Dataframe(
+        headers=["session", "started (UTC)", "practice", "score", "status"],
+        interactive=False,
+        label="Past sessions: select one to reopen or resume it",
+    )
+    page.chart = gr.ScatterPlot(
+        x="at", y="score", color="objective", y_lim=[0, 4], x_title="session", label="Score per objective"
+    )
+    with gr.Row(equal_height=True):
+        page.forget_pick = gr.Dropdown(choices=[], value=None, label="Delete one of your sessions", scale=3)
+        page.forget_ask = gr.Button("Delete…", variant="stop", scale=1)
+    page.forget_note = gr.Markdown()
+    with gr.Group(visible=False) as page.forget_confirm:
+        page.forget_question = gr.Markdown()
+        with gr.Row():
+            page.forget_yes = gr.Button("Yes, delete it for good", variant="stop")
+            page.forget_no = gr.Button("Cancel")
+
+
+def _wire(page: Page, app: InterviewApp) -> None:
+    """Every control to its handler; the API names are what the web API tests and clients call."""
+    screens = page.screens()
+    private: dict[str, Any] = {"api_visibility": "private"}
+    set_url: dict[str, Any] = {"fn": None, "inputs": [page.session], "outputs": None, "js": SET_URL_JS, **private}
+    with_answer = [*screens, page.answer]
+    to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
+    page.demo.load(app.load, None, screens, api_name="load").then(**set_url)
+    page.start_btn.click(app.start, [page.choice, page.count, page.brain], screens, api_name="start").then(**set_url)
+    page.send_btn.click(app.answer, [page.session, page.answer], with_answer, api_name="answer").then(**set_url)
+    page.answer.submit(app.answer, [page.session, page.answer], with_answer, **private).then(**set_url)
+    page.skip_btn.click(app.skip, [page.session], with_answer, api_name="skip")
+    page.end_btn.click(app.end, [page.session], with_answer, api_name="end").then(
+        to_tab["review"], None, page.tabs, **private
+    )
+    opener = gr.Textbox(visible=False)
+    opener.submit(app.open_session, [opener], screens, api_name="open_session")
+    page.new_btn.click(app.new_session, None, screens, **private).then(**set_url)
+    page.history.select(app.pick_history, None, screens, **private).then(**set_url).then(
+        to_tab["interview"], None, page.tabs, **private
+    )
+    page.history_tab.select(app.chart, None, page.chart, api_name="progress_chart")
+    confirm = [page.forget_confirm, page.forget_question]
+    page.forget_ask.click(app.ask_delete, [page.forget_pick], confirm, **private)
+    page.forget_no.click(lambda: gr.update(visible=False), None, page.forget_confirm, **private)
+    page.forget_yes.click(
+        app.delete,
+        [page.forget_pick, page.session],
+        [*screens, page.forget_confirm, page.forget_note],
+        api_name="delete_session",
+    ).then(**set_url)
+    page.show.change(lambda visible: gr.update(visible=visible), page.show, page.grade, **private)
+    page.timer.tick(app.tick, [page.session], page.progress, **private)
+
+
+class Page:
+    """The page's components, filled in as the layout is built."""
+
+    session: Any
+    tabs: Any
+    notice: Any
+    start_panel: Any
+    choice: Any
+    count: Any
+    brain: Any
+    start_btn: Any
+    interview_panel: Any
+    progress: Any
+    chat: Any
+    answer: Any
+    send_btn: Any
+    skip_btn: Any
+    end_btn: Any
+    new_btn: Any
+    show: Any
+    grade: Any
+    review: Any
+    download_md: Any
+    download_json: Any
+    history_tab: Any
+    history: Any
+    chart: Any
+    forget_pick: Any
+    forget_ask: Any
+    forget_note: Any
+    forget_confirm: Any
+    forget_question: Any
+    forget_yes: Any
+    forget_no: Any
+    timer: Any
+    demo: Any
+
+    def screens(self) -> list[Any]:
+        """The outputs of every handler that draws a whole page, in the order `InterviewApp.screens` returns."""
+        return [
+            self.session,
+            self.start_panel,
+            self.interview_panel,
+            self.progress,
+            self.chat,
+            self.grade,
+            self.notice,
+            self.review,
+            self.download_md,
+            self.download_json,
+            self.history,
+            self.forget_pick,
+        ]
