@@ -75,7 +75,7 @@ def make_answers(corpus: Corpus, count: int, seed: int = 7) -> list[tuple[str, s
 def _cold_start(settings: Settings, runs: int) -> tuple[dict[str, float], float]:
     """Wall time of a new process from launch to its first question, and the child's peak RSS."""
     code = (
-        "from interviewer.engine import Engine; e = Engine(progress=False); "
+        "from interviewer.compose import build_engine; e = build_engine(progress=False); "
         "sid, q = e.start('day', '58'); print(q.text)"
     )
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir)}
@@ -125,10 +125,10 @@ def _index_figures(settings: Settings, corpus: Corpus, builds: int, resyncs: int
 
 
 def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+    from interviewer.compose import build_engine
     from interviewer.embeddings import encoder
-    from interviewer.engine import Engine
 
-    engine, me = Engine(settings, progress=False), Caller.terminal()
+    engine, me = build_engine(settings, progress=False), Caller.terminal()
     answers = make_answers(engine.corpus, turns)
     samples: list[float] = []
     words = [len(a.split()) for _, a in answers]

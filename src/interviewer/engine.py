@@ -11,25 +11,25 @@ among the caller's own sessions only, so no front end can show or change someone
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from interviewer import disclosure, exports, results
+from interviewer import disclosure, results
 from interviewer.access import Caller, Limits, Meter
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
-from interviewer.errors import InterviewerError, NotFoundError, SessionFinished, StorageError
+from interviewer.errors import NotFoundError, SessionFinished
+from interviewer.forgetting import Forgotten, forget_sessions, targets
 from interviewer.grader import Grader
 from interviewer.grading.models import Grade
 from interviewer.grading.text import printable
 from interviewer.graph import build_graph
 from interviewer.planning import Mode, Planner
-from interviewer.store import SessionRow, SessionStore, abandoned, connect, explain
+from interviewer.storage import SessionIndex, Storage
+from interviewer.store import SessionRow, abandoned
 from interviewer.transcript import transcript as build_transcript
 
 
@@ -56,42 +56,50 @@ class TurnOutcome:
         return self.next is None
 
 
-class Engine:
-    """Owns the corpus, the index, the session store and the graph; safe to share across threads."""
+class SessionLocks:
+    """One re-entrant lock per session: a session's turns run one at a time, different sessions at once."""
 
-    def __init__(
-        self, settings: Settings | None = None, *, progress: bool = True, grader: Grader | None = None
-    ) -> None:
-        self.grader = grader or Grader(settings, progress=progress)
-        self.settings = self.grader.settings
-        self.corpus: Corpus = self.grader.corpus
-        self.store = SessionStore(self.settings.database_path)
-        # The saver commits its own transactions, so its connection is not in autocommit mode.
-        self._checkpoint_conn = connect(self.settings.database_path, autocommit=False)
-        self.checkpointer = SqliteSaver(self._checkpoint_conn)
-        try:
-            self.checkpointer.setup()
-        except sqlite3.Error as exc:
-            raise StorageError(explain(self.settings.database_path, exc)) from None
-        self.limits = Limits.from_settings(self.settings)
-        self.meter = Meter()
+    def __init__(self) -> None:
         self._locks: dict[str, threading.RLock] = {}
-        self._locks_guard = threading.Lock()
+        self._guard = threading.Lock()
+
+    def of(self, session_id: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(session_id, threading.RLock())
+
+    def drop(self, session_id: str) -> None:
+        with self._guard:
+            self._locks.pop(session_id, None)
+
+
+class Engine:
+    """The interview over its injected parts (see `compose.build_engine`); safe to share across threads."""
+
+    def __init__(self, settings: Settings, grader: Grader, storage: Storage) -> None:
+        """Over parts built once by `compose.build_engine`: the brains and curriculum, and the storage."""
+        self.settings, self.grader, self.storage = settings, grader, storage
+        self.corpus: Corpus = grader.corpus
+        self.store, self.checkpointer = storage.sessions, storage.checkpointer
+        self.limits, self.meter = Limits.from_settings(settings), Meter()
+        self.locks = SessionLocks()
         self.planner = Planner(self.corpus, self.store)
-        self.graph = build_graph(self.corpus, self.grader.index, self.grader.brain, self.checkpointer)
+        self.graph = build_graph(self.corpus, grader.index, grader.brain, self.checkpointer)
         self.repair()
 
     # -- planning ----------------------------------------------------------------------------------
 
-    def plan(self, mode: Mode, target: str, count: int | None = None, owner: str = "") -> tuple[list[str], str]:
-        """The prompt ids of a session and its label."""
-        return self.planner.plan(mode, target, count, owner)
+    def brains(self) -> list[tuple[str, str]]:
+        """(label, name) of every brain that can grade now, the default first."""
+        return self.grader.brains()
 
-    def catalog(self) -> list[tuple[str, str]]:
-        return self.planner.catalog()
+    def prepare(self) -> None:
+        """Build a missing (or repair a broken) curriculum index now, not on the first answer."""
+        self.grader.index.collection()
 
-    def parse_choice(self, value: str) -> tuple[Mode, str]:
-        return self.planner.parse_choice(value)
+    @property
+    def notice(self) -> str | None:
+        """Something the operator should know about this start (a curriculum index that was rebuilt)."""
+        return self.grader.index.notice
 
     # -- the interview -----------------------------------------------------------------------------
 
@@ -101,7 +109,7 @@ class Engine:
         """Plan and open a new session for the caller; return its id and first question."""
         brain_name = brain or self.settings.brain
         self.grader.brain(brain_name)
-        plan, label = self.plan(mode, target, count, caller.name)
+        plan, label = self.planner.plan(mode, target, count, caller.name)
         self.limits.check_open(caller, self.store.count_open(caller.name))
         session_id = secrets.token_hex(6)
         self.store.create(session_id, mode, str(target), label, brain_name, len(plan), caller.name)
@@ -145,11 +153,8 @@ class Engine:
 
     def _state(self, session_id: str) -> dict[str, Any]:
         """A resolved session's checkpointed state."""
-        try:
-            snapshot = self.graph.get_state(self._config(session_id))
-        except sqlite3.Error as exc:
-            raise StorageError(explain(self.settings.database_path, exc)) from None
-        return dict(snapshot.values)
+        with self.storage.guard():
+            return dict(self.graph.get_state(self._config(session_id)).values)
 
     def submit(self, caller: Caller, session_id: str, answer: str) -> TurnOutcome:
         """Grade an answer to the waiting question; the turn is stored before this returns."""
@@ -173,7 +178,7 @@ class Engine:
         return self._reply(self.resolve(caller, session_id), {"action": "end"})
 
     def _reply(self, session_id: str, reply: dict[str, str]) -> TurnOutcome:
-        with self._session_lock(session_id):
+        with self.locks.of(session_id):
             self.repair(session_id)  # an earlier turn that did not finish: its row first
             before = self._state(session_id)
             if _waiting(before) is None:
@@ -192,10 +197,6 @@ class Engine:
         calls += int((new_turns[-1].get("followup_usage") or {}).get("calls", 0))
         return TurnOutcome(session_id, grade, _waiting(after), disclosure.last_shown_grade(after), calls)
 
-    def last_grade(self, caller: Caller, session_id: str) -> dict[str, Any] | None:
-        """The latest grade as the candidate may see it now: open key points stay unnamed while probed."""
-        return disclosure.last_shown_grade(self._state(self.resolve(caller, session_id)))
-
     def repair(self, session_id: str | None = None) -> int:
         """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
 
@@ -204,7 +205,7 @@ class Engine:
         """
         done = 0
         for marked, mark in self.store.marked(session_id):
-            with self._session_lock(marked):
+            with self.locks.of(marked):
                 if abandoned(mark, mine=session_id is not None):
                     repair_session(self, marked, mark)
                     done += 1
@@ -214,17 +215,11 @@ class Engine:
         # One checkpoint per call, written as the graph stops (durability "exit"): a turn is stored whole or not
         # at all, never as an answer taken but not graded, which a resumed session would grade in place of the
         # next answer.
-        try:
+        with self.storage.guard():
             self.graph.invoke(payload, self._config(session_id), durability="exit")
-        except sqlite3.Error as exc:
-            raise StorageError(explain(self.settings.database_path, exc)) from None
 
     def _config(self, session_id: str) -> Any:
         return {"configurable": {"thread_id": session_id}}
-
-    def _session_lock(self, session_id: str) -> threading.RLock:
-        with self._locks_guard:
-            return self._locks.setdefault(session_id, threading.RLock())
 
     # -- reading sessions --------------------------------------------------------------------------
 
@@ -268,27 +263,11 @@ class Engine:
 
     def delete(self, caller: Caller, session_id: str) -> Forgotten:
         """Delete one of the caller's sessions: its checkpoints, its index rows and its downloads."""
-        return self._forget([self.resolve(caller, session_id)])
-
-    def _forget(self, session_ids: list[str]) -> Forgotten:
-        done = Forgotten()
-        for session_id in session_ids:
-            with self._session_lock(session_id):
-                erase(self, session_id, done)
-            with self._locks_guard:
-                self._locks.pop(session_id, None)
-        return done
+        return forget_sessions(self, [self.resolve(caller, session_id)])
 
     def forget(self, *, owner: str | None = None, session_id: str | None = None) -> Forgotten:
         """The operator's `interviewer forget`: every session of an owner, or one session by its full id."""
-        if (owner is None) == (session_id is None):
-            raise InterviewerError("Give exactly one of --owner NAME or --session ID.")
-        if session_id is not None:
-            row = self.store.get(session_id.strip())
-            if row is None:
-                raise NotFoundError(f"No session {session_id.strip()!r} (give the full id).")
-            return self._forget([row.id])
-        return self._forget(self.store.ids_of(owner or ""))
+        return forget_sessions(self, targets(self.store, owner, session_id))
 
 
 def _waiting(values: dict[str, Any]) -> Question | None:
@@ -312,7 +291,7 @@ def overview_of(row: SessionRow, values: dict[str, Any], minutes: int | None) ->
 
 
 def record_session(
-    store: SessionStore, corpus: Corpus, session_id: str, state: dict[str, Any], mark: int | None = None
+    store: SessionIndex, corpus: Corpus, session_id: str, state: dict[str, Any], mark: int | None = None
 ) -> None:
     """Keep the session index in step with the checkpoint just written (idempotent: derived from it).
 
@@ -345,14 +324,12 @@ def repair_session(engine: Engine, session_id: str, mark: int) -> None:
     before its first checkpoint, whose id nobody was shown, is removed.
     """
     config = engine._config(session_id)
-    try:
+    with engine.storage.guard():
         if engine.checkpointer.get_tuple(config) is None:
             engine.store.delete(session_id, mark=mark)
             return
         settle(engine.graph, config)
         state = dict(engine.graph.get_state(config).values)
-    except sqlite3.Error as exc:
-        raise StorageError(explain(engine.settings.database_path, exc)) from None
     record_session(engine.store, engine.corpus, session_id, state, mark)
 
 
@@ -361,36 +338,3 @@ def settle(graph: Any, config: Any) -> None:
     before `decide` finished), so that its question waits again and the next answer is graded as its answer."""
     if graph.get_state(config).next in {("grade",), ("decide",)}:
         graph.update_state(config, {"reply": None, "graded": None, "decision": None}, as_node="ask")
-
-
-def erase(engine: Engine, session_id: str, done: Forgotten) -> None:
-    """Delete one session's checkpoints, index rows and downloads, adding what went to `done`."""
-    row = engine.store.get(session_id)
-    if row is None:
-        return
-    try:
-        engine.checkpointer.delete_thread(session_id)
-    except sqlite3.Error as exc:
-        raise StorageError(explain(engine.settings.database_path, exc)) from None
-    done.results += engine.store.delete(session_id)
-    done.sessions.append(session_id)
-    done.answers += row.answered
-    done.downloads += exports.remove_session(engine.settings.downloads_dir, session_id)
-
-
-@dataclass
-class Forgotten:
-    """What a deletion removed."""
-
-    sessions: list[str] = field(default_factory=list)
-    answers: int = 0
-    results: int = 0
-    downloads: int = 0
-
-    def summary(self) -> str:
-        if not self.sessions:
-            return "Nothing to delete: no such sessions."
-        return (
-            f"Deleted {len(self.sessions)} session(s) ({', '.join(self.sessions)}): their checkpoints, "
-            f"{self.answers} answer(s), {self.results} prompt result(s) and {self.downloads} download file(s)."
-        )

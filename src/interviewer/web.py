@@ -144,15 +144,15 @@ def launch(
             file=sys.stderr,
         )
     if engine is None:
-        from interviewer.engine import Engine
+        from interviewer.compose import build_engine
 
-        engine = Engine(settings)
-    engine.grader.index.collection()  # build a missing index now, not on the first answer
+        engine = build_engine(settings)
+    engine.prepare()
     downloads = serve_downloads_from(engine.settings.downloads_dir)
     exports.clear(downloads)  # no download link of an earlier run stays valid
     from interviewer.ui import CSS, THEME, build_app
 
-    demo = build_app(engine, engine.grader.index.notice)
+    demo = build_app(engine, engine.notice)
     demo.queue(default_concurrency_limit=8)
     demo.launch(
         server_name=host,

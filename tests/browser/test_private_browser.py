@@ -13,9 +13,9 @@ from langchain_core.messages import BaseMessage
 from playwright.sync_api import Browser, Page, expect
 
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
-from interviewer.engine import Engine
 from tests.helpers import serving
 from tests.llm.scripted import ScriptedChatModel
 
@@ -30,7 +30,7 @@ def test_opening_someone_elses_session_link_shows_the_start_screen_and_a_neutral
     browser: Browser, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INTERVIEWER_AUTH", "alice:alice-pass-1234,bob:bob-pass-5678")
-    engine = Engine(settings, progress=False)
+    engine = build_engine(settings, progress=False)
     sid, _ = engine.start(Caller.web("alice"), "topic", "fs-why")
     engine.submit(Caller.web("alice"), sid, "Alice's private words about the Quorvex churn model.")
     with serving(engine) as url:
@@ -65,7 +65,7 @@ def hostile_app(settings: Settings) -> Iterator[str]:
     assert isinstance(rubric, RubricBrain)
     llm = LLMSettings(base_url="http://127.0.0.1:9", api_key=None, model="local", concurrency=1)
     grader.register_brain(LLMBrain(ScriptedChatModel(respond=respond), llm, fallback=rubric))
-    with serving(Engine(progress=False, grader=grader)) as url:
+    with serving(build_engine(progress=False, grader=grader)) as url:
         yield url
 
 

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grader import Grader
@@ -272,12 +273,11 @@ class Harness:
 
     @contextmanager
     def _engine(self) -> Iterator[Engine]:
-        engine = Engine(self.settings, progress=False, grader=self.grader)
+        engine = build_engine(self.settings, progress=False, grader=self.grader)
         try:
             yield engine
         finally:
-            engine.store.conn.close()
-            engine._checkpoint_conn.close()
+            engine.storage.close()
 
     def _compare(self, engine: Engine, kill: Kill) -> int | None:
         """Check the transcript and the session list; the number of answers stored, or None if unusable."""

@@ -166,9 +166,9 @@ def test_the_copy_of_an_answer_a_transcript_shows_keeps_wording_and_markup() -> 
 
 def test_the_engine_stores_nothing_for_a_refused_answer(settings: Settings) -> None:
     from interviewer.access import Caller
-    from interviewer.engine import Engine
+    from interviewer.compose import build_engine
 
-    engine, me = Engine(settings, progress=False), Caller.terminal()
+    engine, me = build_engine(settings, progress=False), Caller.terminal()
     session_id, question = engine.start(me, "topic", "fs-why")
     before = engine.transcript(me, session_id)
     with pytest.raises(AnswerRejected, match="lone UTF-16 surrogate"):
@@ -301,10 +301,10 @@ def test_control_characters_never_reach_the_stored_transcript_and_odd_ids_name_n
     settings: Settings,
 ) -> None:
     from interviewer.access import Caller
-    from interviewer.engine import Engine
+    from interviewer.compose import build_engine
     from interviewer.errors import NotFoundError
 
-    engine, me = Engine(settings, progress=False), Caller.terminal()
+    engine, me = build_engine(settings, progress=False), Caller.terminal()
     sid, _ = engine.start(me, "topic", "fs-why", count=1)
     engine.submit(me, sid, "Skew\x00 is when\x1b training and serving\u200b features differ.")
     stored = engine.transcript(me, sid)["prompts"][0]["turns"][0]["answer"]

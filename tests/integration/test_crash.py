@@ -17,6 +17,7 @@ import pytest
 
 from interviewer import store
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grading.rubric import RubricBrain
@@ -36,7 +37,7 @@ def test_kill_9_within_a_turn_loses_no_acknowledged_answer(data_dir: Path) -> No
 
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
-    return Engine(settings, progress=False)
+    return build_engine(settings, progress=False)
 
 
 def _dead_mark() -> int:
@@ -62,7 +63,7 @@ def test_opening_an_engine_repairs_a_row_a_dead_process_left_behind(engine: Engi
     with sqlite3.connect(settings.database_path) as db:  # killed after the checkpoint, before the record
         db.execute("UPDATE sessions SET syncing = ?, answered = 0, score = NULL WHERE id = ?", (_dead_mark(), session))
         db.execute("DELETE FROM prompt_results WHERE session_id = ?", (session,))
-    Engine(settings, progress=False, grader=engine.grader)
+    build_engine(settings, progress=False, grader=engine.grader)
     assert _row(settings, session) == good
     assert engine.store.latest_prompt_scores() == results
 
@@ -71,11 +72,11 @@ def test_a_session_killed_before_its_first_checkpoint_is_removed_once_its_proces
     engine: Engine, settings: Settings
 ) -> None:
     engine.store.create("0123456789ab", "topic", "fs-why", "Why feature stores", "rubric", 2)
-    Engine(settings, progress=False, grader=engine.grader)  # this process is alive: it may be about to write it
+    build_engine(settings, progress=False, grader=engine.grader)  # this process is alive: it may be about to write it
     assert engine.store.get("0123456789ab") is not None
     with sqlite3.connect(settings.database_path) as db:
         db.execute("UPDATE sessions SET syncing = ? WHERE id = ?", (_dead_mark(), "0123456789ab"))
-    Engine(settings, progress=False, grader=engine.grader)
+    build_engine(settings, progress=False, grader=engine.grader)
     assert engine.store.get("0123456789ab") is None
 
 
@@ -111,7 +112,7 @@ def test_sessions_from_before_the_mark_are_checked_once_when_it_arrives(
         " VALUES ('aaaaaaaaaaaa', 'x', 'x', 'topic', 'fs-why', 'l', 'rubric', 'active', 2, 3),"
         " ('bbbbbbbbbbbb', 'x', 'x', 'topic', 'fs-why', 'l', 'rubric', 'finished', 2, 2)"
     )
-    engine = Engine(settings, progress=False)
+    engine = build_engine(settings, progress=False)
     # The active row had no checkpoint (a start killed by an earlier version): gone; the finished one stays.
     assert [r.id for r in engine.sessions(ME)] == ["bbbbbbbbbbbb"]
 

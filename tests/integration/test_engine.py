@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
 from interviewer.engine import Engine
@@ -29,7 +30,7 @@ ME = Caller.terminal()
 
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
-    return Engine(settings, progress=False)
+    return build_engine(settings, progress=False)
 
 
 def _strong(engine: Engine, prompt_id: str) -> str:
@@ -37,10 +38,10 @@ def _strong(engine: Engine, prompt_id: str) -> str:
 
 
 def test_a_day_plan_asks_every_prompt_of_the_day_round_robin(engine: Engine) -> None:
-    plan, label = engine.plan("day", "58")
+    plan, label = engine.planner.plan("day", "58")
     assert label == "Day 58 - Feature stores"
     assert plan == ["fsw-p1", "fst-p1", "pit-p1", "fsw-p2", "fst-p2", "pit-p2"]
-    assert engine.plan("day", "58", count=2)[0] == ["fsw-p1", "fst-p1"]
+    assert engine.planner.plan("day", "58", count=2)[0] == ["fsw-p1", "fst-p1"]
 
 
 def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) -> None:
@@ -58,7 +59,7 @@ def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) ->
 
 
 def test_follow_ups_are_capped_per_prompt(settings: Settings) -> None:
-    engine = Engine(replace(settings, max_followups=1), progress=False)
+    engine = build_engine(replace(settings, max_followups=1), progress=False)
     session, _ = engine.start(ME, "topic", "fs-why")
     first = engine.submit(ME, session, WEAK).next
     assert first is not None and first.kind == "followup"
@@ -85,7 +86,7 @@ def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidd
     assert outcome.next is not None and outcome.next.kind == "followup"
     assert outcome.grade is not None and any(p.verdict != "covered" for p in outcome.grade.points)
     probed = next(r for r in prompt.rubric if r.id == outcome.next.point_id)
-    for shown in (outcome.shown, engine.last_grade(ME, session)):
+    for shown in (outcome.shown, engine.snapshot(ME, session)["last_grade"]):
         assert shown is not None and shown["withheld"] >= 1
         assert all(p["verdict"] == "covered" for p in shown["points"])
         assert probed.point not in json.dumps(shown)
@@ -95,7 +96,7 @@ def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidd
     engine.end(ME, session)  # the prompt is done: everything is named
     done = engine.transcript(ME, session)
     assert probed.point in to_markdown(done) and done["prompts"][0]["reference_answer"] == prompt.reference_answer
-    last = engine.last_grade(ME, session)
+    last = engine.snapshot(ME, session)["last_grade"]
     assert last is not None and last["withheld"] == 0
 
 
@@ -162,7 +163,7 @@ def test_review_plans_the_weakest_prompts_and_says_when_there_are_none(engine: E
     session, _ = engine.start(ME, "topic", "fs-why")
     engine.submit(ME, session, _strong(engine, "fsw-p1"))
     engine.skip(ME, session)
-    assert engine.plan("review", "")[0] == ["fsw-p2"]
+    assert engine.planner.plan("review", "")[0] == ["fsw-p2"]
 
 
 def test_unknown_ids_get_clear_messages(engine: Engine) -> None:

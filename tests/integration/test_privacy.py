@@ -17,9 +17,9 @@ import pytest
 from gradio_client import Client
 
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
-from interviewer.engine import Engine
 from interviewer.errors import LimitReached, NotFoundError
 from tests.helpers import Cli, serving
 from tests.llm.scripted import ScriptedChatModel
@@ -107,7 +107,7 @@ def test_a_session_that_is_not_yours_reads_as_missing(shared_url: str, tmp_path:
 
 
 def test_the_engine_refuses_other_peoples_sessions_and_prefixes_on_the_web(settings: Settings) -> None:
-    engine = Engine(settings, progress=False)
+    engine = build_engine(settings, progress=False)
     alice, bob = Caller.web("alice"), Caller.web("bob")
     sid, _ = engine.start(alice, "topic", "fs-why")
     for probe in (sid, sid[:4], sid[:6]):
@@ -130,7 +130,7 @@ def test_forget_deletes_a_users_sessions_checkpoints_results_and_downloads(setti
     from interviewer import exports
     from interviewer.report import to_markdown
 
-    engine = Engine(settings, progress=False)
+    engine = build_engine(settings, progress=False)
     alice, bob = Caller.web("alice"), Caller.web("bob")
     gone, _ = engine.start(alice, "topic", "fs-why", count=1)
     engine.submit(alice, gone, engine.corpus.prompt("fsw-p1").prompt.reference_answer)
@@ -159,7 +159,7 @@ def test_forget_deletes_a_users_sessions_checkpoints_results_and_downloads(setti
 
 def test_per_user_limits_refuse_with_a_clear_message_and_lose_nothing(settings: Settings) -> None:
     limited = replace(settings, answers_per_minute=2, max_open_sessions=2)
-    engine = Engine(limited, progress=False)
+    engine = build_engine(limited, progress=False)
     alice = Caller.web("alice")
     first, _ = engine.start(alice, "topic", "fs-why")
     engine.start(alice, "topic", "versioning")
@@ -191,7 +191,7 @@ def test_over_the_model_call_limit_the_rubric_brain_grades_and_says_so(settings:
     model = ScriptedChatModel(respond=lambda messages: json.dumps({"verdict": "missed", "quote": ""}))
     llm = LLMSettings(base_url="http://127.0.0.1:9", api_key=None, model="local", concurrency=1)
     grader.register_brain(LLMBrain(model, llm, fallback=rubric))
-    engine = Engine(progress=False, grader=grader)
+    engine = build_engine(progress=False, grader=grader)
     alice = Caller.web("alice")
     sid, _ = engine.start(alice, "day", "58", brain="llm")
     first = engine.submit(alice, sid, "Skew is when training and serving features differ.")

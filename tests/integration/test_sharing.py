@@ -82,8 +82,8 @@ def password_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextmanager
 def serving(data: Path, env: dict[str, str]) -> Iterator[Server]:
     """A real server over `data`, with exactly the login variables in `env`."""
+    from interviewer.compose import build_engine
     from interviewer.config import Settings
-    from interviewer.engine import Engine
     from interviewer.web import launch
 
     with pytest.MonkeyPatch.context() as mp:
@@ -92,7 +92,7 @@ def serving(data: Path, env: dict[str, str]) -> Iterator[Server]:
         for key, value in {**env, "INTERVIEWER_DATA_DIR": str(data)}.items():
             mp.setenv(key, value)
         mp.setenv("GRADIO_TEMP_DIR", str(data / "downloads"))  # restored when the server is closed
-        engine = Engine(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
+        engine = build_engine(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
         port = free_port()
         demo = launch("127.0.0.1", port, block=False, engine=engine)
         try:

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.engine import Engine
 from interviewer.grader import Grader
 from interviewer.grading import TurnContext
 from interviewer.grading.llm_brain import LLMBrain
@@ -77,7 +77,7 @@ def test_the_interview_never_stops_when_the_model_is_down(settings: Settings, gr
     server, url = serve("error")
     try:
         grader.register_brain(llm_brain(grader, url))
-        engine = Engine(settings, progress=False, grader=grader)
+        engine = build_engine(settings, progress=False, grader=grader)
         session, _ = engine.start(ME, "topic", "fs-why", count=1, brain="llm")
         prompt = grader.corpus.prompt("fsw-p1").prompt
         outcome = engine.submit(ME, session, "Skew is when the training features differ from the serving features.")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from interviewer.access import Caller
+from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.engine import Engine
 from interviewer.grader import Grader
 from interviewer.grading import TurnContext
 from interviewer.grading.llm_brain import LLMBrain
@@ -84,7 +84,7 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
     monkeypatch.setenv("OPENAI_BASE_URL", llm_settings.base_url or "")
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "smollm2")
     monkeypatch.setenv("INTERVIEWER_LLM_TIMEOUT", "120")
-    engine = Engine(
+    engine = build_engine(
         Settings(corpus_dir=settings.corpus_dir, data_dir=settings.data_dir, max_followups=1), progress=False
     )
     session, _ = engine.start(ME, "topic", "fs-why", count=1)

@@ -1,0 +1,17 @@
+"""The one composition root: settings in, a working engine out, every part built once and injected."""
+
+from __future__ import annotations
+
+from interviewer.config import Settings
+from interviewer.engine import Engine
+from interviewer.grader import Grader
+from interviewer.storage import open_storage
+
+
+def build_engine(settings: Settings | None = None, *, progress: bool = True, grader: Grader | None = None) -> Engine:
+    """The corpus, its index and the brains (a `Grader`, or the one given), the storage, and the engine over them.
+
+    With `grader`, its settings are the engine's too.
+    """
+    grader = grader or Grader(settings, progress=progress)
+    return Engine(grader.settings, grader, open_storage(grader.settings))

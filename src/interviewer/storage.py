@@ -1,0 +1,87 @@
+"""The storage seam: where sessions live, behind an interface narrow enough that a backend is one new module.
+
+A backend provides two things over one database: the LangGraph checkpointer (the truth of every interview)
+and a `SessionIndex` (the session list and per-prompt results, derived from the checkpoints), plus `guard`,
+which turns the backend's own failures into one clear `StorageError`. SQLite (`store.py`) is the embedded
+default.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from interviewer.config import Settings
+from interviewer.errors import StorageError
+from interviewer.store import SessionRow, SessionStore, connect, explain
+
+
+class SessionIndex(Protocol):
+    """The session list and per-prompt results; every write is derived from a session's checkpoint."""
+
+    def create(
+        self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
+    ) -> None: ...
+    def mark(self, session_id: str) -> None: ...
+    def marked(self, session_id: str | None = None) -> list[tuple[str, int]]: ...
+    def update(
+        self, session_id: str, *, status: str, answered: int, score: float | None, mark: int | None = None
+    ) -> None: ...
+    def record_prompt(
+        self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[dict[str, Any]]
+    ) -> None: ...
+    def get(self, session_id: str) -> SessionRow | None: ...
+    def find(self, prefix: str) -> list[SessionRow]: ...
+    def count_open(self, owner: str) -> int: ...
+    def ids_of(self, owner: str) -> list[str]: ...
+    def delete(self, session_id: str, *, mark: int | None = None) -> int: ...
+    def recent(self, owner: str = "", limit: int = 200) -> list[SessionRow]: ...
+    def latest_prompt_scores(self, owner: str = "") -> dict[str, int]: ...
+    def prompt_history(self, owner: str = "") -> list[tuple[str, str, str]]: ...
+
+
+@dataclass(frozen=True)
+class Storage:
+    """One backend: the session index, the checkpointer, and how its failures read to a person."""
+
+    sessions: SessionIndex
+    checkpointer: BaseCheckpointSaver[Any]
+    guard: Callable[[], AbstractContextManager[None]]
+    close: Callable[[], None]
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The storage the settings name (the embedded SQLite file in the data folder)."""
+    return open_sqlite(settings)
+
+
+def open_sqlite(settings: Settings) -> Storage:
+    """Sessions and checkpoints in one SQLite file, `<data>/sessions.sqlite`."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    path = settings.database_path
+    sessions = SessionStore(path)
+    # The saver commits its own transactions, so its connection is not in autocommit mode.
+    saver_conn = connect(path, autocommit=False)
+    checkpointer = SqliteSaver(saver_conn)
+
+    @contextmanager
+    def guard() -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StorageError(explain(path, exc)) from None
+
+    with guard():
+        checkpointer.setup()
+
+    def close() -> None:
+        sessions.conn.close()
+        saver_conn.close()
+
+    return Storage(sessions, checkpointer, guard, close)
