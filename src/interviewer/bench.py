@@ -75,8 +75,8 @@ def make_answers(corpus: Corpus, count: int, seed: int = 7) -> list[tuple[str, s
 def _cold_start(settings: Settings, runs: int) -> tuple[dict[str, float], float]:
     """Wall time of a new process from launch to its first question, and the child's peak RSS."""
     code = (
-        "from interviewer.compose import build_engine; e = build_engine(progress=False); "
-        "sid, q = e.start('day', '58'); print(q.text)"
+        "from interviewer.access import Caller; from interviewer.compose import build_engine; "
+        "e = build_engine(progress=False); sid, q = e.start(Caller.terminal(), 'day', '58'); print(q.text)"
     )
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir)}
     samples: list[float] = []
@@ -214,9 +214,9 @@ def to_markdown(r: dict[str, Any]) -> str:
     )
 
 
-def run_bench(settings: Settings, as_json: bool = False, turns: int = 200) -> int:
+def run_bench(settings: Settings, as_json: bool = False, turns: int = 200, reports: Path | None = None) -> int:
     result = measure(settings, turns)
-    out_dir = settings.reports_dir
+    out_dir = reports or settings.reports_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     markdown = to_markdown(result)

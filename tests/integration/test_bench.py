@@ -1,0 +1,21 @@
+"""`interviewer bench` runs end to end and reports medians, p95 and peak memory (the figures themselves are
+measured by `make bench`, never asserted on timings here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.helpers import Cli
+
+
+def test_bench_measures_a_turn_a_cold_start_and_the_index(cli: Cli, tmp_path: Path) -> None:
+    result = cli("bench", "--turns", "5", "--json", "--reports", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
+    assert figures["turn_grade_and_next_question"]["n"] == 5
+    assert figures["cold_start_to_first_question"]["peak_rss_mb"] > 0
+    for measure in ("median_ms", "p95_ms"):
+        assert figures["cold_start_to_first_question"][measure] > 0
+        assert figures["index"]["reindex_no_change"][measure] >= 0
+    assert "turn: grade + next question" in (tmp_path / "bench.md").read_text(encoding="utf-8")
