@@ -383,10 +383,15 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Every command and option. Pure declaration (no logic), so it may run past the 50-line limit."""
+    """Every command and option, declared in groups."""
     parser = argparse.ArgumentParser(prog="interviewer", description="Offline mock interviews for MLOps roles.")
     sub = parser.add_subparsers(dest="command", required=True)
+    for declare in (_curriculum_commands, _grading_commands, _session_commands, _measuring_commands, _user_commands):
+        declare(sub)
+    return parser
 
+
+def _curriculum_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     corpus = sub.add_parser("corpus", help="check the curriculum files")
     corpus_sub = corpus.add_subparsers(dest="corpus_command", required=True)
     corpus_sub.add_parser("validate", help="check schema and cross-references").set_defaults(func=cmd_corpus_validate)
@@ -400,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--topic")
     prompts.set_defaults(func=cmd_prompts)
 
+
+def _grading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     grade = sub.add_parser("grade", help="grade one answer, or a JSON Lines batch")
     grade.add_argument("--prompt-id")
     grade.add_argument("--prompt", help="the exact text of a prompt")
@@ -410,6 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true")
     grade.set_defaults(func=cmd_grade)
 
+
+def _session_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     interview = sub.add_parser("interview", help="a mock interview in the terminal")
     which = interview.add_mutually_exclusive_group(required=True)
     which.add_argument("--day", type=int)
@@ -437,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--session", help="one session's full id")
     forget.set_defaults(func=cmd_forget)
 
+
+def _measuring_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate = sub.add_parser("eval", help="measure a brain against gold grades (or: eval asag FILE.jsonl)")
     evaluate.add_argument("what", nargs="?", choices=["cases", "asag"], default="cases")
     evaluate.add_argument("file", nargs="?", help="with asag: a JSON Lines file of graded short answers")
@@ -456,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--reports", help="folder to write the reports to (default evals/reports)")
     bench.set_defaults(func=cmd_bench)
 
+
+def _user_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     user = sub.add_parser("user", help="web logins in the password file (INTERVIEWER_AUTH_FILE)")
     user_sub = user.add_subparsers(dest="user_command", required=True)
     add = user_sub.add_parser("add", help="add a login or change its password (asked for, never an argument)")
@@ -468,7 +481,6 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_user_list)
     for command in (add, remove, listing):
         command.add_argument("--file", help="the password file (default INTERVIEWER_AUTH_FILE)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
