@@ -71,11 +71,9 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 def _grade_text(grade: dict[str, Any]) -> str:
     """A grade for the terminal (see `grades.render_grade`), with the grader's advice under it."""
-    from interviewer.grades import render_grade
+    from interviewer.grades import advice_lines, render_grade
 
-    # The rendered grade already names each misconception with the candidate's words.
-    advice = [line for line in (grade.get("feedback") or "").splitlines() if not line.startswith("Misconception:")]
-    return "\n".join([render_grade(grade, "text"), *advice])
+    return "\n".join([render_grade(grade, "text"), *advice_lines(grade)])
 
 
 def cmd_grade(args: argparse.Namespace) -> int:

@@ -122,8 +122,9 @@ class Engine:
             "turns": [],
         }
         self._invoke(session_id, initial)
-        record_session(self.store, self.corpus, session_id, self._state(session_id))
-        question = _waiting(self._state(session_id))
+        state = self._state(session_id)
+        record_session(self.store, self.corpus, session_id, state)
+        question = _waiting(state)
         assert question is not None
         return session_id, question
 
@@ -181,7 +182,8 @@ class Engine:
         with self.locks.of(session_id):
             self.repair(session_id)  # an earlier turn that did not finish: its row first
             before = self._state(session_id)
-            if _waiting(before) is None:
+            waiting = _waiting(before)
+            if waiting is None:
                 if reply["action"] == "end":
                     return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
@@ -189,7 +191,7 @@ class Engine:
             self._invoke(session_id, Command(resume=reply))
             after = self._state(session_id)
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
-            record_session(self.store, self.corpus, session_id, after)
+            record_session(self.store, self.corpus, session_id, after, only=waiting.prompt_id)
         if not new_turns or not new_turns[-1]["grade"]:
             return TurnOutcome(session_id, None, _waiting(after))
         grade = Grade.model_validate(new_turns[-1]["grade"])
@@ -291,15 +293,22 @@ def overview_of(row: SessionRow, values: dict[str, Any], minutes: int | None) ->
 
 
 def record_session(
-    store: SessionIndex, corpus: Corpus, session_id: str, state: dict[str, Any], mark: int | None = None
+    store: SessionIndex,
+    corpus: Corpus,
+    session_id: str,
+    state: dict[str, Any],
+    mark: int | None = None,
+    only: str | None = None,
 ) -> None:
     """Keep the session index in step with the checkpoint just written (idempotent: derived from it).
 
-    Clears the row's in-flight mark; with `mark` (a repair), only if the row still carries it.
+    Records the result of every prompt the session has finished, or with `only`, of that prompt alone (the one
+    a turn may just have finished; a repair re-derives them all). Clears the row's in-flight mark; with `mark`
+    (a repair), only if the row still carries it.
     """
     open_prompt = _waiting(state)
     asked = dict.fromkeys(t["prompt_id"] for t in state.get("turns", []))
-    for pid in asked:
+    for pid in [p for p in asked if only is None or p == only]:
         if open_prompt is not None and open_prompt.prompt_id == pid:
             continue  # still being asked or probed: its result is not final
         result = results.prompt_result(state, pid) or {

@@ -57,6 +57,12 @@ def render_grade(grade: dict[str, Any] | None, style: Style) -> str:
     return "\n".join(lines)
 
 
+def advice_lines(grade: dict[str, Any]) -> list[str]:
+    """The grader's advice (flags explained, what was strong, what to study), without the misconceptions,
+    which `render_grade` already names with the candidate's own words."""
+    return [line for line in (grade.get("feedback") or "").splitlines() if not line.startswith("Misconception:")]
+
+
 def fallback_line(reason: str, style: Style) -> str:
     """Why the rubric brain graded an answer in the model's place."""
     return FORMATS[style]["fallback"].format(reason=_literal(reason, style))

@@ -97,10 +97,9 @@ class InterviewApp:
         rows = self.engine.sessions(caller)
         if session_id:
             try:
-                snap = self.engine.snapshot(caller, session_id)
+                return self._session_screens(self.engine.snapshot(caller, session_id), notice, rows)
             except InterviewerError as exc:
-                return self.screens("", caller, notice or note(exc))
-            return self._session_screens(snap, notice, rows)
+                notice = notice or note(exc)
         return (
             "",
             gr.update(visible=True),
@@ -163,19 +162,15 @@ class InterviewApp:
         """Run one engine action; on a refusal keep the typed answer and say why."""
         caller = self.caller(request)
         try:
-            sid = self.engine.resolve(caller, session_id)
-        except InterviewerError as exc:  # not the caller's session: show nothing of it
-            return (*self.screens("", caller, notice=note(exc)), gr.update())
-        try:
             if action == "submit":
-                self.engine.submit(caller, sid, text)
+                self.engine.submit(caller, session_id, text)
             elif action == "skip":
-                self.engine.skip(caller, sid)
+                self.engine.skip(caller, session_id)
             else:
-                self.engine.end(caller, sid)
-        except InterviewerError as exc:
-            return (*self.screens(sid, caller, notice=note(exc)), gr.update())
-        return (*self.screens(sid, caller), "")
+                self.engine.end(caller, session_id)
+        except InterviewerError as exc:  # `screens` shows the session only if the engine finds it the caller's
+            return (*self.screens(session_id, caller, notice=note(exc)), gr.update())
+        return (*self.screens(session_id, caller), "")
 
     def open_session(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
         return self.screens((session_id or "").strip(), self.caller(request))
