@@ -67,21 +67,29 @@ def parse_password_file(text: str, label: str) -> dict[str, str]:
     A bad line is one error naming `label` and the line number; the line's content is never shown, since a
     mistaken line may hold a clear password.
     """
+    entries = [(f"{label} line {n}", line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    entries = [(where, entry) for where, entry in entries if entry and not entry.startswith("#")]
+    return _parse_logins(
+        entries, f"name:<argon2id hash>; {_HOW_TO_ADD}", _is_argon2id, f"not an argon2id hash; {_HOW_TO_ADD}"
+    )
+
+
+def _parse_logins(
+    entries: list[tuple[str, str]], shape: str, value_ok: Callable[[str], bool], value_problem: str
+) -> dict[str, str]:
+    """`name:value` entries, each with where it stands (for the error); a name may appear once."""
     users: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        entry = line.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        name, sep, hashed = entry.partition(":")
-        if not sep:
-            raise InterviewerError(f"{label} line {number}: expected name:<argon2id hash>; {_HOW_TO_ADD}.")
+    for where, entry in entries:
+        name, sep, value = entry.partition(":")
+        if not sep or not name or not value:
+            raise InterviewerError(f"{where}: expected {shape}.")
         if not valid_name(name):
-            raise InterviewerError(f"{label} line {number}: the user name is not {NAME_RULE}.")
-        if not _is_argon2id(hashed):
-            raise InterviewerError(f"{label} line {number}: not an argon2id hash; {_HOW_TO_ADD}.")
+            raise InterviewerError(f"{where}: user names are {NAME_RULE}.")
+        if not value_ok(value):
+            raise InterviewerError(f"{where}: {value_problem}.")
         if name in users:
-            raise InterviewerError(f"{label} line {number}: user {name!r} is listed twice.")
-        users[name] = hashed
+            raise InterviewerError(f"{where}: user {name!r} is listed twice.")
+        users[name] = value
     return users
 
 
@@ -154,17 +162,8 @@ def remove_user(path: Path, name: str) -> None:
 
 def parse_clear_logins(raw: str) -> dict[str, str]:
     """INTERVIEWER_AUTH="user:password[,user2:password2]"; an error names the entry, never its password."""
-    users: dict[str, str] = {}
-    for number, item in enumerate(raw.split(","), 1):
-        name, sep, password = item.strip().partition(":")
-        if not sep or not name or not password:
-            raise InterviewerError(f"{AUTH_VAR} must look like user:password[,user2:password2] (entry {number}).")
-        if not valid_name(name):
-            raise InterviewerError(f"{AUTH_VAR} entry {number}: user names are {NAME_RULE}.")
-        if name in users:
-            raise InterviewerError(f"{AUTH_VAR}: user {name!r} is listed twice.")
-        users[name] = password
-    return users
+    entries = [(f"{AUTH_VAR} entry {n}", item.strip()) for n, item in enumerate(raw.split(","), 1)]
+    return _parse_logins(entries, "user:password[,user2:password2]", bool, "the password is empty")
 
 
 _DECOY_PASSWORD = "not the password of anyone"
@@ -238,12 +237,6 @@ def credentials(clear_logins: str, password_file: Path | None) -> Credentials | 
                 f"{AUTH_FILE_VAR} ({password_file}) has no users; add one with `interviewer user add NAME`."
             )
     return Credentials(clear, hashed)
-
-
-def load_credentials(environ: Mapping[str, str]) -> Credentials | None:
-    """The login configured in `environ` (INTERVIEWER_AUTH and/or INTERVIEWER_AUTH_FILE), or None."""
-    file = environ.get(AUTH_FILE_VAR, "").strip()
-    return credentials(environ.get(AUTH_VAR, ""), Path(file).expanduser() if file else None)
 
 
 # -- failed sign-ins ----------------------------------------------------------------------------------

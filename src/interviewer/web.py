@@ -11,7 +11,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,20 +25,6 @@ from interviewer.errors import InterviewerError
 
 if TYPE_CHECKING:
     from interviewer.engine import Engine
-
-
-def address(host: str | None, port: str | None, environ: Mapping[str, str] = os.environ) -> tuple[str, int]:
-    """The address to serve on: `--host`/`--port` when given, else INTERVIEWER_HOST/INTERVIEWER_PORT (a blank
-    variable counts as unset), else 127.0.0.1:7860."""
-    if host is not None:
-        chosen_host = parse_host(host, "--host")
-    else:
-        raw = environ.get("INTERVIEWER_HOST", "")
-        chosen_host = parse_host(raw, "INTERVIEWER_HOST") if raw.strip() else DEFAULT_HOST
-    if port is not None:
-        return chosen_host, parse_port(port, "--port")
-    raw = environ.get("INTERVIEWER_PORT", "")
-    return chosen_host, parse_port(raw, "INTERVIEWER_PORT") if raw.strip() else DEFAULT_PORT
 
 
 def web_settings(host: str | None = None, port: str | None = None) -> Settings:

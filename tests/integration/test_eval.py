@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,7 @@ from interviewer.evals.asag import evaluate as evaluate_asag
 from interviewer.evals.gate import check_figures, check_thresholds
 from interviewer.evals.run import evaluate_cases
 from interviewer.grader import Grader
-from interviewer.grading import FollowUp, TurnContext
-from interviewer.grading.models import PointVerdict
+from interviewer.grading import FollowUp
 from interviewer.grading.rubric import RubricBrain, RubricConfig
 from tests.helpers import Cli
 
@@ -65,14 +65,9 @@ def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_i
     class Leaking(RubricBrain):
         name = "leaking"
 
-        def follow_up(
-            self,
-            prompt: Prompt,
-            points: list[PointVerdict],
-            probed: list[str],
-            context: TurnContext | None = None,
-        ) -> FollowUp | None:
-            asked = super().follow_up(prompt, points, probed, context)
+        def follow_up(self, prompt: Prompt, *rest: Any, **named: Any) -> FollowUp | None:
+            """The authored probe's point, given away in the question."""
+            asked = super().follow_up(prompt, *rest, **named)
             if asked is None:
                 return None
             point = next(p for p in prompt.rubric if p.id == asked.point_id)

@@ -28,12 +28,12 @@ from interviewer.auth import (
     Credentials,
     FailedSignIns,
     SharingGuard,
+    credentials,
     file_targets,
     inside,
-    load_credentials,
 )
 from interviewer.errors import InterviewerError
-from interviewer.web import address, check_exposure, is_loopback
+from interviewer.web import check_exposure, is_loopback, web_settings
 from tests import helpers
 from tests.helpers import ROOT, free_port, run_cli
 
@@ -200,13 +200,27 @@ def test_a_bad_port_or_host_variable_is_one_line_naming_it(env: dict[str, str], 
     assert result.stderr.startswith(expected) and "Traceback" not in result.stderr
 
 
-def test_address_prefers_flags_then_variables_then_the_loopback_default() -> None:
-    assert address(None, None, {}) == ("127.0.0.1", 7860)
-    assert address(None, None, {"INTERVIEWER_HOST": " ", "INTERVIEWER_PORT": ""}) == ("127.0.0.1", 7860)
-    assert address(None, None, {"INTERVIEWER_HOST": "::1", "INTERVIEWER_PORT": "8080"}) == ("::1", 8080)
-    assert address("localhost", "0", {"INTERVIEWER_PORT": "abc"}) == ("localhost", 0)
+def _address(
+    monkeypatch: pytest.MonkeyPatch, host: str | None, port: str | None, environ: dict[str, str]
+) -> tuple[str, int]:
+    """Where `python app.py` would serve, given its flags and these variables."""
+    for name in ("INTERVIEWER_HOST", "INTERVIEWER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    settings = web_settings(host, port)
+    return settings.host, settings.port
+
+
+def test_address_prefers_flags_then_variables_then_the_loopback_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _address(monkeypatch, None, None, {}) == ("127.0.0.1", 7860)
+    blank = {"INTERVIEWER_HOST": " ", "INTERVIEWER_PORT": ""}
+    assert _address(monkeypatch, None, None, blank) == ("127.0.0.1", 7860)
+    given = {"INTERVIEWER_HOST": "::1", "INTERVIEWER_PORT": "8080"}
+    assert _address(monkeypatch, None, None, given) == ("::1", 8080)
+    assert _address(monkeypatch, "localhost", "0", {"INTERVIEWER_PORT": "abc"}) == ("localhost", 0)
     with pytest.raises(InterviewerError, match="--port must be"):
-        address(None, "-1", {})
+        _address(monkeypatch, None, "-1", {})
 
 
 # -- the password file ----------------------------------------------------------------------------------
@@ -258,26 +272,26 @@ def test_a_malformed_or_missing_password_file_is_one_line_naming_the_variable_an
     path = tmp_path / "users"
     path.write_text(f"# logins\n{ALICE[0]}:{hash_password(ALICE[1])}\nbob:hunter2-in-clear\n")
     with pytest.raises(InterviewerError) as bad:
-        load_credentials({AUTH_FILE_VAR: str(path)})
+        credentials("", path)
     message = str(bad.value)
     assert message.startswith(f"{AUTH_FILE_VAR} ({path}) line 3:") and "hunter2" not in message
     result = run_app("--port", "0", INTERVIEWER_AUTH_FILE=str(path), INTERVIEWER_DATA_DIR=str(tmp_path / "d"))
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [f"error: {message}"]
 
     with pytest.raises(InterviewerError, match=f"^{AUTH_FILE_VAR}: cannot read .*missing"):
-        load_credentials({AUTH_FILE_VAR: str(tmp_path / "missing")})
+        credentials("", tmp_path / "missing")
     path.write_text(f"{CAROL[0]}:{hash_password(CAROL[1])}\n")
     with pytest.raises(InterviewerError, match="'carol' is in both"):
-        load_credentials({AUTH_FILE_VAR: str(path), AUTH_VAR: "carol:whatever1"})
+        credentials("carol:whatever1", path)
 
 
 def test_the_login_check_is_awaited_by_gradio_and_checks_both_kinds_of_password(tmp_path: Path) -> None:
-    credentials = Credentials({CAROL[0]: CAROL[1]}, {ALICE[0]: hash_password(ALICE[1])})
+    login = Credentials({CAROL[0]: CAROL[1]}, {ALICE[0]: hash_password(ALICE[1])})
     # Gradio awaits the check only when it is a coroutine function; a coroutine object would be truthy.
-    assert inspect.iscoroutinefunction(credentials.verify)
-    assert credentials.check(*ALICE) and credentials.check(*CAROL)
-    assert not credentials.check(ALICE[0], CAROL[1]) and not credentials.check(CAROL[0], ALICE[1])
-    assert not credentials.check("nobody", ALICE[1]) and not credentials.check(ALICE[0], "")
+    assert inspect.iscoroutinefunction(login.verify)
+    assert login.check(*ALICE) and login.check(*CAROL)
+    assert not login.check(ALICE[0], CAROL[1]) and not login.check(CAROL[0], ALICE[1])
+    assert not login.check("nobody", ALICE[1]) and not login.check(ALICE[0], "")
 
 
 # -- failed sign-ins ------------------------------------------------------------------------------------
