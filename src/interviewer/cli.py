@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.errors import InterviewerError
+
+if TYPE_CHECKING:
+    from interviewer.records import Question, ShownGrade
 
 EXIT_ERROR = 2
 
@@ -69,7 +72,7 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 # -- grading ------------------------------------------------------------------------------------------
 
 
-def _grade_text(grade: dict[str, Any]) -> str:
+def _grade_text(grade: ShownGrade) -> str:
     """A grade for the terminal (see `grades.render_grade`), with the grader's advice under it."""
     from interviewer.grades import advice_lines, render_grade
 
@@ -78,6 +81,7 @@ def _grade_text(grade: dict[str, Any]) -> str:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from interviewer.grader import Grader
+    from interviewer.records import ShownGrade
 
     grader = Grader(_settings())
     if args.batch:
@@ -89,7 +93,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
     answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
     grade = grader.grade(ref.prompt, answer, args.brain)
-    print(grade.model_dump_json() if args.json else _grade_text(grade.model_dump()))
+    print(grade.model_dump_json() if args.json else _grade_text(ShownGrade.model_validate(grade.model_dump())))
     return 0
 
 
@@ -195,12 +199,12 @@ def cmd_interview(args: argparse.Namespace) -> int:
             break
         _print_question(outcome.next)
     data = engine.transcript(me, session_id)
-    score = "-" if data["score"] is None else f"{data['score']:.2f}/4"
+    score = "-" if data.score is None else f"{data.score:.2f}/4"
     print(f"\nInterview finished. Overall score {score}. Transcript: interviewer transcript {session_id}")
     return 0
 
 
-def _print_question(question: Any) -> None:
+def _print_question(question: Question) -> None:
     label = f"Question {question.number} of {question.of}" if question.kind == "question" else "Follow-up"
     print(f"\n{label}: {question.text}")
 
@@ -227,7 +231,7 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     from interviewer.report import to_markdown
 
     data = build_engine(_settings(), progress=False).transcript(Caller.terminal(), args.session)
-    text = json.dumps(data, indent=2, ensure_ascii=False) if args.format == "json" else to_markdown(data)
+    text = data.model_dump_json(indent=2) if args.format == "json" else to_markdown(data)
     if args.output:
         try:
             Path(args.output).write_text(text + "\n", encoding="utf-8")

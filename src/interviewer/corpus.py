@@ -282,33 +282,21 @@ def _corpus_files(corpus_dir: Path) -> Iterator[Path]:
 
 
 def _topic_from_card(card: TopicCard) -> Topic:
-    return Topic(
-        id=card.id,
-        title=card.title,
-        kind="topic_card",
-        day=card.day,
-        summary=card.summary,
-        objectives=card.objectives,
-        prompts=card.prompts,
-        level=card.level,
-        minutes=card.minutes,
-    )
+    shared = {
+        k: getattr(card, k) for k in ("id", "title", "day", "summary", "objectives", "prompts", "level", "minutes")
+    }
+    return Topic(kind="topic_card", **shared)
 
 
 def _topics_from_day(plan: DayPlan) -> list[Topic]:
-    return [
-        Topic(
-            id=t.id,
-            title=t.subtopic,
-            kind="daily_topic",
-            day=plan.day,
-            summary=t.subtopic,
-            objectives=t.objectives,
-            prompts=t.prompts,
-            track=plan.track,
+    """A day plan's topics; each is titled and summarised by its subtopic line."""
+    topics = []
+    for t in plan.topics:
+        shared: dict[str, Any] = {"id": t.id, "objectives": t.objectives, "prompts": t.prompts}
+        topics.append(
+            Topic(kind="daily_topic", title=t.subtopic, summary=t.subtopic, day=plan.day, track=plan.track, **shared)
         )
-        for t in plan.topics
-    ]
+    return topics
 
 
 class _IdRegistry:

@@ -7,47 +7,54 @@ transcript apply this one rule.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from interviewer.grading.models import PointVerdict, RedFlagHit
+from interviewer.grading.models import Grade
 from interviewer.grading.rubric import feedback
+from interviewer.records import PromptResult, ShownGrade, waiting
+
+Shown = TypeVar("Shown", ShownGrade, PromptResult)
 
 
 def probing(state: dict[str, Any]) -> str | None:
     """The prompt the interviewer is still probing (a follow-up on it is waiting), if any."""
-    pending = state.get("pending")
-    if state.get("status") == "finished" or not pending or pending.get("kind") != "followup":
-        return None
-    return str(pending["prompt_id"])
+    question = waiting(state)
+    return question.prompt_id if question is not None and question.kind == "followup" else None
 
 
-def shown_grade(grade: dict[str, Any], still_probing: bool) -> dict[str, Any]:
-    """A grade as the candidate may see it. While the interviewer may still probe the prompt, the key points
-    not made yet are not named (that would answer the follow-up); they are counted in `withheld`."""
+def shown_grade(grade: Grade, still_probing: bool) -> ShownGrade:
+    """An answer's grade as the candidate may see it (see `withhold`)."""
+    return withhold(ShownGrade.model_validate(grade.model_dump()), still_probing)
+
+
+def withhold(graded: Shown, still_probing: bool) -> Shown:
+    """A grade or a prompt's result as the candidate may see it. While the interviewer may still probe the
+    prompt, the key points not made yet are not named (that would answer the follow-up); they are counted in
+    `withheld`."""
     if not still_probing:
-        return {**grade, "withheld": 0}
-    made = [PointVerdict.model_validate(p) for p in grade["points"] if p["verdict"] == "covered"]
-    red_flags = [RedFlagHit.model_validate(r) for r in grade.get("red_flags", [])]
-    return {
-        **grade,
-        "points": [p.model_dump() for p in made],
-        "withheld": len(grade["points"]) - len(made),
-        "feedback": feedback(made, red_flags, grade.get("flags", [])),
-    }
+        return graded
+    made = [p for p in graded.points if p.verdict == "covered"]
+    return graded.model_copy(
+        update={
+            "points": made,
+            "withheld": len(graded.points) - len(made),
+            "feedback": feedback(made, graded.red_flags, graded.flags),
+        }
+    )
 
 
-def last_shown_grade(state: dict[str, Any]) -> dict[str, Any] | None:
-    """The session's latest grade as the candidate may see it now (see `shown_grade`)."""
+def last_shown_grade(state: dict[str, Any]) -> ShownGrade | None:
+    """The session's latest grade as the candidate may see it now."""
     graded = [t for t in state.get("turns", []) if t.get("grade")]
     if not graded:
         return None
-    return shown_grade(graded[-1]["grade"], probing(state) == graded[-1]["prompt_id"])
+    return shown_grade(Grade.model_validate(graded[-1]["grade"]), probing(state) == graded[-1]["prompt_id"])
 
 
-def withheld_note(grade: dict[str, Any]) -> str:
+def withheld_note(withheld: int, named: int) -> str:
     """How a shown grade says that some key points are not named yet."""
-    more = " more" if grade["points"] else ""
-    return f"{grade['withheld']}{more} key point(s) not made yet: named when this question is done"
+    more = " more" if named else ""
+    return f"{withheld}{more} key point(s) not made yet: named when this question is done"
 
 
 def withheld_line(withheld: int) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.types import Command
 
@@ -28,19 +28,21 @@ from interviewer.grading.models import Grade
 from interviewer.grading.text import printable
 from interviewer.graph import build_graph
 from interviewer.planning import Mode, Planner
+from interviewer.records import (
+    Overview,
+    ProgressRow,
+    Question,
+    ShownGrade,
+    Snapshot,
+    Transcript,
+    Turn,
+    turns_of,
+    waiting,
+)
 from interviewer.storage import SessionIndex, Storage
 from interviewer.store import SessionRow, abandoned
+from interviewer.transcript import conversation
 from interviewer.transcript import transcript as build_transcript
-
-
-@dataclass(frozen=True)
-class Question:
-    kind: Literal["question", "followup"]
-    prompt_id: str
-    text: str
-    number: int
-    of: int
-    point_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class TurnOutcome:
     session_id: str
     grade: Grade | None
     next: Question | None
-    shown: dict[str, Any] | None = None  # the grade as the candidate may see it now (see disclosure.shown_grade)
+    shown: ShownGrade | None = None  # the grade as the candidate may see it now (see disclosure.shown_grade)
     model_calls: int = 0  # model calls this turn made (grading and the follow-up)
 
     @property
@@ -124,7 +126,7 @@ class Engine:
         self._invoke(session_id, initial)
         state = self._state(session_id)
         record_session(self.store, self.corpus, session_id, state)
-        question = _waiting(state)
+        question = waiting(state)
         assert question is not None
         return session_id, question
 
@@ -150,7 +152,7 @@ class Engine:
 
     def current(self, caller: Caller, session_id: str) -> Question | None:
         """The question waiting for an answer, or None when the session has finished."""
-        return _waiting(self._state(self.resolve(caller, session_id)))
+        return waiting(self._state(self.resolve(caller, session_id)))
 
     def _state(self, session_id: str) -> dict[str, Any]:
         """A resolved session's checkpointed state."""
@@ -182,8 +184,8 @@ class Engine:
         with self.locks.of(session_id):
             self.repair(session_id)  # an earlier turn that did not finish: its row first
             before = self._state(session_id)
-            waiting = _waiting(before)
-            if waiting is None:
+            asked = waiting(before)
+            if asked is None:
                 if reply["action"] == "end":
                     return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
@@ -191,13 +193,12 @@ class Engine:
             self._invoke(session_id, Command(resume=reply))
             after = self._state(session_id)
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
-            record_session(self.store, self.corpus, session_id, after, only=waiting.prompt_id)
-        if not new_turns or not new_turns[-1]["grade"]:
-            return TurnOutcome(session_id, None, _waiting(after))
-        grade = Grade.model_validate(new_turns[-1]["grade"])
-        calls = grade.usage.calls if grade.usage else 0
-        calls += int((new_turns[-1].get("followup_usage") or {}).get("calls", 0))
-        return TurnOutcome(session_id, grade, _waiting(after), disclosure.last_shown_grade(after), calls)
+            record_session(self.store, self.corpus, session_id, after, only=asked.prompt_id)
+        last = Turn.model_validate(new_turns[-1]) if new_turns else None
+        if last is None or last.grade is None:
+            return TurnOutcome(session_id, None, waiting(after))
+        shown = disclosure.last_shown_grade(after)
+        return TurnOutcome(session_id, last.grade, waiting(after), shown, last.usage().calls)
 
     def repair(self, session_id: str | None = None) -> int:
         """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
@@ -228,21 +229,22 @@ class Engine:
     def sessions(self, caller: Caller) -> list[SessionRow]:
         return self.store.recent(caller.name)
 
-    def overview(self, caller: Caller, session_id: str) -> dict[str, Any]:
+    def overview(self, caller: Caller, session_id: str) -> Overview:
         """Where a session stands: label, progress, time budget and what is waiting."""
         session_id = self.resolve(caller, session_id)
         return self._view(self._row(session_id), self._state(session_id))
 
-    def snapshot(self, caller: Caller, session_id: str) -> dict[str, Any]:
+    def snapshot(self, caller: Caller, session_id: str) -> Snapshot:
         """Everything a page shows about one of the caller's sessions, from one read of its checkpoint."""
         session_id = self.resolve(caller, session_id)
         row, values = self._row(session_id), self._state(session_id)
-        return {
-            "overview": self._view(row, values),
-            "state": values,
-            "last_grade": disclosure.last_shown_grade(values),
-            "transcript": build_transcript(self.corpus, row, values),
-        }
+        return Snapshot(
+            overview=self._view(row, values),
+            messages=conversation(values),
+            turns=turns_of(values),
+            last_grade=disclosure.last_shown_grade(values),
+            transcript=build_transcript(self.corpus, row, values),
+        )
 
     def _row(self, session_id: str) -> SessionRow:
         row = self.store.get(session_id)
@@ -250,14 +252,14 @@ class Engine:
             raise NotFoundError(f"No session {session_id!r}.")
         return row
 
-    def _view(self, row: SessionRow, values: dict[str, Any]) -> dict[str, Any]:
+    def _view(self, row: SessionRow, values: dict[str, Any]) -> Overview:
         return overview_of(row, values, self.planner.minutes(row.mode, row.target))
 
-    def progress(self, caller: Caller) -> list[dict[str, Any]]:
+    def progress(self, caller: Caller) -> list[ProgressRow]:
         """0-4 score per learning objective in each of the caller's sessions, oldest first."""
         return results.progress_rows(self.corpus, self.store.prompt_history(caller.name))
 
-    def transcript(self, caller: Caller, session_id: str) -> dict[str, Any]:
+    def transcript(self, caller: Caller, session_id: str) -> Transcript:
         session_id = self.resolve(caller, session_id)
         return build_transcript(self.corpus, self._row(session_id), self._state(session_id))
 
@@ -272,24 +274,18 @@ class Engine:
         return forget_sessions(self, targets(self.store, owner, session_id))
 
 
-def _waiting(values: dict[str, Any]) -> Question | None:
-    pending = values.get("pending")
-    if not pending or values.get("status") == "finished":
-        return None
-    return Question(**pending)
-
-
-def overview_of(row: SessionRow, values: dict[str, Any], minutes: int | None) -> dict[str, Any]:
+def overview_of(row: SessionRow, values: dict[str, Any], minutes: int | None) -> Overview:
     """Where a session stands: label, progress, time budget and what is waiting."""
-    question = _waiting(values)
-    return {
-        "session": row.as_dict(),
-        "status": values.get("status", row.status),
-        "question": question,
-        "asked": min(values.get("position", 0) + (1 if question else 0), len(values.get("plan", []))),
-        "planned": len(values.get("plan", [])),
-        "minutes": minutes,
-    }
+    question = waiting(values)
+    planned = len(values.get("plan", []))
+    return Overview(
+        session=row,
+        status=values.get("status", row.status),
+        question=question,
+        asked=min(values.get("position", 0) + (1 if question else 0), planned),
+        planned=planned,
+        minutes=minutes,
+    )
 
 
 def record_session(
@@ -306,17 +302,15 @@ def record_session(
     a turn may just have finished; a repair re-derives them all). Clears the row's in-flight mark; with `mark`
     (a repair), only if the row still carries it.
     """
-    open_prompt = _waiting(state)
-    asked = dict.fromkeys(t["prompt_id"] for t in state.get("turns", []))
-    for pid in [p for p in asked if only is None or p == only]:
+    open_prompt = waiting(state)
+    for pid in [p for p in results.asked_prompts(state) if only is None or p == only]:
         if open_prompt is not None and open_prompt.prompt_id == pid:
             continue  # still being asked or probed: its result is not final
-        result = results.prompt_result(state, pid) or {
-            "score": 0,
-            "coverage": 0.0,
-            "points": results.unanswered_points(corpus, pid),
-        }
-        store.record_prompt(session_id, pid, result["score"], result["coverage"], result["points"])
+        result = results.prompt_result(turns_of(state, pid))
+        if result is None:  # skipped: every point missed
+            store.record_prompt(session_id, pid, 0, 0.0, results.unanswered_points(corpus, pid))
+        else:
+            store.record_prompt(session_id, pid, result.score, result.coverage, result.points)
     store.update(
         session_id,
         status=state.get("status", "active"),

@@ -7,20 +7,18 @@ is deleted. The web server serves this folder and nothing else.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 MAX_AGE_SECONDS = 3600
 PREFIX = "t-"
 
 
-def write(folder: Path, session_id: str, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
-    """The transcript as Markdown and JSON files in a new private folder; older downloads are swept."""
+def write(folder: Path, session_id: str, markdown: str, json_text: str) -> tuple[Path, Path]:
+    """A transcript's Markdown and JSON files in a new private folder; older downloads are swept."""
     sweep(folder)
     _private(folder)
     box = folder / f"{PREFIX}{secrets.token_urlsafe(24)}"
@@ -28,7 +26,7 @@ def write(folder: Path, session_id: str, data: dict[str, Any], markdown: str) ->
     md = box / f"interview-{session_id}.md"
     js = box / f"interview-{session_id}.json"
     md.write_text(markdown, encoding="utf-8")
-    js.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    js.write_text(json_text, encoding="utf-8")
     return md, js
 
 

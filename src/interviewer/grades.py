@@ -6,11 +6,24 @@ a candidate or a model wrote (evidence, a fallback's reason) is escaped, so it s
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, Protocol
 
 from interviewer.disclosure import withheld_note
+from interviewer.grading.models import Grade, PointVerdict, RedFlagHit
+from interviewer.records import ShownGrade
 
 Style = Literal["markdown", "text"]
+
+
+class Graded(Protocol):
+    """An answer's grade or a prompt's result: verdicts on key points, and misconceptions."""
+
+    @property
+    def points(self) -> list[PointVerdict]: ...
+
+    @property
+    def red_flags(self) -> list[RedFlagHit]: ...
+
 
 MARKS: dict[Style, dict[str, str]] = {
     "markdown": {"covered": "✓", "partial": "~", "missed": "✗"},
@@ -39,28 +52,28 @@ FORMATS: dict[Style, dict[str, str]] = {
 }
 
 
-def render_grade(grade: dict[str, Any] | None, style: Style) -> str:
+def render_grade(grade: ShownGrade | None, style: Style) -> str:
     """One answer's grade in full: score, why the rubric brain graded it (if it stood in), every key point
     with its verdict, misconceptions, the key points not named yet, and flags."""
-    if not grade:
+    if grade is None:
         return "*Grades appear here after each answer.*" if style == "markdown" else ""
     form = FORMATS[style]
     gap = [""] if style == "markdown" else []  # Markdown needs a blank line between a paragraph and a list
-    lines = [form["heading"].format(**grade), *gap]
-    if grade.get("fallback"):
-        lines += [fallback_line(grade["fallback"], style), *gap]
+    lines = [form["heading"].format(score=grade.score, coverage=grade.coverage, brain=grade.brain), *gap]
+    if grade.fallback:
+        lines += [fallback_line(grade.fallback, style), *gap]
     lines += verdict_lines(grade, style)
-    if grade.get("withheld"):
-        lines.append(form["withheld"].format(note=withheld_note(grade)))
-    if grade.get("flags"):
-        lines += [*gap, form["flags"].format(flags=", ".join(f.replace("_", " ") for f in grade["flags"]))]
+    if grade.withheld:
+        lines.append(form["withheld"].format(note=withheld_note(grade.withheld, len(grade.points))))
+    if grade.flags:
+        lines += [*gap, form["flags"].format(flags=", ".join(f.replace("_", " ") for f in grade.flags))]
     return "\n".join(lines)
 
 
-def advice_lines(grade: dict[str, Any]) -> list[str]:
+def advice_lines(grade: Grade) -> list[str]:
     """The grader's advice (flags explained, what was strong, what to study), without the misconceptions,
     which `render_grade` already names with the candidate's own words."""
-    return [line for line in (grade.get("feedback") or "").splitlines() if not line.startswith("Misconception:")]
+    return [line for line in grade.feedback.splitlines() if not line.startswith("Misconception:")]
 
 
 def fallback_line(reason: str, style: Style) -> str:
@@ -68,18 +81,18 @@ def fallback_line(reason: str, style: Style) -> str:
     return FORMATS[style]["fallback"].format(reason=_literal(reason, style))
 
 
-def verdict_lines(grade: dict[str, Any], style: Style) -> list[str]:
+def verdict_lines(graded: Graded, style: Style) -> list[str]:
     """Each key point with its verdict mark and the answer's own words for it, then each misconception."""
     form, marks = FORMATS[style], MARKS[style]
     lines = []
-    for p in grade["points"]:
-        line = form["point"].format(mark=marks[p["verdict"]], text=p["text"], verdict=p["verdict"])
-        if p.get("evidence"):
-            line += form["evidence"].format(evidence=_literal(p["evidence"], style))
+    for p in graded.points:
+        line = form["point"].format(mark=marks[p.verdict], text=p.text, verdict=p.verdict)
+        if p.evidence:
+            line += form["evidence"].format(evidence=_literal(p.evidence, style))
         lines.append(line)
-    for r in grade.get("red_flags", []):
-        evidence = _literal(r["evidence"], style)
-        lines.append(form["misconception"].format(claim=r["claim"], evidence=evidence, correction=r["correction"]))
+    for r in graded.red_flags:
+        evidence = _literal(r.evidence, style)
+        lines.append(form["misconception"].format(claim=r.claim, evidence=evidence, correction=r.correction))
     return lines
 
 

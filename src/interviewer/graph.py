@@ -20,8 +20,9 @@ from langgraph.types import interrupt
 
 from interviewer.corpus import Corpus
 from interviewer.grading import Brain, FollowUp, TurnContext
-from interviewer.grading.models import Grade, PointVerdict, merge_verdicts
+from interviewer.grading.models import merge_verdicts
 from interviewer.index import CurriculumIndex, Related
+from interviewer.records import Question, Turn, turns_of
 from interviewer.store import now
 
 Reply = dict[str, str]  # {"action": "answer" | "skip" | "end", "text": ..., "raw": ..., "model_refused": ...}
@@ -61,24 +62,9 @@ def question_for(state: InterviewState, corpus: Corpus, position: int) -> dict[s
     if position >= len(state["plan"]):
         return None
     prompt = corpus.prompt(state["plan"][position]).prompt
-    return {
-        "kind": "question",
-        "prompt_id": prompt.id,
-        "text": prompt.text,
-        "number": position + 1,
-        "of": len(state["plan"]),
-        "point_id": None,
-    }
-
-
-def prompt_turns(state: InterviewState | dict[str, Any], prompt_id: str) -> list[dict[str, Any]]:
-    """The turns of one prompt (its question and follow-ups), oldest first."""
-    return [t for t in state.get("turns", []) if t["prompt_id"] == prompt_id]
-
-
-def merged_points(turns: list[dict[str, Any]]) -> list[PointVerdict]:
-    grades = [Grade.model_validate(t["grade"]) for t in turns if t.get("grade")]
-    return merge_verdicts(grades)
+    return Question(
+        kind="question", prompt_id=prompt.id, text=prompt.text, number=position + 1, of=len(state["plan"])
+    ).model_dump()
 
 
 # -- the nodes ----------------------------------------------------------------------------------------------
@@ -118,26 +104,23 @@ def grade(state: InterviewState, deps: Deps) -> dict[str, Any]:
     if reply.get("action", "answer") == "end":
         return {"graded": None}
     prompt = deps.corpus.prompt(pending["prompt_id"]).prompt
-    turn: dict[str, Any] = {
-        "at": now(),
-        "kind": pending["kind"],
-        "prompt_id": prompt.id,
-        "question": pending["text"],
-        "point_id": pending.get("point_id"),
-        "answer": None,
-        "grade": None,
-        "related": [],
-    }
+    turn = Turn(
+        at=now(), kind=pending["kind"], prompt_id=prompt.id, question=pending["text"], point_id=pending.get("point_id")
+    )
     if reply["action"] == "skip":
-        return {"graded": turn}
+        return {"graded": turn.model_dump()}
     context = TurnContext(related=deps.index.around(prompt, reply["text"]), history=_history(state, prompt.id))
     result = deps.brain_for(state, reply).grade(prompt, reply["text"], context)
     if reply.get("model_refused") and state["brain"] != "rubric":
         result = result.model_copy(update={"fallback": reply["model_refused"]})
-    turn.update(
-        answer=reply.get("raw", reply["text"]), grade=result.model_dump(), related=[r.__dict__ for r in context.related]
+    turn = turn.model_copy(
+        update={
+            "answer": reply.get("raw", reply["text"]),
+            "grade": result,
+            "related": [r.__dict__ for r in context.related],
+        }
     )
-    return {"graded": turn}
+    return {"graded": turn.model_dump()}
 
 
 def decide(state: InterviewState, deps: Deps) -> dict[str, Any]:
@@ -154,14 +137,14 @@ def decide(state: InterviewState, deps: Deps) -> dict[str, Any]:
     if follow is None:
         return {**cleared, "turns": [turn], "decision": {"next": "advance"}}
     pending = state["pending"] or {}
-    followup = {
-        "kind": "followup",
-        "prompt_id": turn["prompt_id"],
-        "text": follow.text,
-        "number": pending.get("number"),
-        "of": pending.get("of"),
-        "point_id": follow.point_id,
-    }
+    followup = Question(
+        kind="followup",
+        prompt_id=turn["prompt_id"],
+        text=follow.text,
+        number=pending.get("number"),
+        of=pending.get("of"),
+        point_id=follow.point_id,
+    ).model_dump()
     return {**cleared, "turns": [turn], "decision": {"next": "followup", "followup": followup}}
 
 
@@ -170,7 +153,7 @@ def finish(state: InterviewState) -> dict[str, Any]:
 
 
 def _history(state: InterviewState, prompt_id: str) -> list[tuple[str, str]]:
-    return [(t["question"], t["answer"] or "") for t in prompt_turns(state, prompt_id)]
+    return [(t.question, t.answer or "") for t in turns_of(dict(state), prompt_id)]
 
 
 def _follow_up(state: InterviewState, deps: Deps, reply: Reply, turn: dict[str, Any]) -> FollowUp | None:
@@ -179,7 +162,8 @@ def _follow_up(state: InterviewState, deps: Deps, reply: Reply, turn: dict[str, 
         return None
     prompt = deps.corpus.prompt(turn["prompt_id"]).prompt
     history = _history(state, prompt.id)
-    points = merged_points([*prompt_turns(state, prompt.id), turn])
+    grades = [t.grade for t in [*turns_of(dict(state), prompt.id), Turn.model_validate(turn)] if t.grade]
+    points = merge_verdicts(grades)
     context = TurnContext(
         related=[Related(**r) for r in turn["related"]], history=[*history, (turn["question"], reply["text"])]
     )

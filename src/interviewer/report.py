@@ -5,17 +5,16 @@ Each grade is drawn by `grades`, the renderer the terminal and the web app's gra
 
 from __future__ import annotations
 
-from typing import Any
-
 from interviewer.disclosure import withheld_line
 from interviewer.grades import escape_markdown, fallback_line, verdict_lines
-from interviewer.transcript import turn_usage
+from interviewer.grading.models import Usage
+from interviewer.records import ObjectiveRow, PromptBlock, Transcript, Turn
 
 
-def _usage_line(label: str, usage: dict[str, Any]) -> str:
+def _usage_line(label: str, usage: Usage) -> str:
     return (
-        f"*{label}: {usage['calls']} calls, {usage['input_tokens']} input and {usage['output_tokens']} output tokens, "
-        f"{usage['latency_ms'] / 1000:.1f} s, estimated cost ${usage['cost_usd']:.4f}.*"
+        f"*{label}: {usage.calls} calls, {usage.input_tokens} input and {usage.output_tokens} output tokens, "
+        f"{usage.latency_ms / 1000:.1f} s, estimated cost ${usage.cost_usd:.4f}.*"
     )
 
 
@@ -23,71 +22,70 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line.strip() else ">" for line in text.splitlines() or [""])
 
 
-def to_markdown(data: dict[str, Any]) -> str:
+def to_markdown(data: Transcript) -> str:
     """The whole session: its header, one block per prompt, model use and the learning objectives."""
     lines = _session_header(data)
-    for n, block in enumerate(data["prompts"], 1):
+    for n, block in enumerate(data.prompts, 1):
         lines += _prompt_block(n, block)
-    if data["pending"]:
-        lines += [f"*Waiting for an answer to:* {escape_markdown(data['pending']['text'])}", ""]
-    if data.get("usage") and data["usage"]["calls"]:
-        lines += [_usage_line("Model use in this session", data["usage"]), ""]
-    lines += _objectives_table(data["objectives"])
+    if data.pending is not None:
+        lines += [f"*Waiting for an answer to:* {escape_markdown(data.pending.text)}", ""]
+    if data.usage.calls:
+        lines += [_usage_line("Model use in this session", data.usage), ""]
+    lines += _objectives_table(data.objectives)
     return "\n".join(lines)
 
 
-def _session_header(data: dict[str, Any]) -> list[str]:
-    s = data["session"]
-    score = "-" if data["score"] is None else f"{data['score']:.2f} / 4"
+def _session_header(data: Transcript) -> list[str]:
+    s = data.session
+    score = "-" if data.score is None else f"{data.score:.2f} / 4"
     return [
-        f"# Mock interview: {s['label']}",
+        f"# Mock interview: {s.label}",
         "",
-        f"Session `{s['id']}` · started {s['created_at']} · status {data['status']} · brain {s['brain']} · "
-        f"overall score {score}",
+        f"Session `{s.id}` · started {s.created_at} · status {data.status} · brain {s.brain} · overall score {score}",
         "",
     ]
 
 
-def _prompt_block(n: int, block: dict[str, Any]) -> list[str]:
+def _prompt_block(n: int, block: PromptBlock) -> list[str]:
     """One prompt: every question and answer on it, its result, what to study and the reference answer."""
-    lines = [f"## {n}. {block['question']}", ""]
-    for turn in block["turns"]:
+    lines = [f"## {n}. {block.question}", ""]
+    for turn in block.turns:
         lines += _turn(turn)
-    result = block["result"]
+    result = block.result
     if result is None:
         lines += ["**Result:** skipped (0/4).", ""]
     else:
-        label = "So far" if block["in_progress"] else "Result"
-        lines += [f"**{label}: {result['score']}/4**", "", *verdict_lines(result, "markdown"), ""]
-    if block["study"]:
-        lines += ["**To study:**", *[f"- {t}" for t in block["study"]], ""]
-    if block["in_progress"]:
-        lines += [withheld_line(result["withheld"]), ""]
+        label = "So far" if block.in_progress else "Result"
+        lines += [f"**{label}: {result.score}/4**", "", *verdict_lines(result, "markdown"), ""]
+    if block.study:
+        lines += ["**To study:**", *[f"- {t}" for t in block.study], ""]
+    if block.in_progress:
+        lines += [withheld_line(result.withheld if result else 0), ""]
     else:
-        lines += ["**Reference answer:**", "", block["reference_answer"], ""]
+        lines += ["**Reference answer:**", "", block.reference_answer or "", ""]
     return lines
 
 
-def _turn(turn: dict[str, Any]) -> list[str]:
+def _turn(turn: Turn) -> list[str]:
     """One question or follow-up, the answer quoted, and its grade's score and model use."""
-    label = "Question" if turn["kind"] == "question" else "Follow-up"
-    lines = [f"**{label}:** {escape_markdown(turn['question'])}", ""]
-    if turn["answer"] is None:
+    label = "Question" if turn.kind == "question" else "Follow-up"
+    lines = [f"**{label}:** {escape_markdown(turn.question)}", ""]
+    if turn.answer is None or turn.grade is None:
         return [*lines, "*Skipped.*", ""]
-    grade = turn["grade"]
-    lines += [_quote(escape_markdown(turn["answer"])), ""]
-    lines += [f"Grade for this answer: **{grade['score']}/4** (coverage {grade['coverage']:.0%})", ""]
-    used = turn_usage(turn)
-    if used["calls"]:
+    grade = turn.grade
+    lines += [_quote(escape_markdown(turn.answer)), ""]
+    lines += [f"Grade for this answer: **{grade.score}/4** (coverage {grade.coverage:.0%})", ""]
+    used = turn.usage()
+    if used.calls:
         lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
-    if grade.get("fallback"):
-        lines += [fallback_line(grade["fallback"], "markdown"), ""]
-    if turn.get("followup_fallback"):
-        lines += [f"*{escape_markdown(turn['followup_fallback'])}*", ""]
+    if grade.fallback:
+        lines += [fallback_line(grade.fallback, "markdown"), ""]
+    if turn.followup_fallback:
+        lines += [f"*{escape_markdown(turn.followup_fallback)}*", ""]
     return lines
 
 
-def _objectives_table(objectives: list[dict[str, Any]]) -> list[str]:
+def _objectives_table(objectives: list[ObjectiveRow]) -> list[str]:
     lines = [
         "## Learning objectives",
         "",
@@ -95,5 +93,5 @@ def _objectives_table(objectives: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for o in objectives:
-        lines.append(f"| {o['text']} | {o['score']:.1f} / 4 | {o['covered']} | {o['partial']} | {o['missed']} |")
+        lines.append(f"| {o.text} | {o.score:.1f} / 4 | {o.covered} | {o.partial} | {o.missed} |")
     return [*lines, ""]

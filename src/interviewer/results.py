@@ -1,6 +1,6 @@
-"""Scoring a session from its checkpointed state: each prompt over its answers, the session, each objective.
+"""Scoring a session from its recorded turns: each prompt over its answers, the session, each objective.
 
-Every credit comes from the per-point verdicts through `VERDICT_CREDIT` and `score_from`, the same rules the
+Every credit comes from the per-point verdicts through `VERDICT_CREDIT` and `grading.rubric.assess`, the same rules the
 brains grade by.
 """
 
@@ -10,104 +10,85 @@ import json
 from typing import Any
 
 from interviewer.corpus import Corpus
-from interviewer.grading.models import VERDICT_CREDIT, Grade, score_from
-from interviewer.grading.rubric import feedback
-from interviewer.graph import merged_points, prompt_turns
+from interviewer.grading.models import VERDICT_CREDIT, Flag, PointVerdict, merge_verdicts
+from interviewer.grading.rubric import assess
+from interviewer.records import ObjectiveRow, ProgressRow, PromptBlock, PromptResult, Turn, turns_of
 
 
-def prompt_result(state: dict[str, Any], prompt_id: str) -> dict[str, Any] | None:
-    """The prompt's grade over its answer and follow-ups: best verdict per point."""
-    turns = [t for t in prompt_turns(state, prompt_id) if t.get("grade")]
-    if not turns:
+def prompt_result(turns: list[Turn]) -> PromptResult | None:
+    """A prompt's grade over its answer and follow-ups (its turns): best verdict per point."""
+    grades = [t.grade for t in turns if t.grade is not None]
+    if not grades:
         return None
-    grades = [Grade.model_validate(t["grade"]) for t in turns]
-    points = merged_points(turns)
-    red_flags = [r for g in grades for r in g.red_flags]
-    unique_flags = list({r.claim: r for r in red_flags}.values())
-    shared = set.intersection(*(set(g.flags) for g in grades)) - {"instruction_to_grader"}
-    score, coverage = score_from(points, unique_flags, sorted(shared))
-    return {
-        "score": score,
-        "coverage": coverage,
-        "points": [p.model_dump() for p in points],
-        "red_flags": [r.model_dump() for r in unique_flags],
-        "feedback": feedback(points, unique_flags, sorted(shared)),
-    }
+    points = merge_verdicts(grades)
+    unique_flags = list({r.claim: r for g in grades for r in g.red_flags}.values())
+    shared: list[Flag] = sorted(
+        f for f in grades[0].flags if f != "instruction_to_grader" and all(f in g.flags for g in grades)
+    )
+    return PromptResult(**assess(points, unique_flags, shared))
+
+
+def asked_prompts(state: dict[str, Any]) -> list[str]:
+    """The prompts a session has asked so far, in order."""
+    return list(dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])))
 
 
 def session_score(state: dict[str, Any]) -> float | None:
     """Mean prompt score over the prompts asked so far (a skipped prompt scores 0)."""
-    asked = list(dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])))
+    asked = asked_prompts(state)
     if not asked:
         return None
-    scores = [(prompt_result(state, pid) or {"score": 0})["score"] for pid in asked]
-    return round(float(sum(scores)) / len(scores), 2)
+    results = [prompt_result(turns_of(state, pid)) for pid in asked]
+    return round(float(sum(r.score if r else 0 for r in results)) / len(results), 2)
 
 
-def unanswered_points(corpus: Corpus, prompt_id: str) -> list[dict[str, Any]]:
+def unanswered_points(corpus: Corpus, prompt_id: str) -> list[PointVerdict]:
     """Every rubric point of a skipped prompt, as missed."""
     return [
-        {
-            "point_id": r.id,
-            "text": r.point,
-            "objective": r.objective,
-            "weight": r.weight,
-            "verdict": "missed",
-            "evidence": None,
-        }
+        PointVerdict(point_id=r.id, text=r.point, objective=r.objective, weight=r.weight, verdict="missed")
         for r in corpus.prompt(prompt_id).prompt.rubric
     ]
 
 
-def objective_scores(points: list[dict[str, Any]]) -> dict[str, float]:
+def objective_scores(points: list[PointVerdict]) -> dict[str, float]:
     """0-4 score per objective from a prompt's point verdicts, weighted like the prompt score."""
     totals: dict[str, list[float]] = {}
     for point in points:
-        credit = VERDICT_CREDIT[point.get("verdict", "missed")]
-        pair = totals.setdefault(point["objective"], [0.0, 0.0])
-        pair[0] += point["weight"] * credit
-        pair[1] += point["weight"]
+        pair = totals.setdefault(point.objective, [0.0, 0.0])
+        pair[0] += point.weight * VERDICT_CREDIT[point.verdict]
+        pair[1] += point.weight
     return {o: round(4 * c / w, 2) for o, (c, w) in totals.items() if w}
 
 
-def progress_rows(corpus: Corpus, history: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+def progress_rows(corpus: Corpus, history: list[tuple[str, str, str]]) -> list[ProgressRow]:
     """0-4 score per learning objective in each session, oldest first, from (finished_at, session, points JSON)."""
-    sessions: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    sessions: dict[str, tuple[str, list[PointVerdict]]] = {}
     for finished_at, session_id, points_json in history:
         _, points = sessions.setdefault(session_id, (finished_at, []))
-        points.extend(json.loads(points_json))
-    rows: list[dict[str, Any]] = []
+        points.extend(PointVerdict.model_validate(p) for p in json.loads(points_json))
+    rows: list[ProgressRow] = []
     for session_id, (at, points) in sessions.items():
         for objective_id, score in objective_scores(points).items():
             if objective_id in corpus.objectives:
                 objective = corpus.objectives[objective_id][0]
-                rows.append({"at": at, "session": session_id, "objective": objective.text, "score": score})
+                rows.append(ProgressRow(at=at, session=session_id, objective=objective.text, score=score))
     return rows
 
 
-def objective_summary(corpus: Corpus, prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
+def objective_summary(corpus: Corpus, prompts: list[PromptBlock]) -> list[ObjectiveRow]:
+    """Per learning objective: how many of its points were covered, partly made and missed, and a 0-4 score."""
+    rows: dict[str, ObjectiveRow] = {}
+    weights: dict[str, list[float]] = {}
     for block in prompts:
-        for point in block["result"]["points"] if block["result"] else block["unanswered_points"]:
-            objective, topic = corpus.objectives[point["objective"]]
+        for point in block.result.points if block.result else block.unanswered_points:
+            objective, topic = corpus.objectives[point.objective]
             row = rows.setdefault(
-                objective.id,
-                {
-                    "objective": objective.id,
-                    "text": objective.text,
-                    "topic": topic.id,
-                    "covered": 0,
-                    "partial": 0,
-                    "missed": 0,
-                    "credit": 0.0,
-                    "weight": 0,
-                },
+                objective.id, ObjectiveRow(objective=objective.id, text=objective.text, topic=topic.id)
             )
-            verdict = point.get("verdict", "missed")
-            row[verdict] += 1
-            row["weight"] += point["weight"]
-            row["credit"] += point["weight"] * VERDICT_CREDIT[verdict]
-    for row in rows.values():
-        row["score"] = round(4 * row["credit"] / row["weight"], 2) if row["weight"] else 0.0
-        del row["credit"], row["weight"]
-    return sorted(rows.values(), key=lambda r: (r["score"], r["objective"]))
+            setattr(row, point.verdict, getattr(row, point.verdict) + 1)
+            pair = weights.setdefault(objective.id, [0.0, 0.0])
+            pair[0] += point.weight * VERDICT_CREDIT[point.verdict]
+            pair[1] += point.weight
+    for objective_id, (credit, weight) in weights.items():
+        rows[objective_id].score = round(4 * credit / weight, 2) if weight else 0.0
+    return sorted(rows.values(), key=lambda r: (r.score, r.objective))

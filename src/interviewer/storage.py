@@ -18,6 +18,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from interviewer.config import Settings
 from interviewer.errors import StorageError
+from interviewer.grading.models import PointVerdict
 from interviewer.store import SessionRow, SessionStore, connect, explain
 
 
@@ -33,7 +34,7 @@ class SessionIndex(Protocol):
         self, session_id: str, *, status: str, answered: int, score: float | None, mark: int | None = None
     ) -> None: ...
     def record_prompt(
-        self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[dict[str, Any]]
+        self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[PointVerdict]
     ) -> None: ...
     def get(self, session_id: str) -> SessionRow | None: ...
     def find(self, prefix: str) -> list[SessionRow]: ...

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from interviewer.errors import StorageError
+from interviewer.grading.models import PointVerdict
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -235,14 +236,14 @@ class SessionStore:
             self.conn.execute(sql, args)
 
     def record_prompt(
-        self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[dict[str, Any]]
+        self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[PointVerdict]
     ) -> None:
         with self.guard():
             # A prompt's result is final once recorded; recording it again keeps when it was finished.
             self.conn.execute(
                 "INSERT INTO prompt_results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, prompt_id)"
                 " DO UPDATE SET score = excluded.score, coverage = excluded.coverage, points = excluded.points",
-                (session_id, prompt_id, score, coverage, json.dumps(points), now()),
+                (session_id, prompt_id, score, coverage, json.dumps([p.model_dump() for p in points]), now()),
             )
 
     def get(self, session_id: str) -> SessionRow | None:

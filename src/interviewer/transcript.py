@@ -1,89 +1,73 @@
-"""The graded transcript of a session as JSON-ready data: every question, answer, follow-up and grade, with
-the per-objective summary, and the interview as chat messages."""
+"""The graded transcript of a session: every question, answer, follow-up and grade, with the per-objective
+summary, and the interview as chat messages."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from interviewer.corpus import Corpus
-from interviewer.disclosure import probing, shown_grade
+from interviewer.disclosure import probing, shown_grade, withhold
 from interviewer.grading.models import Usage
-from interviewer.graph import prompt_turns
-from interviewer.results import objective_summary, prompt_result, session_score, unanswered_points
+from interviewer.records import Message, PromptBlock, Transcript, Turn, turns_of, waiting
+from interviewer.results import asked_prompts, objective_summary, prompt_result, session_score, unanswered_points
 from interviewer.store import SessionRow
 
 
-def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> dict[str, Any]:
+def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> Transcript:
     """Every question, answer, follow-up and grade, with the per-objective summary."""
-    blocks: list[dict[str, Any]] = []
     open_prompt = probing(state)
-    for pid in dict.fromkeys(t["prompt_id"] for t in state.get("turns", [])):
-        prompt = corpus.prompt(pid).prompt
-        result = prompt_result(state, pid)
-        turns = prompt_turns(state, pid)
-        if result is None:
-            study = [r.point for r in prompt.rubric]
-        else:
-            study = [p["text"] for p in result["points"] if p["verdict"] != "covered"]
-        hidden = pid == open_prompt  # still being probed: nothing that would answer the follow-up
-        if hidden:
-            turns = [{**t, "grade": shown_grade(t["grade"], True) if t.get("grade") else None} for t in turns]
-            result = shown_grade(result, True) if result else None
-            study = []
-        blocks.append(
-            {
-                "prompt_id": pid,
-                "question": prompt.text,
-                "turns": turns,
-                "result": result,
-                "in_progress": hidden,
-                "skipped": result is None,
-                "unanswered_points": unanswered_points(corpus, pid) if result is None else [],
-                "reference_answer": None if hidden else prompt.reference_answer,
-                "study": study,
-            }
-        )
-    pending = state.get("pending") if state.get("status") != "finished" else None
-    return {
-        "session": row.as_dict(),
-        "corpus_version": corpus.version,
-        "status": state.get("status", row.status),
-        "plan": state.get("plan", []),
-        "pending": pending,
-        "prompts": blocks,
-        "score": session_score(state),
-        "usage": _usage_total(state),
-        "objectives": objective_summary(corpus, blocks),
-    }
+    blocks = [_block(corpus, turns_of(state, pid), pid == open_prompt) for pid in asked_prompts(state)]
+    turns = turns_of(state)
+    usage = Usage()
+    for turn in turns:
+        usage = usage.add(turn.usage())
+    return Transcript(
+        session=row,
+        corpus_version=corpus.version,
+        status=state.get("status", row.status),
+        plan=state.get("plan", []),
+        pending=waiting(state),
+        prompts=blocks,
+        score=session_score(state),
+        usage=usage,
+        objectives=objective_summary(corpus, blocks),
+    )
 
 
-def _usage_total(state: dict[str, Any]) -> dict[str, Any]:
-    total = Usage()
-    for turn in state.get("turns", []):
-        total = total.add(Usage.model_validate(turn_usage(turn)))
-    return total.model_dump()
+def _block(corpus: Corpus, turns: list[Turn], hidden: bool) -> PromptBlock:
+    """One prompt. While it is still probed (`hidden`), nothing that would answer the follow-up is shown."""
+    prompt = corpus.prompt(turns[0].prompt_id).prompt
+    result = prompt_result(turns)
+    if result is None:
+        study = [r.point for r in prompt.rubric]
+    else:
+        study = [p.text for p in result.points if p.verdict != "covered"]
+    if hidden:
+        turns = [t.model_copy(update={"grade": shown_grade(t.grade, True) if t.grade else None}) for t in turns]
+        result = withhold(result, True) if result else None
+    return PromptBlock(
+        prompt_id=prompt.id,
+        question=prompt.text,
+        turns=turns,
+        result=result,
+        in_progress=hidden,
+        skipped=result is None,
+        unanswered_points=unanswered_points(corpus, prompt.id) if result is None else [],
+        reference_answer=None if hidden else prompt.reference_answer,
+        study=[] if hidden else study,
+    )
 
 
-def turn_usage(turn: dict[str, Any]) -> dict[str, Any]:
-    """Model use behind one answer: grading it, and writing the follow-up it led to."""
-    total = Usage()
-    if turn.get("grade") and turn["grade"].get("usage"):
-        total = total.add(Usage.model_validate(turn["grade"]["usage"]))
-    if turn.get("followup_usage"):
-        total = total.add(Usage.model_validate(turn["followup_usage"]))
-    return total.model_dump()
-
-
-def conversation(state: dict[str, Any]) -> list[dict[str, Any]]:
+def conversation(state: dict[str, Any]) -> list[Message]:
     """The interview as chat messages, oldest first, ending with the question that waits for an answer."""
-    messages: list[dict[str, Any]] = []
-    for turn in state.get("turns", []):
-        messages.append({"role": "assistant", "kind": turn["kind"], "text": turn["question"], "grade": None})
-        if turn["answer"] is None:
-            messages.append({"role": "user", "kind": "skip", "text": "(skipped)", "grade": None})
+    messages: list[Message] = []
+    for turn in turns_of(state):
+        messages.append(Message(role="assistant", kind=turn.kind, text=turn.question))
+        if turn.answer is None:
+            messages.append(Message(role="user", kind="skip", text="(skipped)"))
         else:
-            messages.append({"role": "user", "kind": "answer", "text": turn["answer"], "grade": turn["grade"]})
-    pending = state.get("pending")
-    if pending and state.get("status") != "finished":
-        messages.append({"role": "assistant", "kind": pending["kind"], "text": pending["text"], "grade": None})
+            messages.append(Message(role="user", kind="answer", text=turn.answer))
+    question = waiting(state)
+    if question is not None:
+        messages.append(Message(role="assistant", kind=question.kind, text=question.text))
     return messages

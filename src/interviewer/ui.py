@@ -19,9 +19,9 @@ from interviewer.choices import parse_choice
 from interviewer.engine import Engine
 from interviewer.errors import InterviewerError
 from interviewer.grades import escape_markdown, render_grade
+from interviewer.records import Message, Overview, Snapshot
 from interviewer.report import to_markdown
 from interviewer.store import SessionRow
-from interviewer.transcript import conversation
 from interviewer.ui_layout import build_page
 
 CSS = """
@@ -36,29 +36,29 @@ footer { display: none !important; }
 # -- rendering (pure functions of engine data) ------------------------------------------------------------
 
 
-def chat_messages(state: dict[str, Any]) -> list[dict[str, str]]:
+def chat_messages(messages: list[Message]) -> list[dict[str, str]]:
     """The chat as shown: every text (the candidate's and the interviewer's, which a model may write) is literal."""
     out: list[dict[str, str]] = []
-    for m in conversation(state):
-        if m["role"] == "user":
-            out.append({"role": "user", "content": escape_markdown(m["text"])})
+    for m in messages:
+        if m.role == "user":
+            out.append({"role": "user", "content": escape_markdown(m.text)})
         else:
-            prefix = "**Follow-up:** " if m["kind"] == "followup" else ""
-            out.append({"role": "assistant", "content": prefix + escape_markdown(m["text"])})
+            prefix = "**Follow-up:** " if m.kind == "followup" else ""
+            out.append({"role": "assistant", "content": prefix + escape_markdown(m.text)})
     return out
 
 
-def progress_markdown(view: dict[str, Any]) -> str:
-    row = view["session"]
-    started = datetime.fromisoformat(row["created_at"])
-    end = datetime.fromisoformat(row["updated_at"]) if view["status"] == "finished" else datetime.now(UTC)
+def progress_markdown(view: Overview) -> str:
+    row = view.session
+    started = datetime.fromisoformat(row.created_at)
+    end = datetime.fromisoformat(row.updated_at) if view.status == "finished" else datetime.now(UTC)
     minutes = max(0, int((end - started).total_seconds() // 60))
-    budget = f" of {view['minutes']} min" if view["minutes"] else ""
-    if view["status"] == "finished":
-        where = f"Finished · {view['planned']} prompts"
+    budget = f" of {view.minutes} min" if view.minutes else ""
+    if view.status == "finished":
+        where = f"Finished · {view.planned} prompts"
     else:
-        where = f"Question {view['asked']} of {view['planned']}"
-    return f"**{escape_markdown(row['label'])}** · {where} · {minutes} min elapsed{budget} · session `{row['id']}`"
+        where = f"Question {view.asked} of {view.planned}"
+    return f"**{escape_markdown(row.label)}** · {where} · {minutes} min elapsed{budget} · session `{row.id}`"
 
 
 def history_rows(rows: list[SessionRow]) -> list[list[Any]]:
@@ -115,18 +115,20 @@ class InterviewApp:
             deletable(rows),
         )
 
-    def _session_screens(self, snap: dict[str, Any], notice: str, rows: list[SessionRow]) -> tuple[Any, ...]:
-        data = snap["transcript"]
-        session_id = data["session"]["id"]
+    def _session_screens(self, snap: Snapshot, notice: str, rows: list[SessionRow]) -> tuple[Any, ...]:
+        data = snap.transcript
+        session_id = data.session.id
         markdown = to_markdown(data)
-        md_file, json_file = exports.write(self.engine.settings.downloads_dir, session_id, data, markdown)
+        md_file, json_file = exports.write(
+            self.engine.settings.downloads_dir, session_id, markdown, data.model_dump_json(indent=2)
+        )
         return (
             session_id,
             gr.update(visible=False),
             gr.update(visible=True),
-            progress_markdown(snap["overview"]),
-            chat_messages(snap["state"]),
-            render_grade(snap["last_grade"], "markdown"),
+            progress_markdown(snap.overview),
+            chat_messages(snap.messages),
+            render_grade(snap.last_grade, "markdown"),
             notice,
             markdown,
             gr.update(value=str(md_file), visible=True),
@@ -215,7 +217,7 @@ class InterviewApp:
         import pandas as pd
 
         rows = self.engine.progress(self.caller(request))
-        frame = pd.DataFrame(rows or [], columns=["at", "session", "objective", "score"])
+        frame = pd.DataFrame([r.model_dump() for r in rows], columns=["at", "session", "objective", "score"])
         if not frame.empty:
             frame["at"] = pd.to_datetime(frame["at"])
         return frame

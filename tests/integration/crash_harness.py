@@ -48,6 +48,7 @@ from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grader import Grader
+from interviewer.records import Transcript, Turn
 from tests.helpers import ROOT, cli_command
 
 ME = Caller.terminal()
@@ -282,33 +283,32 @@ class Harness:
     def _compare(self, engine: Engine, kill: Kill) -> int | None:
         """Check the transcript and the session list; the number of answers stored, or None if unusable."""
         snap = engine.snapshot(ME, kill.session)
-        state, data = snap["state"], snap["transcript"]
-        answered = [t for t in state.get("turns", []) if t.get("answer") is not None]
+        data, state = snap.transcript, checkpointed(engine, kill.session)
+        answered = [t for t in snap.turns if t.answer is not None]
         for i, (text, score) in enumerate(kill.acknowledged):
             turn = answered[i] if i < len(answered) else None
-            grade = (turn or {}).get("grade") or {}
-            if turn is None or turn["answer"] != text or grade.get("score") != score:
+            if turn is None or turn.answer != text or turn.grade is None or turn.grade.score != score:
                 kill.lost.append(f"answer {i + 1} (graded {score}/4 on screen): {text[:60]!r}")
-        if any(not t.get("grade") for t in answered) or state.get("reply"):
+        if any(t.grade is None for t in answered) or state.get("reply"):
             kill.problems.append("an answer was stored without its grade")
-        stored = len(answered) == kill.k + 1 and answered[-1]["answer"] == kill.answer
+        stored = len(answered) == kill.k + 1 and answered[-1].answer == kill.answer
         if not stored and len(answered) != kill.k:
             kill.problems.append(f"{len(answered)} answers stored after {kill.k} graded and one killed")
-        pending = (state.get("pending") or {}).get("text", "")
+        pending = data.pending.text if data.pending else ""
         if not stored and pending.strip() != kill.waiting.strip():
             kill.problems.append(f"the waiting question is {pending[:60]!r}, not the one shown: {kill.waiting[:60]!r}")
         kill.outcome = BEFORE if not stored else REPAIRED if kill.marked else RECORDED
-        kill.finished = data["status"] == "finished"
+        kill.finished = data.status == "finished"
         self._agree(engine, kill, answered, data)
         return len(answered)
 
-    def _agree(self, engine: Engine, kill: Kill, answered: list[dict[str, Any]], data: dict[str, Any]) -> None:
+    def _agree(self, engine: Engine, kill: Kill, answered: list[Turn], data: Transcript) -> None:
         """The session row and the prompt results say what the transcript says."""
         row = engine.store.get(kill.session)
         if row is None:
             return
         listed = (row.status, row.answered, row.score)
-        expected = (data["status"], len(answered), data["score"])
+        expected = (data.status, len(answered), data.score)
         if listed != expected:
             kill.problems.append(f"the session list says {listed}, the transcript {expected}")
         if self._mark(kill):
@@ -316,9 +316,7 @@ class Harness:
         with closing(sqlite3.connect(self.settings.database_path, isolation_level=None)) as db:
             sql = "SELECT prompt_id, score FROM prompt_results WHERE session_id = ?"
             results = dict(db.execute(sql, (kill.session,)).fetchall())
-        finished = {
-            b["prompt_id"]: b["result"]["score"] if b["result"] else 0 for b in data["prompts"] if not b["in_progress"]
-        }
+        finished = {b.prompt_id: b.result.score if b.result else 0 for b in data.prompts if not b.in_progress}
         if results != finished:
             kill.problems.append(f"prompt results {results} but the transcript finished {finished}")
 
@@ -334,12 +332,17 @@ class Harness:
             return
         text = self._answer(question.prompt_id, True)
         outcome = engine.submit(ME, kill.session, text)
-        turns = [t for t in engine.snapshot(ME, kill.session)["state"]["turns"] if t.get("answer") is not None]
+        turns = [t for t in engine.snapshot(ME, kill.session).turns if t.answer is not None]
         row = engine.store.get(kill.session)
-        if outcome.grade is None or len(turns) != answered + 1 or turns[-1]["answer"] != text:
+        if outcome.grade is None or len(turns) != answered + 1 or turns[-1].answer != text:
             kill.problems.append("the resumed session did not grade and store the next answer")
         elif row is None or row.answered != answered + 1:
             kill.problems.append("the session list did not count the answer given after resuming")
+
+
+def checkpointed(engine: Engine, session_id: str) -> dict[str, Any]:
+    """A session's raw checkpointed state (the graph's thread is the session id)."""
+    return dict(engine.graph.get_state({"configurable": {"thread_id": session_id}}).values)
 
 
 def _send(stdin: IO[str], answer: str) -> float:

@@ -307,7 +307,7 @@ def test_control_characters_never_reach_the_stored_transcript_and_odd_ids_name_n
     engine, me = build_engine(settings, progress=False), Caller.terminal()
     sid, _ = engine.start(me, "topic", "fs-why", count=1)
     engine.submit(me, sid, "Skew\x00 is when\x1b training and serving\u200b features differ.")
-    stored = engine.transcript(me, sid)["prompts"][0]["turns"][0]["answer"]
+    stored = engine.transcript(me, sid).prompts[0].turns[0].answer
     assert stored == "Skew  is when  training and serving features differ."
     for odd in ("\ud800abcd", sid[:4] + "\ud800", "<img src=x>", "' OR 1=1 --", "%"):
         with pytest.raises(NotFoundError, match=r"^No session "):

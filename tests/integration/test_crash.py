@@ -96,8 +96,8 @@ def test_a_turn_that_fails_midway_is_dropped_and_the_next_answer_graded_in_its_p
     answer = engine.corpus.prompt(first.prompt_id).prompt.reference_answer
     outcome = engine.submit(ME, session, answer)
     assert outcome.grade is not None and outcome.grade.score >= 3
-    turns = engine.snapshot(ME, session)["state"]["turns"]
-    assert [t["answer"] for t in turns] == [answer]
+    turns = engine.snapshot(ME, session).turns
+    assert [t.answer for t in turns] == [answer]
     assert _row(settings, session) == (0, 1, float(outcome.grade.score))
 
 

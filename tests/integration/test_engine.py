@@ -73,9 +73,9 @@ def test_a_probed_point_answered_in_the_follow_up_counts_for_the_prompt(engine: 
     assert follow is not None and follow.kind == "followup"
     engine.submit(ME, session, _strong(engine, "fsw-p1"))
     engine.end(ME, session)
-    block = engine.transcript(ME, session)["prompts"][0]
-    assert block["result"]["score"] >= 3
-    assert [t["kind"] for t in block["turns"]][:2] == ["question", "followup"]
+    block = engine.transcript(ME, session).prompts[0]
+    assert block.result is not None and block.result.score >= 3
+    assert [t.kind for t in block.turns][:2] == ["question", "followup"]
 
 
 def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidden(engine: Engine) -> None:
@@ -86,18 +86,18 @@ def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidd
     assert outcome.next is not None and outcome.next.kind == "followup"
     assert outcome.grade is not None and any(p.verdict != "covered" for p in outcome.grade.points)
     probed = next(r for r in prompt.rubric if r.id == outcome.next.point_id)
-    for shown in (outcome.shown, engine.snapshot(ME, session)["last_grade"]):
-        assert shown is not None and shown["withheld"] >= 1
-        assert all(p["verdict"] == "covered" for p in shown["points"])
-        assert probed.point not in json.dumps(shown)
+    for shown in (outcome.shown, engine.snapshot(ME, session).last_grade):
+        assert shown is not None and shown.withheld >= 1
+        assert all(p.verdict == "covered" for p in shown.points)
+        assert probed.point not in shown.model_dump_json()
     markdown = to_markdown(engine.transcript(ME, session))
     assert probed.point not in markdown and prompt.reference_answer not in markdown
     assert "not made yet: the interviewer may ask about them" in markdown
     engine.end(ME, session)  # the prompt is done: everything is named
     done = engine.transcript(ME, session)
-    assert probed.point in to_markdown(done) and done["prompts"][0]["reference_answer"] == prompt.reference_answer
-    last = engine.snapshot(ME, session)["last_grade"]
-    assert last is not None and last["withheld"] == 0
+    assert probed.point in to_markdown(done) and done.prompts[0].reference_answer == prompt.reference_answer
+    last = engine.snapshot(ME, session).last_grade
+    assert last is not None and last.withheld == 0
 
 
 def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(engine: Engine) -> None:
@@ -106,13 +106,13 @@ def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(
     while outcome.next is not None:  # skip any follow-up, then the second prompt
         outcome = engine.skip(ME, session)
     data = engine.transcript(ME, session)
-    assert data["status"] == "finished"
-    first, second = data["prompts"]
-    assert first["result"]["score"] >= 3 and first["reference_answer"]
-    covered = [p for p in first["result"]["points"] if p["verdict"] == "covered"]
-    assert covered and all(p["evidence"] in _strong(engine, "mlf-p1") for p in covered)
-    assert second["skipped"] and second["study"]
-    objectives = {o["objective"] for o in data["objectives"]}
+    assert data.status == "finished"
+    first, second = data.prompts
+    assert first.result is not None and first.result.score >= 3 and first.reference_answer
+    covered = [p for p in first.result.points if p.verdict == "covered"]
+    assert covered and all(p.evidence and p.evidence in _strong(engine, "mlf-p1") for p in covered)
+    assert second.skipped and second.study
+    objectives = {o.objective for o in data.objectives}
     assert {"mlf-promote", "ver-data"} <= objectives
     markdown = to_markdown(data)
     assert "## 1. Walk through promoting a model from staging → production in MLflow." in markdown
@@ -135,7 +135,7 @@ def test_bad_answers_are_refused_and_lose_nothing(engine: Engine) -> None:
     for bad in ["", "   ", "x" * 100_000, "\x00\x01"]:
         with pytest.raises(AnswerRejected):
             engine.submit(ME, session, bad)
-    assert engine.transcript(ME, session)["prompts"] == before["prompts"]
+    assert engine.transcript(ME, session).prompts == before.prompts
     current = engine.current(ME, session)
     assert current is not None and current.prompt_id == "fsw-p2"
 

@@ -135,7 +135,7 @@ def test_forget_deletes_a_users_sessions_checkpoints_results_and_downloads(setti
     gone, _ = engine.start(alice, "topic", "fs-why", count=1)
     engine.submit(alice, gone, engine.corpus.prompt("fsw-p1").prompt.reference_answer)
     data = engine.transcript(alice, gone)
-    exports.write(settings.downloads_dir, gone, data, to_markdown(data))
+    exports.write(settings.downloads_dir, gone, to_markdown(data), data.model_dump_json())
     kept, _ = engine.start(bob, "topic", "fs-why", count=1)
     del engine
 
@@ -171,7 +171,7 @@ def test_per_user_limits_refuse_with_a_clear_message_and_lose_nothing(settings: 
     before = engine.transcript(alice, first)
     with pytest.raises(LimitReached, match=r"INTERVIEWER_ANSWERS_PER_MINUTE.*still in the box"):
         engine.submit(alice, first, "A third answer within the minute.")
-    assert engine.transcript(alice, first)["prompts"] == before["prompts"]
+    assert engine.transcript(alice, first).prompts == before.prompts
     engine.end(alice, first)  # ending and skipping are never limited
     terminal = Caller.terminal()
     local, _ = engine.start(terminal, "topic", "fs-why")
@@ -199,19 +199,19 @@ def test_over_the_model_call_limit_the_rubric_brain_grades_and_says_so(settings:
     second = engine.submit(alice, sid, "Feast keeps offline and online stores.")
     assert second.grade is not None and second.grade.brain == "rubric"
     assert second.grade.fallback and "INTERVIEWER_MODEL_CALLS_PER_MINUTE" in second.grade.fallback
-    assert len(engine.transcript(alice, sid)["prompts"]) == 2
+    assert len(engine.transcript(alice, sid).prompts) == 2
 
 
 def test_downloads_are_private_unguessable_and_swept_after_an_hour(settings: Settings, corpus: Corpus) -> None:
     from interviewer import exports
 
     folder = settings.downloads_dir
-    md, js = exports.write(folder, "abcdef123456", {"x": 1}, "# transcript")
+    md, js = exports.write(folder, "abcdef123456", "# transcript", '{"x": 1}')
     assert md.parent.parent == folder and md.parent == js.parent
     assert len(md.parent.name) >= 30  # a random name: nobody can guess another person's link
     assert oct(folder.stat().st_mode & 0o777) == "0o700" and oct(md.parent.stat().st_mode & 0o777) == "0o700"
     old = time.time() - 2 * 3600
     os.utime(md.parent, (old, old))
-    newer, _ = exports.write(folder, "abcdef123456", {"x": 2}, "# transcript")
+    newer, _ = exports.write(folder, "abcdef123456", "# transcript", '{"x": 2}')
     assert not md.parent.exists() and newer.exists()
     assert exports.clear(folder) == 1 and not newer.exists()

@@ -97,9 +97,9 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
         engine.submit(ME, session, "I would log the served features and compare them with training.")
     engine.end(ME, session)
     data = engine.transcript(ME, session)
-    graded = [t["grade"] for b in data["prompts"] for t in b["turns"] if t["grade"]]
-    assert graded and all(g["brain"] == "llm" or g["fallback"] for g in graded)
-    assert any(g["usage"] and g["usage"]["input_tokens"] > 0 for g in graded)
+    graded = [t.grade for b in data.prompts for t in b.turns if t.grade]
+    assert graded and all(g.brain == "llm" or g.fallback for g in graded)
+    assert any(g.usage and g.usage.input_tokens > 0 for g in graded)
     assert "tokens" in to_markdown(data)
 
 

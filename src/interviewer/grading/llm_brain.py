@@ -24,8 +24,8 @@ from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.guards import REMOVED, redact
 from interviewer.grading.llm_interviewer import LLMInterviewer, Retrieve
 from interviewer.grading.metering import InvalidOutput, Meter, ModelFailure
-from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usage, score_from
-from interviewer.grading.rubric import RubricBrain, feedback, verdict_for
+from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usage
+from interviewer.grading.rubric import RubricBrain, assess, verdict_for
 from interviewer.llm import LLMSettings
 from interviewer.prompting import prompts
 
@@ -104,18 +104,12 @@ class LLMBrain:
                 }
             )
         points = [o for o, _ in outcomes if isinstance(o, PointVerdict)]
-        score, coverage = score_from(points, baseline.red_flags, list(baseline.flags))
         return Grade(
             prompt_id=prompt.id,
-            score=score,
-            coverage=coverage,
-            points=points,
-            red_flags=baseline.red_flags,
-            flags=baseline.flags,
-            feedback=feedback(points, baseline.red_flags, baseline.flags),
             brain=self.name,
             grader_version=self.version,
             usage=usage,
+            **assess(points, baseline.red_flags, baseline.flags),
         )
 
     def follow_up(

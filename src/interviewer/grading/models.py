@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -58,16 +59,21 @@ class Usage(BaseModel):
         )
 
 
-class Grade(BaseModel):
-    """One graded answer. The score is derived in code from `points`, `red_flags` and `flags`."""
+class Assessment(BaseModel):
+    """Verdicts on a prompt's key points, and the score, coverage and advice that follow from them in code."""
 
-    prompt_id: str
     score: int = Field(ge=0, le=4)
     coverage: float = Field(ge=0.0, le=1.0)
     points: list[PointVerdict]
     red_flags: list[RedFlagHit] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
     feedback: str = ""
+
+
+class Grade(Assessment):
+    """One graded answer. The score is derived in code from `points`, `red_flags` and `flags`."""
+
+    prompt_id: str
     brain: str = "rubric"
     fallback: str | None = None
     grader_version: str = ""
@@ -95,7 +101,7 @@ def coverage_of(points: list[PointVerdict]) -> float:
 def score_from(
     points: list[PointVerdict],
     red_flags: list[RedFlagHit],
-    flags: list[str],
+    flags: Sequence[str],
     cuts: tuple[float, ...] = SCORE_CUTS,
 ) -> tuple[int, float]:
     """The 0-4 score and the coverage behind it. Both brains use this one function."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.guards import addresses_grader
 from interviewer.grading.models import (
     FLAG_MESSAGES,
+    Assessment,
     Flag,
     Grade,
     PointVerdict,
@@ -39,25 +41,34 @@ from interviewer.grading.text import (
     words,
 )
 
+T = TypeVar("T")
+
+
+def knob(default: T, doc: str) -> T:
+    """A tuning number of the rubric brain, with what it does."""
+    return field(default=default, metadata={"doc": doc})
+
 
 @dataclass(frozen=True)
 class RubricConfig:
     """Every number the rubric brain grades with; its hash is stored with each grade."""
 
-    sim_floor: float = 0.45  # cosine at which meaning starts to count
-    sim_full: float = 0.66  # cosine at which meaning is complete
-    meaning_weight: float = 0.9  # share of the strength that meaning alone can give
-    term_weight: float = 0.6  # how much two distinct terms add to meaning
-    rival_margin: float = 1.0  # how much closer a sentence must be to another point to count as its (1 = off)
-    restate_similarity: float = 0.70  # a sentence this close to the question...
-    restate_novel: int = 3  # ...with at most this many content words of its own only restates it
-    question_discount: float = 0.5  # how much a sentence's closeness to the question lowers its meaning
-    covered_at: float = 0.60
-    partial_at: float = 0.30
-    min_words: int = 12
-    off_topic_below: float = 0.34
-    stuffing_function_ratio: float = 0.22
-    stuffing_min_terms: int = 3
+    sim_floor: float = knob(0.45, "Cosine at which a sentence's meaning starts to count toward a point.")
+    sim_full: float = knob(0.66, "Cosine at which a sentence's meaning makes the point in full.")
+    meaning_weight: float = knob(0.9, "Share of a point's strength that meaning alone can give.")
+    term_weight: float = knob(0.6, "How much two distinct terms of the point add to its meaning.")
+    rival_margin: float = knob(1.0, "How much closer a sentence must be to another point to count as it (1 = off).")
+    restate_similarity: float = knob(0.70, "A sentence this close to the question, with few words of its own, ...")
+    restate_novel: int = knob(3, "... at most this many content words that the question lacks, only restates it.")
+    question_discount: float = knob(0.5, "How much a sentence's closeness to the question lowers its meaning.")
+    covered_at: float = knob(0.60, "Strength at which a point is covered.")
+    partial_at: float = knob(0.30, "Strength at which a point is partly made.")
+    min_words: int = knob(12, "An answer of fewer words than this is too short to show understanding.")
+    off_topic_below: float = knob(
+        0.34, "An answer less like every key point than this, and using none of their terms, is off topic."
+    )
+    stuffing_function_ratio: float = knob(0.22, "Below this share of function words, a term-heavy answer is a list.")
+    stuffing_min_terms: int = knob(3, "Rubric terms an answer needs before it can count as keyword stuffing.")
 
     @property
     def version(self) -> str:
@@ -239,17 +250,8 @@ class RubricBrain:
     def _finish(
         self, prompt: Prompt, verdicts: list[PointVerdict], red_flags: list[RedFlagHit], flags: list[Flag]
     ) -> Grade:
-        score, coverage = score_from(verdicts, red_flags, list(flags))
         return Grade(
-            prompt_id=prompt.id,
-            score=score,
-            coverage=coverage,
-            points=verdicts,
-            red_flags=red_flags,
-            flags=flags,
-            feedback=feedback(verdicts, red_flags, flags),
-            brain=self.name,
-            grader_version=self.version,
+            prompt_id=prompt.id, brain=self.name, grader_version=self.version, **assess(verdicts, red_flags, flags)
         )
 
 
@@ -281,6 +283,20 @@ def _term_hits(terms: tuple[str, ...], haystack: tuple[str, ...], question: set[
         if phrase and phrase[0] in present and _occurs_affirmed(haystack, phrase):
             total += 0.25 if set(phrase) <= question else 1.0
     return total
+
+
+def assess(verdicts: list[PointVerdict], red_flags: list[RedFlagHit], flags: Sequence[Flag]) -> dict[str, Any]:
+    """The score, coverage and advice that verdicts, misconceptions and flags give: every grade and prompt result
+    is built from this (as keyword arguments of an `Assessment`)."""
+    score, coverage = score_from(verdicts, red_flags, flags)
+    return Assessment(
+        score=score,
+        coverage=coverage,
+        points=verdicts,
+        red_flags=red_flags,
+        flags=list(flags),
+        feedback=feedback(verdicts, red_flags, flags),
+    ).__dict__
 
 
 def feedback(verdicts: list[PointVerdict], red_flags: list[RedFlagHit], flags: Sequence[str]) -> str:
