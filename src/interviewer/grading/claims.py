@@ -1,0 +1,82 @@
+"""Whether a sentence states a misconception, or only names it: a red flag's cue read in its clause.
+
+A cue is a stemmed phrase of the wrong claim ("metrics will catch it"). A strong answer often names the wrong
+claim to reject it, so a cue counts only when the sentence asserts it:
+- no negation just before it ("don't assume metrics will catch it") or just after it ("shadow proves nothing");
+- not inside a frame that rejects it, before ("a common mistake is to think ...") or after ("... is a myth");
+- not followed, in the next clause, by a contrast that denies it ("... will catch it, but not this kind");
+- not asked as a question ("would a schema check have caught this?").
+A hedge ("maybe", "I think") does not withdraw a claim: a hedged misconception is still one.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from interviewer.grading.text import NEGATIONS, find_phrase, stems
+
+# Words right after a cue that deny it: "shadow proves nothing", "moving the alias deploys nothing by itself".
+_DENIED_AFTER = frozenset(stems("nothing not no never none neither nor little"))
+# Words that mark the claim around them as one the speaker rejects.
+_REJECTING = frozenset(
+    stems(
+        "myth myths mistake mistakes misconception misconceptions fallacy pitfall pitfalls trap traps antipattern "
+        "wrongly naive naively false untrue misleading wishful tempting"
+    )
+)
+# Words that open a clause contrasting with the one before it.
+_CONTRAST = frozenset(stems("but however although though whereas yet except unless instead"))
+_CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]|\s-\s")
+
+
+@lru_cache(maxsize=4096)
+def _cue(cue: str) -> tuple[str, ...]:
+    return stems(cue)
+
+
+def clauses(sentence: str) -> list[tuple[str, ...]]:
+    """The stemmed clauses of a sentence, split at punctuation and before a contrasting word."""
+    out: list[tuple[str, ...]] = []
+    for piece in _CLAUSE_BREAK.split(sentence):
+        current: list[str] = []
+        for token in stems(piece):
+            if token in _CONTRAST and current:
+                out.append(tuple(current))
+                current = []
+            current.append(token)
+        if current:
+            out.append(tuple(current))
+    return out
+
+
+def states(sentence: str, cue: str) -> bool:
+    """True when the sentence asserts the claim its cue names (see the module's rules)."""
+    phrase = _cue(cue)
+    if not phrase or sentence.rstrip().endswith("?"):
+        return False
+    parts = clauses(sentence)
+    rejecting_before = False
+    for n, clause in enumerate(parts):
+        for start in find_phrase(clause, phrase):
+            end = start + len(phrase)
+            if _asserted(clause, start, end, rejecting_before) and not _denied_next(parts[n + 1 : n + 2]):
+                return True
+        rejecting_before = rejecting_before or any(t in _REJECTING for t in clause)
+    return False
+
+
+def _asserted(clause: tuple[str, ...], start: int, end: int, rejecting_before: bool) -> bool:
+    """The cue at clause[start:end] is asserted: nothing negates or rejects it within its clause."""
+    before, after = clause[max(0, start - 3) : start], clause[end : end + 2]
+    if any(t in NEGATIONS for t in before) or any(t in _DENIED_AFTER for t in after):
+        return False
+    return not (rejecting_before or any(t in _REJECTING for t in clause[:start] + clause[end:]))
+
+
+def _denied_next(following: list[tuple[str, ...]]) -> bool:
+    """A following clause that contrasts and negates or rejects ("..., but that is not true")."""
+    return any(
+        c[0] in _CONTRAST and any(t in NEGATIONS or t in _REJECTING or t in _DENIED_AFTER for t in c[1:6])
+        for c in following
+    )
