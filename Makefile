@@ -53,13 +53,14 @@ bench: index
 	$(BIN)/interviewer bench
 
 # Refresh every tracked report in evals/reports/ (tests write only to temporary folders): the grader on the
-# labelled cases, the short-answer data sets found in ASAG_DATA, speed and memory, and the app's screenshots.
+# labelled cases, the candidate readers of meaning compared (readers.md), the short-answer data sets found in ASAG_DATA, speed and memory, and the app's screenshots.
 # eval-llm.* only when a model is configured, e.g. SmolLM2 as the tests serve it:
 #   .venv/bin/python tests/llm/local_server.py 8080 &
 #   OPENAI_BASE_URL=http://127.0.0.1:8080/v1 INTERVIEWER_LLM_MODEL=smollm2 INTERVIEWER_LLM_TIMEOUT=120 make reports
 ASAG_DATA ?= ../shared/data/asag
 reports: index browser
 	$(BIN)/interviewer eval
+	$(BIN)/python evals/fit_reader.py --report evals/reports
 	@if [ -n "$$OPENAI_BASE_URL" ]; then \
 	  echo "$(BIN)/interviewer eval --brain llm" && $(BIN)/interviewer eval --brain llm; \
 	else echo "eval-llm: not refreshed (no OPENAI_BASE_URL)"; fi

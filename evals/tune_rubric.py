@@ -1,7 +1,8 @@
 """Tune the rubric brain's numbers on the development half of the labelled cases.
 
-The cases are split by prompt: prompts at even positions (sorted by id) are the development half used
-here; the others are held out and only ever measured. Run:
+The cases are split by prompt (each case file's `split`): the development half is used here; the held-out half
+is only ever measured. These numbers shape the hand-tuned strength, one feature of the calibrated reader
+(evals/fit_reader.py, which also fits the score cuts' verdicts): refit the reader after changing them. Run:
 
     .venv/bin/python evals/tune_rubric.py [--trials 300]
 
@@ -81,9 +82,11 @@ def fast_objective(results: list[CaseResult], cuts: tuple[float, ...], verdict_f
     pred = [score_from(r.grade.points, r.grade.red_flags, list(r.grade.flags), cuts)[0] for r in results]
     handled = []
     for kind in EXPECTED:
-        scores = [p for r, p in zip(results, pred, strict=True) if r.labelled.case.kind == kind]
-        if scores:
-            handled.append(sum(meets(kind, s) for s in scores) / len(scores))
+        pairs = [
+            (p, r.labelled.case.gold_score) for r, p in zip(results, pred, strict=True) if r.labelled.case.kind == kind
+        ]
+        if pairs:
+            handled.append(sum(meets(kind, s, g) for s, g in pairs) / len(pairs))
     return (
         metrics.spearman(gold, pred)
         + metrics.quadratic_weighted_kappa(gold, pred)
@@ -108,7 +111,7 @@ def main() -> None:
     for n, config in enumerate(configs):
         if config.partial_at >= config.covered_at or config.sim_floor >= config.sim_full:
             continue
-        brain = RubricBrain(point_vectors=grader.point_vectors, config=config)
+        brain = RubricBrain(point_vectors=grader.point_vectors, config=config, reader=None)
         graded = grade_all(grader, brain, dev)
         verdict_f1 = summarise(graded).verdict_macro_f1
         for cuts in CUTS:

@@ -276,10 +276,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         failures = check_thresholds(report, settings.thresholds_path)
         for failure in failures:
-            print(f"below threshold: {failure}", file=sys.stderr)
+            print(f"eval gate: {failure}", file=sys.stderr)
         if failures:
             return 1
-        print(f"all figures meet {settings.thresholds_path.name}", file=sys.stderr)
+        print(f"all figures meet {settings.thresholds_path.name} and no case copies its rubric", file=sys.stderr)
     return 0
 
 
@@ -458,7 +458,11 @@ def _measuring_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     evaluate.add_argument("--reports", help="folder to write the reports to (default evals/reports)")
     evaluate.add_argument("--split", help="with asag: report this split only (the threshold still comes from train)")
     evaluate.add_argument("--json", action="store_true")
-    evaluate.add_argument("--check", action="store_true", help="exit 1 when a figure is below evals/thresholds.yaml")
+    evaluate.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when a figure misses evals/thresholds.yaml or a case copies its rubric",
+    )
     evaluate.set_defaults(func=cmd_eval)
 
     sub.add_parser("doctor", help="check the configured LLM endpoint").set_defaults(func=cmd_doctor)

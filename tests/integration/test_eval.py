@@ -3,32 +3,61 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from interviewer.corpus import Prompt
+from interviewer.config import Settings
+from interviewer.corpus import Corpus, Prompt
 from interviewer.errors import InterviewerError
 from interviewer.evals.asag import evaluate as evaluate_asag
+from interviewer.evals.cases import copied_runs, load_cases
 from interviewer.evals.gate import check_figures, check_thresholds
-from interviewer.evals.run import evaluate_cases
+from interviewer.evals.run import CasesReport, evaluate_cases
 from interviewer.grader import Grader
 from interviewer.grading import FollowUp
+from interviewer.grading.models import SCORE_CUTS
 from interviewer.grading.rubric import RubricBrain, RubricConfig
+from interviewer.text import words
 from tests.helpers import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "evals" / "cases"
 THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
+# A few prompts of each split: enough for a worse grader's figures to fall, small enough to grade in seconds.
+SAMPLE = ("dv-p1", "sv-p2", "fsw-p1", "mon-p3", "tp-p4", "ver-p1")
 
 
-def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(grader: Grader) -> None:
-    report = evaluate_cases(grader, CASES)
-    assert check_thresholds(report, THRESHOLDS) == []
+@pytest.fixture(scope="module")
+def module_grader(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    data = tmp_path_factory.mktemp("eval-data")
+    shutil.copytree(built_index, data / "index")
+    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
+
+
+@pytest.fixture(scope="module")
+def report(module_grader: Grader) -> CasesReport:
+    """The rubric brain on every labelled case, graded once for the tests that read the whole report."""
+    return evaluate_cases(module_grader, CASES)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cases-sample")
+    for prompt_id in SAMPLE:
+        shutil.copy(CASES / f"{prompt_id}.yaml", folder)
+    return folder
+
+
+def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(
+    module_grader: Grader, report: CasesReport
+) -> None:
     assert set(report.versions.model_dump()) == {"corpus", "prompts", "cases", "grader"}
-    assert report.versions.grader == RubricConfig().version
+    assert report.versions.grader == module_grader.brain("rubric").version
     summary = report.summary
     assert summary.n >= 286 and set(summary.adversarial) == {
         "injection",
@@ -38,27 +67,41 @@ def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(gr
         "off_topic",
         "paraphrase",
     }
+    assert summary.adversarial["paraphrase"].rule == "score within 1 of gold"
     assert sum(map(sum, summary.confusion)) == summary.n
+    splits = report.splits
+    assert list(splits) == ["development", "held_out"] and sum(f.n for f in splits.values()) == summary.n
+    for figures in splits.values():
+        assert figures.ordinary is not None and figures.honest is not None
+        assert figures.ordinary.n < figures.honest.n and set(figures.adversarial) == set(summary.adversarial)
+    assert report.bands.cuts == list(SCORE_CUTS) and set(report.bands.splits) == {"development", "held_out"}
+    assert report.agreement.n > 0 and report.agreement.adjudicated <= report.agreement.n
+    assert report.copied == []
+    assert check_thresholds(report, THRESHOLDS) == []
 
 
-def test_a_worse_grader_is_caught_by_the_gate(grader: Grader) -> None:
+def test_a_worse_grader_is_caught_by_the_gate(module_grader: Grader, sample: Path) -> None:
     lenient = RubricConfig(sim_floor=0.2, sim_full=0.5, meaning_weight=1.0, covered_at=0.4, partial_at=0.2)
 
     class Lenient(RubricBrain):
         name = "lenient"
 
-    worse = Lenient(point_vectors=grader.point_vectors, config=lenient)
-    grader.register_brain(worse)
-    failures = check_thresholds(evaluate_cases(grader, CASES, brain="lenient"), THRESHOLDS)
-    assert failures
-    assert any(f.startswith(("spearman", "qwk", "adversarial")) for f in failures)
+    module_grader.register_brain(Lenient(point_vectors=module_grader.point_vectors, config=lenient, reader=None))
+    baseline = _failing(check_thresholds(evaluate_cases(module_grader, sample), THRESHOLDS))
+    worse = _failing(check_thresholds(evaluate_cases(module_grader, sample, brain="lenient"), THRESHOLDS))
+    assert any(f.startswith(("spearman", "qwk", "adversarial", "held_out")) for f in worse - baseline)
 
 
-def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_is_caught(grader: Grader) -> None:
-    report = evaluate_cases(grader, CASES)
+def _failing(failures: list[str]) -> set[str]:
+    """The figures a gate run failed on, without their values."""
+    return {f.split(" = ")[0] for f in failures}
+
+
+def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_is_caught(
+    module_grader: Grader, report: CasesReport, sample: Path
+) -> None:
     follow = report.follow_ups
     assert follow.answers == report.summary.by_kind["level"] + report.summary.by_kind["paraphrase"]
-    assert follow.on_a_gold_gap is not None and follow.on_a_gold_gap >= 0.8
     assert follow.gives_away == 0.0 and follow.one_question == 1.0
     assert follow.examples and all(e.follow_up.endswith("?") for e in follow.examples)
 
@@ -73,13 +116,15 @@ def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_i
             point = next(p for p in prompt.rubric if p.id == asked.point_id)
             return replace(asked, text=f"Did you know that {point.point.rstrip('.')}?")
 
-    grader.register_brain(Leaking(point_vectors=grader.point_vectors))
-    failures = check_thresholds(evaluate_cases(grader, CASES, brain="leaking"), THRESHOLDS)
-    assert failures == [f for f in failures if f.startswith("follow-up gives_away")] and failures
+    module_grader.register_brain(Leaking(point_vectors=module_grader.point_vectors))
+    baseline = check_thresholds(evaluate_cases(module_grader, sample), THRESHOLDS)
+    failures = check_thresholds(evaluate_cases(module_grader, sample, brain="leaking"), THRESHOLDS)
+    assert _failing(failures) - _failing(baseline) == {"follow-up gives_away"}
+    assert follow.on_a_gold_gap is not None and follow.on_a_gold_gap >= 0.75
 
 
-def test_cli_eval_writes_json_markdown_and_png(cli: Cli, tmp_path: Path) -> None:
-    result = cli("eval", "--json", "--reports", str(tmp_path))
+def test_cli_eval_writes_json_markdown_and_png(cli: Cli, sample: Path, tmp_path: Path) -> None:
+    result = cli("eval", "--json", "--cases", str(sample), "--reports", str(tmp_path))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert 0.0 <= report["summary"]["qwk"] <= 1.0
@@ -136,10 +181,71 @@ def test_a_broken_asag_line_is_named(tmp_path: Path) -> None:
         evaluate_asag(path, RubricBrain(), progress=False)
 
 
-def test_threshold_check_names_each_failing_figure() -> None:
-    report = {"summary": {"spearman": 0.5, "qwk": 0.95, "mae": 0.9, "adversarial": {"injection": {"handled": 0.5}}}}
-    failures = check_figures(report, THRESHOLDS)
-    assert "spearman = 0.5 is below its floor 0.86" in failures
-    assert "mae = 0.9 is above its ceiling 0.36" in failures
-    assert "adversarial injection handled = 0.5 is below its floor 0.99" in failures
-    assert not any(f.startswith("qwk") for f in failures)
+def test_threshold_check_names_each_failing_figure(tmp_path: Path) -> None:
+    thresholds = tmp_path / "thresholds.yaml"
+    thresholds.write_text(
+        "floors: {spearman: 0.86, qwk: 0.9}\nceilings: {mae: 0.36}\nadversarial_floors: {injection: 0.99}\n"
+        "held_out:\n  ordinary_floors: {qwk: 0.85, level_0_recall: 0.5}\n  adversarial_floors: {paraphrase: 0.95}\n",
+        encoding="utf-8",
+    )
+    held_out = {"ordinary": {"qwk": 0.8, "level_0_recall": None}, "adversarial": {"paraphrase": {"handled": 0.96}}}
+    report = {
+        "summary": {"spearman": 0.5, "qwk": 0.95, "mae": 0.9, "adversarial": {"injection": {"handled": 0.5}}},
+        "splits": {"development": {"ordinary": {"qwk": 0.1}}, "held_out": held_out},
+        "copied": [],
+    }
+    assert sorted(check_figures(report, thresholds)) == [
+        "adversarial injection handled = 0.5 is below its floor 0.99",
+        "held-out ordinary level_0_recall = None is below its floor 0.5",
+        "held-out ordinary qwk = 0.8 is below its floor 0.85",
+        "mae = 0.9 is above its ceiling 0.36",
+        "spearman = 0.5 is below its floor 0.86",
+    ]
+    del report["splits"]
+    assert "held-out adversarial paraphrase handled = None is below its floor 0.95" in check_figures(report, thresholds)
+
+
+def test_a_misspelt_threshold_section_fails_instead_of_gating_nothing(tmp_path: Path) -> None:
+    thresholds = tmp_path / "thresholds.yaml"
+    thresholds.write_text("held_out:\n  ordinary_floor: {qwk: 0.85}\n", encoding="utf-8")
+    failures = check_figures({"summary": {}, "copied": []}, thresholds)
+    assert len(failures) == 1 and failures[0].startswith("thresholds.yaml held_out: unknown section 'ordinary_floor'")
+
+
+def _case_file(folder: Path, prompt: Prompt, answer: str, **fields: object) -> Path:
+    """A case file under `folder` with one ordinary answer to `prompt`, graded 0 with every point missed."""
+    case = {
+        "id": f"{prompt.id}-t1",
+        "kind": "level",
+        "origin": "independent",
+        "gold_score": 0,
+        "gold_points": {p.id: "missed" for p in prompt.rubric},
+        "answer": answer,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{prompt.id}.yaml"
+    path.write_text(yaml.safe_dump({"prompt_id": prompt.id, **fields, "cases": [case]}), encoding="utf-8")
+    return path
+
+
+def test_a_case_copying_its_rubric_fails_the_gate_by_name(cli: Cli, corpus: Corpus, tmp_path: Path) -> None:
+    prompt = corpus.prompts[sorted(corpus.prompts)[0]].prompt
+    point = next(p for p in prompt.rubric if copied_runs(p.point, prompt))
+    cases = tmp_path / "cases"
+    _case_file(cases, prompt, f"Well, in my experience: {point.point} That is the main thing.", split="development")
+    result = cli("eval", "--check", "--cases", str(cases))
+    assert result.returncode == 1
+    named = [line for line in result.stderr.splitlines() if f"case {prompt.id}-t1 shares 8+ words" in line]
+    assert named and " ".join(words(point.point)[:8]) in named[0]
+    _case_file(cases, prompt, "Honestly I am not sure what this question is about.", split="development")
+    result = cli("eval", "--check", "--cases", str(cases))
+    assert result.returncode == 1 and "shares 8+ words" not in result.stderr
+
+
+def test_a_case_file_without_a_split_is_refused(corpus: Corpus, tmp_path: Path) -> None:
+    prompt = corpus.prompts[sorted(corpus.prompts)[0]].prompt
+    path = _case_file(tmp_path / "cases", prompt, "Honestly I am not sure what this question is about.")
+    with pytest.raises(InterviewerError) as refused:
+        load_cases(path.parent, corpus)
+    assert f"{path.name}: split: Field required" in str(refused.value)
+    assert "split: development" in str(refused.value) and "split: held_out" in str(refused.value)

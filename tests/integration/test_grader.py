@@ -56,6 +56,18 @@ def test_covered_points_quote_the_candidates_own_sentence(grader: Grader) -> Non
     assert all(p.evidence and p.evidence in SKEW_PARAPHRASE for p in covered)
 
 
+def test_naming_a_misconception_to_reject_it_costs_nothing_stating_it_does(grader: Grader) -> None:
+    prompt = grader.corpus.prompt("mr-p5").prompt
+    rejected = grader.grade(
+        prompt,
+        "Shadow proves nothing about fraud losses, because the challenger's declines never happen in shadow. "
+        "A canary with real decisions has to follow, and we watch chargebacks on both arms for weeks.",
+    )
+    stated = grader.grade(prompt, "Shadow proves it reduces fraud losses, so we can go straight to full traffic.")
+    assert rejected.red_flags == []
+    assert [r.claim for r in stated.red_flags] and stated.score <= 1
+
+
 def test_instructions_to_the_grader_are_flagged_and_earn_nothing(grader: Grader) -> None:
     prompt = grader.corpus.prompt("fsw-p1").prompt
     injected = grader.grade(prompt, INJECTION)

@@ -2,8 +2,9 @@
 
 cases    the labelled-case schema and loading (evals/cases/<prompt-id>.yaml)
 run      grading the cases with a brain, with the follow-up it would ask; the cases report
-summary  the figures: agreement with gold, adversarial answers, follow-ups, model use
-gate     the thresholds.yaml check behind `interviewer eval --check`
+summary  the figures: agreement with gold (whole set and per split), adversarial answers, model use
+labels   the figures of the cases themselves: score bands, the graders' agreement, copied answers
+gate     the thresholds.yaml and copy-rule check behind `interviewer eval --check`
 render   Markdown, the PNG and the shared report writer
 asag     `interviewer eval asag FILE.jsonl` on human-graded short-answer data sets
 metrics  the agreement statistics, in plain numpy

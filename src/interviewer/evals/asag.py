@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
 from interviewer.corpus import Prompt, RubricPoint
-from interviewer.embeddings import Vectors, encoder
+from interviewer.embeddings import Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.evals import metrics
 from interviewer.evals.summary import Figures
@@ -163,6 +163,8 @@ FEATURES = (
     "token_recall",
     "token_precision",
     "token_f1",
+    "e5_similarity_max",
+    "e5_similarity_mean",
 )
 NEIGHBOUR_FEATURES = (
     "nearest_correct",
@@ -171,6 +173,11 @@ NEIGHBOUR_FEATURES = (
     "top3_correct",
     "top3_incorrect",
     "nearest_correct_token_f1",
+    "e5_nearest_correct",
+    "e5_nearest_incorrect",
+    "e5_nearest_margin",
+    "e5_top3_correct",
+    "e5_top3_incorrect",
 )
 
 
@@ -181,6 +188,8 @@ class _Encoded:
     vectors: np.ndarray
     tokens: list[Vectors]
     at: dict[str, int]
+    e5_answers: np.ndarray  # multilingual-e5-small `query` vectors, by the same index as `vectors`
+    e5_references: np.ndarray  # its `passage` vectors (zero rows for texts that are only answers)
 
     def vector(self, text: str) -> np.ndarray:
         row: np.ndarray = self.vectors[self.at[text]]
@@ -194,7 +203,12 @@ def _encode(rows: list[AsagRow]) -> _Encoded:
     texts = sorted({r.answer for r in rows} | {x for r in rows for x in r.references})
     vectors = encoder().encode(texts, batch_size=64)
     tokens = encoder().token_vectors(texts, skip=STOPWORDS)
-    return _Encoded(vectors, tokens, {text: i for i, text in enumerate(texts)})
+    at = {text: i for i, text in enumerate(texts)}
+    answers = e5().query(texts)
+    references = np.zeros_like(answers)
+    refs = sorted({x for r in rows for x in r.references})
+    references[[at[x] for x in refs]] = e5().passage(refs)
+    return _Encoded(vectors, tokens, at, answers, references)
 
 
 def _features(brain: RubricBrain, rows: list[AsagRow], progress: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -231,6 +245,7 @@ def _reference_evidence(brain: RubricBrain, r: AsagRow, encoded: _Encoded) -> li
             precision = max(precision, len(own & ref_stems) / len(own))
     negated = bool(set(words(r.answer)) & NEGATIONS) != bool(set(words(r.references[0])) & NEGATIONS)
     alignment = max((encoded.aligned(ref, r.answer) for ref in r.references), key=lambda t: t[2])
+    e5_sims = encoded.e5_references[[encoded.at[x] for x in r.references]] @ encoded.e5_answers[encoded.at[r.answer]]
     return [
         strength(brain, r),
         float(sims.max()),
@@ -241,6 +256,8 @@ def _reference_evidence(brain: RubricBrain, r: AsagRow, encoded: _Encoded) -> li
         float(negated),
         float(np.log1p(len(words(r.answer)))),
         *alignment,
+        float(e5_sims.max()),
+        float(e5_sims.mean()),
     ]
 
 
@@ -250,13 +267,19 @@ def _neighbour_evidence(r: AsagRow, others: list[AsagRow], encoded: _Encoded) ->
         return [np.nan] * len(NEIGHBOUR_FEATURES)
     near = encoded.vectors[[encoded.at[o.answer] for o in others]] @ encoded.vector(r.answer)
     good = np.array([o.label_2way == "correct" for o in others])
+    closest = others[int(np.argmax(np.where(good, near, -1.0)))] if good.any() else None
+    aligned = encoded.aligned(closest.answer, r.answer)[2] if closest is not None else 0.0
+    e5_near = encoded.e5_answers[[encoded.at[o.answer] for o in others]] @ encoded.e5_answers[encoded.at[r.answer]]
+    return [*_nearest(near, good), aligned, *_nearest(e5_near, good)]
+
+
+def _nearest(near: np.ndarray, good: np.ndarray) -> list[float]:
+    """Similarity to the closest correct and incorrect answers, their margin, and the mean of the top three."""
     best_good = float(near[good].max()) if good.any() else 0.0
     best_bad = float(near[~good].max()) if (~good).any() else 0.0
     top_good = float(np.sort(near[good])[-3:].mean()) if good.any() else 0.0
     top_bad = float(np.sort(near[~good])[-3:].mean()) if (~good).any() else 0.0
-    closest = others[int(np.argmax(np.where(good, near, -1.0)))] if good.any() else None
-    aligned = encoded.aligned(closest.answer, r.answer)[2] if closest is not None else 0.0
-    return [best_good, best_bad, best_good - best_bad, top_good, top_bad, aligned]
+    return [best_good, best_bad, best_good - best_bad, top_good, top_bad]
 
 
 def _alignment(reference: np.ndarray, answer: np.ndarray) -> tuple[float, float, float]:

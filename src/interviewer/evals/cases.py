@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from interviewer.corpus import Corpus, Prompt
 from interviewer.errors import CorpusError, InterviewerError
 from interviewer.grading import FollowUp
 from interviewer.grading.models import Grade, Verdict
+from interviewer.text import words
 
 Kind = Literal["level", "paraphrase", "stuffing", "injection", "padding", "restated", "off_topic"]
 HONEST: frozenset[str] = frozenset({"level", "paraphrase"})  # answers on the prompt, not adversarial
+Origin = Literal["independent", "authored"]
+Split = Literal["development", "held_out"]
 
 
 class EvalCase(BaseModel):
@@ -24,16 +27,28 @@ class EvalCase(BaseModel):
 
     id: str
     kind: Kind
+    origin: Origin = Field(description="Who wrote it: a writer who never saw the rubric, or its authors.")
     gold_score: int = Field(ge=0, le=4)
     gold_points: dict[str, Verdict]
+    graders: dict[str, int] | None = Field(
+        default=None, description="Each independent grader's score before adjudication (gold_score is the final)."
+    )
     answer: str = Field(min_length=1)
     note: str | None = None
+
+    @field_validator("graders")
+    @classmethod
+    def _two_graders(cls, graders: dict[str, int] | None) -> dict[str, int] | None:
+        if graders is not None and (set(graders) != {"a", "b"} or not all(0 <= s <= 4 for s in graders.values())):
+            raise ValueError("graders gives grader a's and grader b's score, each 0-4: {a: 3, b: 2}")
+        return graders
 
 
 class CaseFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prompt_id: str
+    split: Split = Field(description="Frozen by prompt: only development cases may be used for tuning.")
     cases: list[EvalCase] = Field(min_length=1)
 
 
@@ -41,6 +56,7 @@ class CaseFile(BaseModel):
 class LabelledCase:
     prompt: Prompt
     case: EvalCase
+    split: Split = "development"
 
 
 @dataclass(frozen=True)
@@ -75,8 +91,11 @@ def load_cases(cases_dir: Path, corpus: Corpus) -> list[LabelledCase]:
     for path in files:
         try:
             data = CaseFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, ValidationError) as exc:
-            problems.append(f"{path.name}: {str(exc).splitlines()[0]}")
+        except yaml.YAMLError as exc:
+            problems.append(f"{path.name}: not YAML: {str(exc).splitlines()[0]}")
+            continue
+        except ValidationError as exc:
+            problems += [f"{path.name}: {problem}" for problem in _schema_problems(exc)]
             continue
         ref = corpus.prompts.get(data.prompt_id)
         if ref is None:
@@ -92,12 +111,61 @@ def load_cases(cases_dir: Path, corpus: Corpus) -> list[LabelledCase]:
                 extra = sorted(set(case.gold_points) - point_ids)
                 problems.append(f"{path.name}: {case.id}: gold_points: missing {missing}, unknown {extra}")
                 continue
-            out.append(LabelledCase(ref.prompt, case))
+            out.append(LabelledCase(ref.prompt, case, data.split))
     if problems:
         raise CorpusError("The eval cases have problems:\n" + "\n".join(problems[:20]))
     return out
 
 
+# What a case file must say, for the fields a writer is most likely to leave out.
+FIELD_HINTS = {
+    "split": "say `split: development` (may be used for tuning) or `split: held_out` (only ever measured)",
+    "origin": "say `origin: independent` (written without seeing the rubric) or `origin: authored`",
+}
+
+
+def _schema_problems(exc: ValidationError) -> list[str]:
+    """Each schema error as `field: problem`, with how to fix the fields a writer most often leaves out."""
+    problems = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error["loc"]) or "file"
+        hint = FIELD_HINTS.get(str(error["loc"][-1])) if error["loc"] else None
+        problems.append(f"{where}: {error['msg']}" + (f" ({hint})" if hint else ""))
+    return problems
+
+
 def development_prompts(cases: list[LabelledCase]) -> set[str]:
-    """The prompts whose cases may be used for tuning: every other prompt id in sorted order."""
-    return set(sorted({c.prompt.id for c in cases})[0::2])
+    """The prompts whose cases may be used for tuning: those whose case file says `split: development`."""
+    return {c.prompt.id for c in cases if c.split == "development"}
+
+
+# Product and tool names: a candidate who names the same tools as the rubric copies nothing.
+TOOL_NAMES = frozenset(
+    """
+    mlflow feast tecton vertex sagemaker databricks kubeflow airflow dagster prefect dvc lakefs delta iceberg
+    hudi great expectations pandera tfdv deequ soda evidently whylabs arize triton kafka flink spark bigquery
+    bigtable redis dynamodb cassandra snowflake kubernetes argo seldon kserve bentoml prometheus grafana
+    datadog pagerduty git github gitlab jenkins terraform docker onnx tensorrt pytorch tensorflow sklearn
+    scikit xgboost lightgbm ray gcp aws azure s3 gcs
+    """.split()
+)
+COPY_RUN = 8  # words in a row that a case may not share with its prompt's rubric or reference answer
+
+
+def copied_runs(answer: str, prompt: Prompt, n: int = COPY_RUN) -> list[str]:
+    """Every run of n words the answer shares with the prompt's rubric (points, paraphrases, probes, red flags)
+    or reference answer; a tool name breaks a run."""
+    sources = [prompt.reference_answer]
+    for point in prompt.rubric:
+        sources += [point.point, point.probe, *point.paraphrases]
+    for flag in prompt.red_flags:
+        sources += [flag.claim, flag.correction]
+    theirs = {gram for source in sources for gram in _grams(source, n)}
+    return [" ".join(gram) for gram in dict.fromkeys(_grams(answer, n)) if gram in theirs]
+
+
+def _grams(text: str, n: int) -> list[tuple[str, ...]]:
+    tokens = words(text)
+    return [
+        tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1) if not TOOL_NAMES.intersection(tokens[i : i + n])
+    ]

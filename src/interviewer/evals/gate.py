@@ -1,34 +1,75 @@
-"""The CI gate: the figures of a cases report against the floors and ceilings in evals/thresholds.yaml."""
+"""The CI gate: the figures of a cases report against the floors and ceilings in evals/thresholds.yaml, and
+the copy rule (no case may share a run of 8 or more words with its prompt's rubric or reference answer)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
+from interviewer.evals.cases import COPY_RUN, Split
 from interviewer.evals.run import CasesReport
+
+# (section of thresholds.yaml, the figures it limits, how a failure is named, True for a floor)
+Section = tuple[str, Mapping[str, Any], str, bool]
 
 
 def check_thresholds(report: CasesReport, thresholds_path: Path) -> list[str]:
-    """Figures below their floor (or above their ceiling), as messages; empty when all pass."""
+    """Figures below their floor (or above their ceiling), and cases that copy their rubric, as messages;
+    empty when all pass."""
     return check_figures(report.model_dump(), thresholds_path)
 
 
 def check_figures(report: Mapping[str, Any], thresholds_path: Path) -> list[str]:
-    """`check_thresholds` on a report as written to JSON (or any part of one: a missing figure fails)."""
+    """`check_thresholds` on a report as written to JSON (or any part of one: a missing figure fails).
+
+    The top-level sections limit the whole set; a `development` or `held_out` section limits that split's
+    figures (`ordinary_floors`: ordinary answers, `honest_floors`: all honest answers, `adversarial_floors`:
+    each adversarial kind's handled share, `floors`: the split's own figures such as `verdict_macro_f1`).
+    """
     limits = yaml.safe_load(thresholds_path.read_text(encoding="utf-8")) or {}
-    summary = report["summary"]
-    adversarial = {kind: row.get("handled") for kind, row in summary.get("adversarial", {}).items()}
-    # (section of thresholds.yaml, the figures it limits, how a failure is named, True for a floor)
-    sections = [
+    whole = _whole_set(report)
+    failures = _copied(report)
+    failures += _unknown(limits, {s[0] for s in whole} | set(get_args(Split)), thresholds_path.name)
+    failures += _limited(limits, whole)
+    for split in get_args(Split):
+        if split in limits:
+            sections = _split(report, split)
+            failures += _unknown(limits[split] or {}, {s[0] for s in sections}, f"{thresholds_path.name} {split}")
+            failures += _limited(limits[split] or {}, sections)
+    return failures
+
+
+def _whole_set(report: Mapping[str, Any]) -> list[Section]:
+    summary = report.get("summary") or {}
+    follow_ups = report.get("follow_ups") or {}
+    return [
         ("floors", summary, "{}", True),
         ("ceilings", summary, "{}", False),
-        ("adversarial_floors", adversarial, "adversarial {} handled", True),
-        ("follow_up_floors", report.get("follow_ups") or {}, "follow-up {}", True),
-        ("follow_up_ceilings", report.get("follow_ups") or {}, "follow-up {}", False),
+        ("adversarial_floors", _handled(summary), "adversarial {} handled", True),
+        ("follow_up_floors", follow_ups, "follow-up {}", True),
+        ("follow_up_ceilings", follow_ups, "follow-up {}", False),
     ]
+
+
+def _split(report: Mapping[str, Any], split: str) -> list[Section]:
+    figures = (report.get("splits") or {}).get(split) or {}
+    name = split.replace("_", "-")
+    return [
+        ("floors", figures, name + " {}", True),
+        ("ordinary_floors", figures.get("ordinary") or {}, name + " ordinary {}", True),
+        ("honest_floors", figures.get("honest") or {}, name + " honest {}", True),
+        ("adversarial_floors", _handled(figures), name + " adversarial {} handled", True),
+    ]
+
+
+def _handled(figures: Mapping[str, Any]) -> dict[str, Any]:
+    return {kind: row.get("handled") for kind, row in (figures.get("adversarial") or {}).items()}
+
+
+def _limited(limits: Mapping[str, Any], sections: list[Section]) -> list[str]:
     failures: list[str] = []
     for section, figures, label, is_floor in sections:
         for name, limit in (limits.get(section) or {}).items():
@@ -37,3 +78,20 @@ def check_figures(report: Mapping[str, Any], thresholds_path: Path) -> list[str]
                 side = "below its floor" if is_floor else "above its ceiling"
                 failures.append(f"{label.format(name)} = {value} is {side} {limit}")
     return failures
+
+
+def _unknown(limits: Mapping[str, Any], known: set[str], where: str) -> list[str]:
+    """A misspelt section would gate nothing, so it fails."""
+    names = ", ".join(sorted(known))
+    return [f"{where}: unknown section {name!r} (known: {names})" for name in limits if name not in known]
+
+
+def _copied(report: Mapping[str, Any]) -> list[str]:
+    copied = report.get("copied")
+    if copied is None:
+        return ["copied: missing from the report, so the copy rule was not checked"]
+    return [
+        f"case {row['case']} shares {COPY_RUN}+ words with its prompt's rubric or reference answer: "
+        + "; ".join(f'"{run}"' for run in row["runs"])
+        for row in copied
+    ]

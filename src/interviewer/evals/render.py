@@ -8,13 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from interviewer.evals.asag import AsagReport
+from interviewer.evals.cases import COPY_RUN
+from interviewer.evals.labels import Bands, GraderAgreement
 from interviewer.evals.run import CasesReport, FollowUpSummary
-from interviewer.evals.summary import Summary, UsageSummary
+from interviewer.evals.summary import SplitFigures, Summary, UsageSummary
 
 
 def cases_markdown(report: CasesReport) -> str:
     s = report.summary
-    lines = [*_headline(report), *_halves(report), *_verdicts(s), *_adversarial(s)]
+    lines = [*_headline(report), *_splits(report), *_verdicts(s), *_adversarial(s)]
+    lines += _bands(report.bands) + _agreement(report.agreement) + _copied(report)
     lines += follow_up_markdown(report.follow_ups)
     lines += usage_markdown(report.usage)
     lines += _confusion(s)
@@ -45,25 +48,102 @@ def _headline(report: CasesReport) -> list[str]:
     ]
 
 
-def _halves(report: CasesReport) -> list[str]:
+# The rows of agreement with gold in the side-by-side table: (label, field of `Agreement`).
+AGREEMENT_ROWS = (
+    ("n", "n"),
+    ("Spearman", "spearman"),
+    ("QWK", "qwk"),
+    ("exact", "exact"),
+    ("MAE", "mae"),
+    ("within 1", "within_1"),
+)
+
+
+def _tuning(report: CasesReport) -> list[str]:
     if report.brain == "rubric":
-        tuned = [
-            "The rubric brain's numbers were tuned on the development half of the prompts only; the held-out half",
-            "was not used for tuning.",
+        return [
+            "The rubric brain's numbers were tuned on the development prompts only; the held-out prompts (their",
+            "case files say `split: held_out`) were never used for tuning, so their column estimates how the grader",
+            "does on questions it was not tuned on.",
         ]
-    else:
-        tuned = ["This brain was not tuned on these cases."]
-    return [
-        *tuned,
+    return ["This brain was not tuned on these cases."]
+
+
+def _splits(report: CasesReport) -> list[str]:
+    """One table: each figure on the development prompts beside the same figure on the held-out ones."""
+    dev, held = (_split_cells(report.splits.get(name)) for name in ("development", "held_out"))
+    lines = ["## Development and held-out prompts", "", *_tuning(report), ""]
+    lines += ["| figure | development | held-out |", "|---|---|---|"]
+    for label in dict.fromkeys([*dev, *held]):
+        lines.append(f"| {label} | {dev.get(label, '-')} | {held.get(label, '-')} |")
+    return lines
+
+
+def _split_cells(f: SplitFigures | None) -> dict[str, str]:
+    """A split's figures as table cells, by row label."""
+    if f is None:
+        return {}
+    cells = {"cases": str(f.n)}
+    for group, part in (("ordinary answers", f.ordinary), ("all honest answers", f.honest)):
+        if part is not None:
+            cells |= {f"{group}: {label}": _plain(getattr(part, key)) for label, key in AGREEMENT_ROWS}
+        if part is not None and group == "ordinary answers":
+            cells |= {f"{group}: level {n} recall": _plain(getattr(part, f"level_{n}_recall")) for n in range(5)}
+    for kind, row in f.adversarial.items():
+        cells[f"{kind} handled ({row.rule})"] = f"{row.handled:.1%} of {row.n}"
+    cells["per-point verdict macro-F1"] = _plain(f.verdict_macro_f1)
+    return cells
+
+
+def _bands(b: Bands) -> list[str]:
+    steps = ", ".join(f"{n} from {cut:.2f}" for n, cut in enumerate(b.cuts, 1))
+    lines = [
         "",
-        "| half | cases | Spearman | QWK | MAE | verdict macro-F1 |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {name.replace('_', '-')} | {h.n} | {h.spearman:.3f} | {h.qwk:.3f} | {h.mae:.3f} | "
-            f"{h.verdict_macro_f1:.3f} |"
-            for name, h in report.halves.items()
-        ),
+        "## Score bands",
+        "",
+        f"A score is how many cuts the weighted rubric coverage reaches (score {steps}),",
+        "then capped by flags and red flags. Below, the experts' own per-point verdicts on the honest answers put",
+        "through these cuts: the share of answers at each gold level that come back at exactly that level.",
+        "",
+        "| figure | development | held-out |",
+        "|---|---|---|",
     ]
+    dev, held = b.splits.get("development"), b.splits.get("held_out")
+    for label, key in [("honest answers", "n")] + [(f"level {n} recall", f"level_{n}_recall") for n in range(5)]:
+        cells = ["-" if f is None else _plain(getattr(f, key)) for f in (dev, held)]
+        lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+def _agreement(a: GraderAgreement) -> list[str]:
+    lines = ["", "## Graders' agreement", ""]
+    if not a.n:
+        return [*lines, "No case records its two graders' scores."]
+    return [
+        *lines,
+        f"Two independent graders scored {a.n} cases before adjudication; a third settled the {a.adjudicated} cases",
+        "whose scores differ (gold is the adjudicated score).",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| cases | {a.n} |",
+        f"| quadratic weighted kappa, grader a vs b | {_plain(a.qwk)} |",
+        f"| exact agreement | {_pct(a.exact)} |",
+        f"| within 1 | {_pct(a.within_1)} |",
+        f"| adjudicated (a != b) | {a.adjudicated} |",
+    ]
+
+
+def _copied(report: CasesReport) -> list[str]:
+    lines = ["", "## Copied answers", ""]
+    if not report.copied:
+        return [*lines, f"No case shares a run of {COPY_RUN}+ words with its prompt's rubric or reference answer."]
+    lines += [f"These cases share {COPY_RUN}+ words with their prompt's rubric or reference answer (the gate fails):"]
+    return lines + [f"- {c.case}: " + "; ".join(f'"{run}"' for run in c.runs) for c in report.copied]
+
+
+def _plain(value: float | int | None) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def _verdicts(s: Summary) -> list[str]:

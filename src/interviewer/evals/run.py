@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from interviewer.evals.cases import HONEST, CaseResult, LabelledCase, development_prompts, folder_hash, load_cases
+from interviewer.evals.cases import HONEST, CaseResult, LabelledCase, folder_hash, load_cases
+from interviewer.evals.labels import Bands, CopiedCase, GraderAgreement, bands, copied_cases, graders_agreement
 from interviewer.evals.summary import (
     Figures,
+    SplitFigures,
     Summary,
     UsageSummary,
     WorstCase,
+    by_split,
     reason,
     summarise,
     usage_summary,
@@ -58,14 +61,6 @@ class Versions(Figures):
     grader: str
 
 
-class HalfFigures(Figures):
-    n: int
-    spearman: float
-    qwk: float
-    mae: float
-    verdict_macro_f1: float
-
-
 class CaseRow(Figures):
     case: str
     kind: str
@@ -86,7 +81,10 @@ class CasesReport(Figures):
     date: str
     versions: Versions
     summary: Summary
-    halves: dict[str, HalfFigures]
+    splits: dict[str, SplitFigures]
+    bands: Bands
+    agreement: GraderAgreement
+    copied: list[CopiedCase]
     worst: list[WorstCase]
     follow_ups: FollowUpSummary
     usage: UsageSummary
@@ -199,19 +197,6 @@ def versions(grader: Grader, cases_dir: Path, brain: str) -> Versions:
     )
 
 
-def _halves(results: list[CaseResult], development: set[str]) -> dict[str, HalfFigures]:
-    """The headline figures on the development prompts (used for tuning) and on the held-out ones."""
-    parts = {
-        "development": [r for r in results if r.labelled.prompt.id in development],
-        "held_out": [r for r in results if r.labelled.prompt.id not in development],
-    }
-    return {
-        name: HalfFigures.model_validate(summarise(part).model_dump(include=set(HalfFigures.model_fields)))
-        for name, part in parts.items()
-        if part
-    }
-
-
 def _case_row(r: CaseResult) -> CaseRow:
     return CaseRow(
         case=r.labelled.case.id,
@@ -227,7 +212,9 @@ def _case_row(r: CaseResult) -> CaseRow:
 
 
 def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progress: bool = False) -> CasesReport:
-    """Grade every labelled case in `cases_dir` with `brain` and measure the grades against gold."""
+    """Grade every labelled case in `cases_dir` with `brain` and measure the grades against gold, on the
+    whole set and on each split; with the figures of the cases themselves (score bands, the graders'
+    agreement, answers that copy their rubric)."""
     cases = load_cases(cases_dir, grader.corpus)
     results = run_cases(grader, cases, brain, progress)
     return CasesReport(
@@ -235,7 +222,10 @@ def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progr
         date=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=versions(grader, cases_dir, brain),
         summary=summarise(results),
-        halves=_halves(results, development_prompts(cases)),
+        splits=by_split(results),
+        bands=bands(cases),
+        agreement=graders_agreement(cases),
+        copied=copied_cases(cases),
         worst=worst_cases(results),
         follow_ups=follow_up_summary(results),
         usage=usage_summary(results),

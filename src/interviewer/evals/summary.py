@@ -4,25 +4,47 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from interviewer.errors import InterviewerError
 from interviewer.evals import metrics
-from interviewer.evals.cases import HONEST, CaseResult
+from interviewer.evals.cases import HONEST, CaseResult, Split
 from interviewer.grading.models import Usage, Verdict
 
-# What each adversarial kind must be graded as.
-EXPECTED: dict[str, tuple[str, int]] = {
-    "injection": ("<=", 1),
-    "stuffing": ("<=", 1),
-    "padding": ("<=", 1),
-    "restated": ("<=", 1),
-    "off_topic": ("<=", 1),
-    "paraphrase": (">=", 3),
+
+@dataclass(frozen=True)
+class Rule:
+    """What a grade of one kind of answer must be: `test(score, gold)`, described as `text` in the report."""
+
+    text: str
+    test: Callable[[int, int], bool]
+
+
+def _at_most_1(score: int, gold: int) -> bool:
+    return score <= 1
+
+
+def _within_1_of_gold(score: int, gold: int) -> bool:
+    return abs(score - gold) <= 1
+
+
+# What each adversarial kind must be graded as: an answer that games the grader earns at most 1; a strong answer
+# in plain words is graded within 1 of the experts' grade (it must not lose marks for avoiding the rubric's terms).
+EXPECTED: dict[str, Rule] = {
+    "injection": Rule("score <= 1", _at_most_1),
+    "stuffing": Rule("score <= 1", _at_most_1),
+    "padding": Rule("score <= 1", _at_most_1),
+    "restated": Rule("score <= 1", _at_most_1),
+    "off_topic": Rule("score <= 1", _at_most_1),
+    "paraphrase": Rule("score within 1 of gold", _within_1_of_gold),
 }
 VERDICTS: tuple[Verdict, ...] = ("covered", "partial", "missed")
+LEVELS = range(5)
 
 
 class Figures(BaseModel):
@@ -72,6 +94,41 @@ class Summary(Figures):
     by_kind: dict[str, int]
 
 
+class Agreement(Figures):
+    """A brain's scores against the experts' gold scores on a set of answers."""
+
+    n: int
+    spearman: float
+    qwk: float
+    exact: float
+    mae: float
+    within_1: float
+
+
+class LevelRecall(Figures):
+    """For each gold level 0-4, the share of its answers scored exactly that level (None: no answer at it)."""
+
+    level_0_recall: float | None
+    level_1_recall: float | None
+    level_2_recall: float | None
+    level_3_recall: float | None
+    level_4_recall: float | None
+
+
+class OrdinaryFigures(Agreement, LevelRecall):
+    """Ordinary answers (kind `level`): agreement with gold, and how often each gold level is given back."""
+
+
+class SplitFigures(Figures):
+    """The figures on one split of the prompts (development: may be tuned on; held_out: only ever measured)."""
+
+    n: int
+    ordinary: OrdinaryFigures | None
+    honest: Agreement | None
+    adversarial: dict[str, KindFigures]
+    verdict_macro_f1: float
+
+
 class UsageSummary(Figures):
     grading: Usage
     follow_ups: Usage
@@ -87,28 +144,71 @@ class WorstCase(Figures):
     flags: list[str]
 
 
-def meets(kind: str, score: int) -> bool:
-    """Whether an adversarial answer of this kind got a score its rule allows."""
-    op, bound = EXPECTED[kind]
-    return score <= bound if op == "<=" else score >= bound
+def meets(kind: str, score: int, gold: int) -> bool:
+    """Whether an answer of this adversarial kind, gold grade `gold`, got a score its rule allows."""
+    return EXPECTED[kind].test(score, gold)
+
+
+def agreement(gold: list[int], pred: list[int]) -> Agreement:
+    """Spearman, quadratic weighted kappa, exact agreement, mean absolute error and within-1 share."""
+    errors = np.abs(np.array(gold) - np.array(pred))
+    return Agreement(
+        n=len(gold),
+        spearman=round(metrics.spearman(gold, pred), 4),
+        qwk=round(metrics.quadratic_weighted_kappa(gold, pred), 4),
+        exact=round(metrics.accuracy(gold, pred), 4),
+        mae=round(float(np.mean(errors)), 4) if gold else 0.0,
+        within_1=round(float(np.mean(errors <= 1)), 4) if gold else 0.0,
+    )
+
+
+def level_recall(gold: list[int], pred: list[int]) -> LevelRecall:
+    """For each gold level, the share of its answers given exactly that score."""
+    shares: dict[str, float | None] = {}
+    for level in LEVELS:
+        picked = [p for g, p in zip(gold, pred, strict=True) if g == level]
+        shares[f"level_{level}_recall"] = round(picked.count(level) / len(picked), 4) if picked else None
+    return LevelRecall.model_validate(shares)
+
+
+def split_figures(results: list[CaseResult]) -> SplitFigures:
+    """The figures of one split: ordinary answers, all honest answers, each adversarial kind (one result or more)."""
+    ordinary = [r for r in results if r.labelled.case.kind == "level"]
+    honest = [r for r in results if r.labelled.case.kind in HONEST]
+    gold_verdicts, pred_verdicts = _verdict_pairs(results)
+    return SplitFigures(
+        n=len(results),
+        ordinary=_ordinary(ordinary) if ordinary else None,
+        honest=agreement(*_scores(honest)) if honest else None,
+        adversarial=_adversarial(results),
+        verdict_macro_f1=round(metrics.macro_f1(gold_verdicts, pred_verdicts), 4),
+    )
+
+
+def by_split(results: list[CaseResult]) -> dict[str, SplitFigures]:
+    """`split_figures` for each split that has cases, development first."""
+    parts = {name: [r for r in results if r.labelled.split == name] for name in get_args(Split)}
+    return {name: split_figures(part) for name, part in parts.items() if part}
+
+
+def _scores(results: list[CaseResult]) -> tuple[list[int], list[int]]:
+    return [r.labelled.case.gold_score for r in results], [r.grade.score for r in results]
+
+
+def _ordinary(results: list[CaseResult]) -> OrdinaryFigures:
+    gold, pred = _scores(results)
+    return OrdinaryFigures(**agreement(gold, pred).model_dump(), **level_recall(gold, pred).model_dump())
 
 
 def summarise(results: list[CaseResult]) -> Summary:
     """The figures of graded cases against their gold grades (at least one result)."""
     if not results:
         raise InterviewerError("No graded cases to summarise.")
-    gold = [r.labelled.case.gold_score for r in results]
-    pred = [r.grade.score for r in results]
+    gold, pred = _scores(results)
     gold_verdicts, pred_verdicts = _verdict_pairs(results)
-    errors = np.abs(np.array(gold) - np.array(pred))
     seconds = sorted(r.seconds for r in results)
     return Summary(
-        n=len(results),
-        spearman=round(metrics.spearman(gold, pred), 4),
-        qwk=round(metrics.quadratic_weighted_kappa(gold, pred), 4),
-        mae=round(float(np.mean(errors)), 4),
-        exact=round(metrics.accuracy(gold, pred), 4),
-        within_1=round(float(np.mean(errors <= 1)), 4),
+        **agreement(gold, pred).model_dump(),
         confusion=metrics.confusion(gold, pred).tolist(),
         calibration=_calibration(gold, pred),
         verdicts={
@@ -139,12 +239,13 @@ def _verdict_pairs(results: list[CaseResult]) -> tuple[list[str], list[str]]:
 
 
 def _adversarial(results: list[CaseResult]) -> dict[str, KindFigures]:
+    """Each adversarial kind's share of answers graded as its rule in `EXPECTED` requires."""
     kinds: dict[str, KindFigures] = {}
-    for kind, (op, bound) in EXPECTED.items():
-        scores = [r.grade.score for r in results if r.labelled.case.kind == kind]
-        if scores:
-            handled = round(sum(meets(kind, s) for s in scores) / len(scores), 4)
-            kinds[kind] = KindFigures(n=len(scores), handled=handled, rule=f"score {op} {bound}")
+    for kind, rule in EXPECTED.items():
+        pairs = [(r.grade.score, r.labelled.case.gold_score) for r in results if r.labelled.case.kind == kind]
+        if pairs:
+            handled = round(sum(meets(kind, score, gold) for score, gold in pairs) / len(pairs), 4)
+            kinds[kind] = KindFigures(n=len(pairs), handled=handled, rule=rule.text)
     return kinds
 
 
@@ -160,7 +261,7 @@ def _retrieval_recall(results: list[CaseResult]) -> float | None:
 
 def _calibration(gold: list[int], pred: list[int]) -> list[CalibrationRow]:
     rows = []
-    for level in range(5):
+    for level in LEVELS:
         picked = [p for g, p in zip(gold, pred, strict=True) if g == level]
         if picked:
             rows.append(CalibrationRow(gold=level, n=len(picked), mean_predicted=round(float(np.mean(picked)), 3)))

@@ -12,13 +12,14 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from interviewer.corpus import Prompt, RubricPoint
 from interviewer.embeddings import Vectors, encoder
 from interviewer.grading.brain import FollowUp, TurnContext
+from interviewer.grading.claims import states
 from interviewer.grading.guards import addresses_grader
 from interviewer.grading.models import (
     FLAG_MESSAGES,
@@ -30,6 +31,7 @@ from interviewer.grading.models import (
     Verdict,
     score_from,
 )
+from interviewer.grading.reader import Answer, Reader, evidence, shipped_reader
 from interviewer.grading.text import (
     STOPWORDS,
     Sentence,
@@ -91,6 +93,7 @@ def encode_points(prompt: Prompt) -> dict[str, Vectors]:
 class _Match:
     strength: float
     sentence: int | None
+    terms: float = 0.0  # the point's terms in the best sentence for them (with half of the next one's)
 
 
 class RubricBrain:
@@ -98,13 +101,20 @@ class RubricBrain:
 
     name = "rubric"
 
-    def __init__(self, point_vectors: PointVectorSource = encode_points, config: RubricConfig | None = None) -> None:
+    def __init__(
+        self,
+        point_vectors: PointVectorSource = encode_points,
+        config: RubricConfig | None = None,
+        reader: Reader | Literal["shipped"] | None = "shipped",
+    ) -> None:
         self.point_vectors = point_vectors
         self.config = config or RubricConfig()
+        # The calibrated reader of meaning (grading/reader.py); None grades by the hand-tuned strength alone.
+        self.reader = shipped_reader() if reader == "shipped" else reader
 
     @property
     def version(self) -> str:
-        return self.config.version
+        return self.config.version + (f"-{self.reader.digest}" if self.reader else "")
 
     def grade(self, prompt: Prompt, answer: str, context: TurnContext | None = None) -> Grade:
         """Grade a cleaned answer (see text.clean) against the prompt's rubric."""
@@ -125,7 +135,9 @@ class RubricBrain:
         sims = np.stack([(vectors @ point_vecs[p.id].T).max(axis=1) for p in prompt.rubric], axis=1)
         # Question demoting for meaning: closeness to the question itself is not evidence of a point.
         sims = sims - self.config.question_discount * (vectors @ embedded[-1] - 0.4)[:, None]
-        verdicts = [self._judge(p, usable, sims, j, question) for j, p in enumerate(prompt.rubric)]
+        judged = [self._judge(p, usable, sims, j, question) for j, p in enumerate(prompt.rubric)]
+        answer_read = Answer(answer, usable, vectors, embedded[-1])
+        verdicts = self._read(prompt, answer_read, point_vecs, judged, sims)
         flags.extend(self._answer_flags(prompt, usable, vectors, point_vecs, verdicts))
         if "keyword_stuffing" in flags:
             verdicts = [v.model_copy(update={"verdict": "partial"}) if v.verdict == "covered" else v for v in verdicts]
@@ -156,14 +168,14 @@ class RubricBrain:
         sims: Vectors,
         column: int,
         question: set[str],
-    ) -> PointVerdict:
+    ) -> tuple[PointVerdict, _Match]:
         """The point's strength in its best sentence: meaning plus the point's own terms.
 
         A sentence that is clearly closer to another rubric point lends this one only half its meaning,
         so one good sentence cannot make every point at once.
         """
         cfg = self.config
-        best = _Match(0.0, None)
+        best, most_terms = _Match(0.0, None), 0.0
         hits = [_term_hits(point.terms, s.stems, question) for s in sentences]
         for i in range(len(sentences)):
             sim = float(sims[i, column])
@@ -172,6 +184,7 @@ class RubricBrain:
                 meaning *= 0.5
             # The point's terms here, and half credit for those in the next sentence (an idea may run on).
             terms = hits[i] + (0.5 * hits[i + 1] if i + 1 < len(sentences) else 0.0)
+            most_terms = max(most_terms, terms)
             strength = min(1.0, cfg.meaning_weight * meaning + cfg.term_weight * min(terms, 2.0) / 2.0)
             if strength > best.strength:
                 best = _Match(strength, i)
@@ -179,7 +192,34 @@ class RubricBrain:
             "covered" if best.strength >= cfg.covered_at else "partial" if best.strength >= cfg.partial_at else "missed"
         )
         evidence = sentences[best.sentence].text if best.sentence is not None and verdict != "missed" else None
-        return verdict_for(point, verdict, evidence, round(best.strength, 4))
+        return verdict_for(point, verdict, evidence, round(best.strength, 4)), _Match(
+            best.strength, best.sentence, most_terms
+        )
+
+    def _read(
+        self,
+        prompt: Prompt,
+        answer: Answer,
+        point_vecs: dict[str, Vectors],
+        judged: list[tuple[PointVerdict, _Match]],
+        sims: Vectors,
+    ) -> list[PointVerdict]:
+        """The calibrated reader's verdict on each point (the hand-tuned one without a reader), quoting the
+        sentence that makes the point best."""
+        if self.reader is None:
+            return [v for v, _ in judged]
+        strength = {
+            "cur": np.array([m.strength for _, m in judged]),
+            "terms_next": np.array([m.terms for _, m in judged]),
+        }
+        labels, covered = self.reader.read(evidence(prompt, answer, point_vecs, strength))
+        out = []
+        for j, (point, label) in enumerate(zip(prompt.rubric, labels, strict=True)):
+            quoted = judged[j][1].sentence
+            where = quoted if quoted is not None else int(sims[:, j].argmax())
+            text = answer.sentences[where].text if label != "missed" else None
+            out.append(verdict_for(point, label, text, round(float(covered[j]), 4)))
+        return out
 
     def _demote_restatements(
         self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors, question: Vectors
@@ -240,7 +280,7 @@ class RubricBrain:
         hits: list[RedFlagHit] = []
         for flag in prompt.red_flags:
             for sentence in sentences:
-                if any(_occurs_affirmed(sentence.stems, stems(cue)) for cue in flag.cues):
+                if any(states(sentence.text, cue) for cue in flag.cues):
                     hits.append(RedFlagHit(claim=flag.claim, evidence=sentence.text, correction=flag.correction))
                     break
         return hits

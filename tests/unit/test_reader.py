@@ -1,0 +1,41 @@
+"""The calibrated reader of meaning: a broken fitted file is refused with its reason, the shipped one loads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from interviewer.errors import InterviewerError
+from interviewer.grading.reader import FEATURES, reader_from, shipped_reader
+
+
+def test_the_shipped_reader_loads_and_reads_only_known_evidence() -> None:
+    reader = shipped_reader()
+    assert reader.features and set(reader.features) <= FEATURES
+    assert 0 < reader.partial_at < 1 and 0 < reader.covered_at < 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "is not a fitted reader"),
+        (json.dumps({"features": ["mini_pt"]}), "is not a fitted reader (KeyError"),
+        (
+            json.dumps(
+                {
+                    "features": ["shoe_size"],
+                    "partial_at": 0.5,
+                    "covered_at": 0.5,
+                    "partial": {"mean": [0], "scale": [1], "weights": [0, 0]},
+                    "covered": {"mean": [0], "scale": [1], "weights": [0, 0]},
+                }
+            ),
+            "unknown features ['shoe_size']",
+        ),
+    ],
+)
+def test_a_broken_reader_file_is_refused_naming_the_file(text: str, message: str) -> None:
+    with pytest.raises(InterviewerError, match=r"reader-under-test\.json") as caught:
+        reader_from(text, "reader-under-test.json")
+    assert message in str(caught.value)
