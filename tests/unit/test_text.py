@@ -67,6 +67,7 @@ def test_instructions_to_the_grader_are_recognised(sentence: str) -> None:
         "We register it as a model version in MLflow.",
         "I would give the newest model the highest priority in the canary.",
         "Ignore the noise in single-day spikes and alert on a sustained drop.",
+        "A safety suite covers jailbreaks, prompt injection and PII leakage.",
     ],
 )
 def test_ordinary_technical_sentences_are_not_mistaken_for_instructions(sentence: str) -> None:

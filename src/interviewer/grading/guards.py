@@ -26,7 +26,7 @@ _PATTERNS = [
     r"perfect|excellent|max(imum)?)\b",
     r"\b(mark|count|treat|consider|set)\b[^.?!\n]{0,20}\b(all|every|each)\b[^.?!\n]{0,20}\b(points?|objectives?|"
     r"items?|criteria)\b[^.?!\n]{0,15}\b(covered|met|satisfied|correct|complete)",
-    r"\b(new instructions?|developer message|jailbreak|prompt injection)\b",
+    r"\b(new instructions?|developer message)\b",
     r"\bsystem (prompt|message)\s*:",
     r"\b(4|four)\s*(/|out of)\s*(4|four)\b",
     r"\bthis (answer|response)\b[^.?!\n]{0,20}\b(deserves|earns|should (get|receive|be given)|gets|is worth)\b",
