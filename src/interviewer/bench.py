@@ -158,7 +158,7 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
 
 def measure(settings: Settings, turns: int = 200) -> dict[str, Any]:
     from interviewer.corpus import load_corpus
-    from interviewer.grading.rubric import RubricConfig
+    from interviewer.grading.rubric import RubricBrain
 
     corpus = load_corpus(settings.corpus_dir)
     with tempfile.TemporaryDirectory(prefix="interviewer-bench-") as scratch:
@@ -170,7 +170,7 @@ def measure(settings: Settings, turns: int = 200) -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "corpus_version": corpus.version,
-        "grader_version": RubricConfig().version,
+        "grader_version": RubricBrain().version,
         "cold_start_to_first_question": {**cold, "peak_rss_mb": cold_rss},
         "turn_grade_and_next_question": {**turn, **shape},
         "retrieval": retrieval,

@@ -80,8 +80,8 @@ def _grade_text(grade: ShownGrade) -> str:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from interviewer.disclosure import shown_grade
     from interviewer.grader import Grader
-    from interviewer.records import ShownGrade
 
     grader = Grader(_settings())
     if args.batch:
@@ -93,7 +93,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
     answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
     grade = grader.grade(ref.prompt, answer, args.brain)
-    print(grade.model_dump_json() if args.json else _grade_text(ShownGrade.model_validate(grade.model_dump())))
+    print(grade.model_dump_json() if args.json else _grade_text(shown_grade(grade, False)))
     return 0
 
 

@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,34 @@ def model_files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
+@dataclass(frozen=True)
+class TextReading:
+    """One text read once: its unit sentence vector and the unit vectors of its content tokens."""
+
+    vector: Vectors
+    tokens: Vectors
+
+
+def _unit(rows: np.ndarray) -> Vectors:
+    unit: Vectors = (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return unit
+
+
+def _reading(hidden: np.ndarray, encoding: Any, skip: frozenset[str]) -> TextReading:
+    """A text's reading from its row of (masked) hidden states."""
+    mask = encoding.attention_mask
+    keep = [
+        j
+        for j, (token, m) in enumerate(zip(encoding.tokens, mask, strict=True))
+        if m
+        and token not in {"[CLS]", "[SEP]"}
+        and any(c.isalnum() for c in token)
+        and token.lstrip("#").lower() not in skip
+    ] or [j for j, m in enumerate(mask) if m]
+    pooled = hidden.sum(axis=0, keepdims=True) / max(int(sum(mask)), 1)
+    return TextReading(_unit(pooled)[0], _unit(hidden[keep]))
+
+
 class SentenceEncoder:
     """One ONNX session, thread-safe, with a small cache of recent sentences."""
 
@@ -74,53 +103,60 @@ class SentenceEncoder:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size
+        self._readings: OrderedDict[tuple[int, str], TextReading] = OrderedDict()
+        self._readings_size = 1024
 
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._readings.clear()
 
-    def _run(self, texts: list[str]) -> Vectors:
-        encodings = self._tokenizer.encode_batch(texts)
+    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, list[Any]]:
+        """The model's last hidden states for a batch, and the batch's encodings (one ONNX run)."""
+        encodings = self._tokenizer.encode_batch([t or " " for t in texts])
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         hidden = self._session.run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
-        summed = (hidden * mask[..., None]).sum(axis=1)
-        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        unit: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-        return unit
+        return hidden * mask[..., None], encodings
+
+    def _run(self, texts: list[str]) -> Vectors:
+        hidden, encodings = self._hidden(texts)
+        counts = np.array([[sum(e.attention_mask)] for e in encodings], dtype=np.float32)
+        return _unit(hidden.sum(axis=1) / np.maximum(counts, 1))
+
+    def read(
+        self, texts: list[str], skip: frozenset[str] = frozenset(), *, batch_size: int = 16, cache: bool = True
+    ) -> list[TextReading]:
+        """Each text read in one pass: its sentence vector and its content tokens' vectors (see `TextReading`)."""
+        out: dict[int, TextReading] = {}
+        with self._lock:
+            key = hash(skip)
+            todo = [i for i, t in enumerate(texts) if (key, t) not in self._readings]
+            for i in set(range(len(texts))) - set(todo):
+                out[i] = self._readings[(key, texts[i])]
+                self._readings.move_to_end((key, texts[i]))
+            todo.sort(key=lambda i: len(texts[i]))  # by length, so each batch pads little
+            for start in range(0, len(todo), batch_size):
+                chunk = todo[start : start + batch_size]
+                hidden, encodings = self._hidden([texts[i] for i in chunk])
+                for row, (i, enc) in enumerate(zip(chunk, encodings, strict=True)):
+                    out[i] = _reading(hidden[row], enc, skip)
+                    if cache:
+                        self._readings[(key, texts[i])] = out[i]
+                        self._cache[texts[i]] = out[i].vector
+            while len(self._readings) > self._readings_size:
+                self._readings.popitem(last=False)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return [out[i] for i in range(len(texts))]
 
     def token_vectors(
         self, texts: list[str], skip: frozenset[str] = frozenset(), batch_size: int = 64
     ) -> list[Vectors]:
         """Unit vectors of each text's content tokens (no special tokens, no words in `skip`), in order."""
-        out: list[Vectors] = [np.zeros((0, DIMENSIONS), np.float32)] * len(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        with self._lock:
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                encodings = self._tokenizer.encode_batch([texts[i] or " " for i in chunk])
-                ids = np.array([e.ids for e in encodings], dtype=np.int64)
-                mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-                hidden = self._session.run(
-                    None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-                )[0]
-                for row, (i, enc) in enumerate(zip(chunk, encodings, strict=True)):
-                    keep = [
-                        j
-                        for j, (token, m) in enumerate(zip(enc.tokens, enc.attention_mask, strict=True))
-                        if m
-                        and token not in {"[CLS]", "[SEP]"}
-                        and any(c.isalnum() for c in token)
-                        and token.lstrip("#").lower() not in skip
-                    ] or [j for j, m in enumerate(enc.attention_mask) if m]
-                    vectors = hidden[row, keep]
-                    out[i] = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)).astype(
-                        np.float32
-                    )
-        return out
+        return [r.tokens for r in self.read(texts, skip, batch_size=batch_size, cache=False)]
 
     def encode(self, texts: list[str], batch_size: int = 4) -> Vectors:
         """Unit vectors, one row per text, in order."""

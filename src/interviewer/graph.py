@@ -153,7 +153,7 @@ def finish(state: InterviewState) -> dict[str, Any]:
 
 
 def _history(state: InterviewState, prompt_id: str) -> list[tuple[str, str]]:
-    return [(t.question, t.answer or "") for t in turns_of(dict(state), prompt_id)]
+    return [(t.question, t.answer or "") for t in turns_of(state, prompt_id)]
 
 
 def _follow_up(state: InterviewState, deps: Deps, reply: Reply, turn: dict[str, Any]) -> FollowUp | None:
@@ -162,7 +162,7 @@ def _follow_up(state: InterviewState, deps: Deps, reply: Reply, turn: dict[str, 
         return None
     prompt = deps.corpus.prompt(turn["prompt_id"]).prompt
     history = _history(state, prompt.id)
-    grades = [t.grade for t in [*turns_of(dict(state), prompt.id), Turn.model_validate(turn)] if t.grade]
+    grades = [t.grade for t in [*turns_of(state, prompt.id), Turn.model_validate(turn)] if t.grade]
     points = merge_verdicts(grades)
     context = TurnContext(
         related=[Related(**r) for r in turn["related"]], history=[*history, (turn["question"], reply["text"])]

@@ -24,7 +24,7 @@ import numpy as np
 from interviewer.corpus import Corpus, Prompt
 from interviewer.embeddings import DIMENSIONS, MiniLMInt8, Vectors, encoder
 from interviewer.errors import InterviewerError
-from interviewer.text import split_sentences
+from interviewer.text import STOPWORDS, split_sentences
 
 COLLECTION = "curriculum"
 BATCH = 64
@@ -85,11 +85,13 @@ def corpus_entries(corpus: Corpus) -> list[IndexEntry]:
 def query_vector(question: str, answer: str) -> Vectors:
     """One unit vector for a question and its answer: the question plus the mean of the answer's sentences.
 
-    The sentences are embedded one by one (and cached), so the grader reuses them at no cost.
+    The sentences are read one by one, as the rubric brain reads them, and cached: the grade that follows
+    reuses the reading of each sentence instead of reading it again.
     """
-    texts = [question, *(s.text for s in split_sentences(answer))]
-    vectors = encoder().encode(texts)
-    query = vectors[0] + vectors[1:].mean(axis=0) if len(texts) > 1 else vectors[0]
+    read = encoder().read([s.text for s in split_sentences(answer)], STOPWORDS)
+    query = encoder().encode([question])[0]
+    if read:
+        query = query + np.mean([r.vector for r in read], axis=0)
     unit: Vectors = query / max(float(np.linalg.norm(query)), 1e-12)
     return unit
 

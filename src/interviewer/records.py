@@ -7,6 +7,7 @@ that reads a session parses them back here, once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -140,7 +141,7 @@ class ProgressRow(BaseModel):
     score: float
 
 
-def turns_of(state: dict[str, Any], prompt_id: str | None = None) -> list[Turn]:
+def turns_of(state: Mapping[str, Any], prompt_id: str | None = None) -> list[Turn]:
     """The recorded turns of a session's state (of one prompt, with `prompt_id`), oldest first."""
     return [Turn.model_validate(t) for t in state.get("turns", []) if prompt_id in (None, t["prompt_id"])]
 

@@ -9,6 +9,19 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+# Function words: no evidence of a key point by themselves.
+STOPWORDS = frozenset(
+    """
+    a an the and or but if then else of to in on at by for with from into onto over under about as
+    is are was were be been being it its this that these those there here we you they i he she them
+    us our your their my me do does did done can could should would will shall may might must not no
+    so than too very just also what which who whom whose when where why how all any each every some
+    such only own same other more most has have had having because while until since through during
+    before after again further once both few nor up down out off above below between against let
+    lets get gets got make makes made like use used using one two way ways thing things really
+    basically actually
+    """.split()
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 

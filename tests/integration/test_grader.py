@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from interviewer.embeddings import encoder
 from interviewer.errors import AnswerRejected
 from interviewer.grader import Grader
 from tests.helpers import Cli
@@ -39,6 +40,19 @@ def test_the_same_answer_always_gets_the_same_grade(grader: Grader) -> None:
     prompt = grader.corpus.prompt("fsw-p1").prompt
     first = grader.grade(prompt, SKEW_PARAPHRASE)
     assert all(grader.grade(prompt, SKEW_PARAPHRASE) == first for _ in range(3))
+
+
+def test_a_grade_after_retrieval_read_the_answer_is_the_grade_of_a_fresh_read(grader: Grader) -> None:
+    """In a turn, retrieval reads the answer's sentences first and the grade reuses that reading."""
+    prompt = grader.corpus.prompt("fsw-p1").prompt
+    encoder().clear_cache()
+    fresh = grader.grade(prompt, SKEW_PARAPHRASE)
+    encoder().clear_cache()
+    grader.grade(prompt, SKEW_STUFFING)  # an earlier answer to the question: its own texts are read by now
+    grader.index.around(prompt, SKEW_PARAPHRASE)
+    after_retrieval = grader.grade(prompt, SKEW_PARAPHRASE)
+    assert after_retrieval.score == fresh.score
+    assert [p.verdict for p in after_retrieval.points] == [p.verdict for p in fresh.points]
 
 
 def test_a_paraphrase_without_buzzwords_beats_a_pile_of_buzzwords(grader: Grader) -> None:

@@ -1,16 +1,19 @@
 """The rubric brain's reader of meaning: evidence that an answer makes each key point, and a calibrated verdict.
 
 Several readers give evidence for each point, and a calibrated combination of them decides the verdict:
-- MiniLM sentence similarity to the point, its paraphrases, and pairs of sentences (an idea may run on);
+- MiniLM sentence similarity to the point, its paraphrases, and pairs of sentences (an idea may run on). Each
+  sentence is read once, for its vector and its tokens' vectors;
 - the point's own terms, read with negation (the hand-tuned strength of earlier versions is one feature too);
 - soft token alignment (as in BERTScore): how well the point's content words are matched by the answer's,
   which credits a plain-language answer that says the same thing in other words;
-- multilingual-e5-small sentence similarity (a second, differently trained encoder);
-- the answer as a whole against the reference answer, and each point against the answer's other points.
+- multilingual-e5-small sentence similarity (a second, differently trained encoder; about 40 ms a sentence,
+  computed only for a reader that uses it);
+- the answer as a whole against the reference answer, each point against the answer's other points, and how
+  much of the answer is about the rubric at all (padding is long talk around a thin core).
 
 Two logistic heads turn the evidence into P(at least partly made) and P(covered). They, the feature list and
 the two cut-offs live in `reader.json`, fitted by `evals/fit_reader.py` on the development half of evals/cases
-only; the file's hash is part of the grader's version.
+only, choosing the best by development figures; the file's hash is part of the grader's version.
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from typing import Any
 import numpy as np
 
 from interviewer.corpus import Prompt
-from interviewer.embeddings import Vectors, e5, encoder
+from interviewer.embeddings import TextReading, Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.grading.models import Verdict
 from interviewer.grading.text import STOPWORDS, Sentence
 
 Table = dict[str, np.ndarray]  # feature name -> one value per rubric point
+OFF_POINT = 0.3  # a sentence less like every key point than this is about something else
 FEATURES = frozenset(
     "cur terms_next mini_pt mini_para mini_win rival qsim_best ref_mini tokal tokal_s ref_tok e5_pt e5_para "
-    "cur_rel mini_pt_rel tokal_rel e5_pt_rel".split()
+    "cur_rel mini_pt_rel tokal_rel e5_pt_rel focus off_point".split()
 )
 
 
@@ -112,21 +116,35 @@ def shipped_reader() -> Reader:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the readers look at: the answer's usable sentences, their MiniLM vectors, the question's vector."""
+    """What the readers look at: the answer's usable sentences, each read once by MiniLM (its vector and its
+    content tokens' vectors), and the question's vector."""
 
     text: str
     sentences: list[Sentence]
-    vectors: Vectors
+    readings: list[TextReading]
     question: Vectors
 
+    @property
+    def vectors(self) -> Vectors:
+        return np.stack([r.vector for r in self.readings])
 
-def evidence(prompt: Prompt, answer: Answer, point_vecs: dict[str, Vectors], strength: Table) -> Table:
-    """Every feature a reader may use, one value per rubric point (`strength` holds `cur` and `terms_next`)."""
+
+def evidence(
+    prompt: Prompt,
+    answer: Answer,
+    point_vecs: dict[str, Vectors],
+    strength: Table,
+    features: frozenset[str] = FEATURES,
+) -> Table:
+    """The features a reader uses (by default every one), one value per rubric point; `strength` holds `cur` and
+    `terms_next`. Only the second encoder's features need more than the sentences' one MiniLM reading."""
     table = {**strength, **_sentence_evidence(prompt, answer, point_vecs)}
     table.update(_token_evidence(prompt, answer))
-    table.update(_e5_evidence(prompt, answer))
+    if any(f.startswith("e5_") for f in features):
+        table.update(_e5_evidence(prompt, answer))
     for name in ("cur", "mini_pt", "tokal", "e5_pt"):
-        table[name + "_rel"] = table[name] - table[name].mean()
+        if name in table:
+            table[name + "_rel"] = table[name] - table[name].mean()
     return table
 
 
@@ -140,7 +158,11 @@ def _sentence_evidence(prompt: Prompt, answer: Answer, point_vecs: dict[str, Vec
     cols = np.arange(len(prompt.rubric))
     others = np.where(np.eye(len(cols), dtype=bool)[None, :, :], -np.inf, sims[:, None, :]).max(axis=2)
     whole, reference = encoder().encode([answer.text[:2000], prompt.reference_answer])
+    nearest = sims.max(axis=1)  # each sentence's closeness to the point it is most like
     return {
+        # How much of the answer is about the rubric at all: padding is long talk around a thin core.
+        "focus": np.full(len(cols), float(nearest.mean())),
+        "off_point": np.full(len(cols), float(np.mean(nearest < OFF_POINT))),
         "mini_pt": sims.max(axis=0),
         "mini_para": np.array([float((sv @ point_vecs[p.id].T).max()) for p in prompt.rubric]),
         "mini_win": (pairs @ own.T).max(axis=0),
@@ -152,7 +174,7 @@ def _sentence_evidence(prompt: Prompt, answer: Answer, point_vecs: dict[str, Vec
 
 def _token_evidence(prompt: Prompt, answer: Answer) -> Table:
     """Soft token alignment: the share of each point's (and the reference answer's) content words matched."""
-    per_sentence = encoder().token_vectors([s.text for s in answer.sentences], skip=STOPWORDS)
+    per_sentence = [r.tokens for r in answer.readings]
     whole = np.vstack(per_sentence)  # the answer's content tokens, each read in its own sentence
     *points, reference = _rubric_tokens((*(p.point for p in prompt.rubric), prompt.reference_answer))
     return {

@@ -31,7 +31,7 @@ from interviewer.grading.models import (
     Verdict,
     score_from,
 )
-from interviewer.grading.reader import Answer, Reader, evidence, shipped_reader
+from interviewer.grading.reader import FEATURES, Answer, Reader, Table, evidence, shipped_reader
 from interviewer.grading.text import (
     STOPWORDS,
     Sentence,
@@ -96,6 +96,19 @@ class _Match:
     terms: float = 0.0  # the point's terms in the best sentence for them (with half of the next one's)
 
 
+@dataclass(frozen=True)
+class _Reading:
+    answer: Answer
+    point_vecs: dict[str, Vectors]
+    sims: Vectors  # usable sentences x points, meaning less closeness to the question
+    judged: list[tuple[PointVerdict, _Match]]
+
+
+def _strength(judged: list[tuple[PointVerdict, _Match]]) -> Table:
+    """The hand-tuned strength and term evidence, two of the calibrated reader's features."""
+    return {"cur": np.array([m.strength for _, m in judged]), "terms_next": np.array([m.terms for _, m in judged])}
+
+
 class RubricBrain:
     """The embedded default brain: offline, deterministic, no key."""
 
@@ -125,24 +138,42 @@ class RubricBrain:
         if not candidates:
             flags.insert(0, "empty")
             return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
-        embedded = encoder().encode([s.text for s in candidates] + [prompt.text])
-        usable, vectors = self._demote_restatements(prompt, candidates, embedded[:-1], embedded[-1])
-        if not usable:
+        reading = self._reading(prompt, answer, candidates)
+        if reading is None:
             flags.append("restated_question")
             return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
-        point_vecs = self.point_vectors(prompt)
-        question = set(stems(prompt.text))
-        sims = np.stack([(vectors @ point_vecs[p.id].T).max(axis=1) for p in prompt.rubric], axis=1)
-        # Question demoting for meaning: closeness to the question itself is not evidence of a point.
-        sims = sims - self.config.question_discount * (vectors @ embedded[-1] - 0.4)[:, None]
-        judged = [self._judge(p, usable, sims, j, question) for j, p in enumerate(prompt.rubric)]
-        answer_read = Answer(answer, usable, vectors, embedded[-1])
-        verdicts = self._read(prompt, answer_read, point_vecs, judged, sims)
-        flags.extend(self._answer_flags(prompt, usable, vectors, point_vecs, verdicts))
+        verdicts = self._read(prompt, reading)
+        usable = reading.answer.sentences
+        flags.extend(self._answer_flags(prompt, usable, reading.answer.vectors, reading.point_vecs, verdicts))
         if "keyword_stuffing" in flags:
             verdicts = [v.model_copy(update={"verdict": "partial"}) if v.verdict == "covered" else v for v in verdicts]
         red_flags = self._red_flags(prompt, usable)
         return self._finish(prompt, verdicts, red_flags, flags)
+
+    def evidence(self, prompt: Prompt, answer: str, features: frozenset[str] = FEATURES) -> Table | None:
+        """The readers' evidence (by default every feature) for each rubric point of a cleaned answer; None when
+        no sentence is usable."""
+        candidates = [s for s in split_sentences(answer) if not addresses_grader(s.text)]
+        reading = self._reading(prompt, answer, candidates) if candidates else None
+        if reading is None:
+            return None
+        return evidence(prompt, reading.answer, reading.point_vecs, _strength(reading.judged), features)
+
+    def _reading(self, prompt: Prompt, text: str, candidates: list[Sentence]) -> _Reading | None:
+        """The answer read once: usable sentences, their meaning against each point, the hand-tuned judgement."""
+        read = encoder().read([s.text for s in candidates], STOPWORDS)
+        question = encoder().encode([prompt.text])[0]
+        vectors = np.stack([r.vector for r in read])
+        keep = self._usable(prompt, candidates, vectors, question)
+        if not keep:
+            return None
+        answer = Answer(text, [candidates[i] for i in keep], [read[i] for i in keep], question)
+        vectors, point_vecs, asked = vectors[keep], self.point_vectors(prompt), set(stems(prompt.text))
+        sims = np.stack([(vectors @ point_vecs[p.id].T).max(axis=1) for p in prompt.rubric], axis=1)
+        # Question demoting for meaning: closeness to the question itself is not evidence of a point.
+        sims = sims - self.config.question_discount * (vectors @ question - 0.4)[:, None]
+        judged = [self._judge(p, answer.sentences, sims, j, asked) for j, p in enumerate(prompt.rubric)]
+        return _Reading(answer, point_vecs, sims, judged)
 
     def follow_up(
         self,
@@ -196,43 +227,31 @@ class RubricBrain:
             best.strength, best.sentence, most_terms
         )
 
-    def _read(
-        self,
-        prompt: Prompt,
-        answer: Answer,
-        point_vecs: dict[str, Vectors],
-        judged: list[tuple[PointVerdict, _Match]],
-        sims: Vectors,
-    ) -> list[PointVerdict]:
+    def _read(self, prompt: Prompt, reading: _Reading) -> list[PointVerdict]:
         """The calibrated reader's verdict on each point (the hand-tuned one without a reader), quoting the
         sentence that makes the point best."""
+        judged, answer = reading.judged, reading.answer
         if self.reader is None:
             return [v for v, _ in judged]
-        strength = {
-            "cur": np.array([m.strength for _, m in judged]),
-            "terms_next": np.array([m.terms for _, m in judged]),
-        }
-        labels, covered = self.reader.read(evidence(prompt, answer, point_vecs, strength))
+        table = evidence(prompt, answer, reading.point_vecs, _strength(judged), frozenset(self.reader.features))
+        labels, covered = self.reader.read(table)
         out = []
         for j, (point, label) in enumerate(zip(prompt.rubric, labels, strict=True)):
             quoted = judged[j][1].sentence
-            where = quoted if quoted is not None else int(sims[:, j].argmax())
+            where = quoted if quoted is not None else int(reading.sims[:, j].argmax())
             text = answer.sentences[where].text if label != "missed" else None
             out.append(verdict_for(point, label, text, round(float(covered[j]), 4)))
         return out
 
-    def _demote_restatements(
-        self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors, question: Vectors
-    ) -> tuple[list[Sentence], Vectors]:
-        """Drop sentences that only restate the question: they cannot evidence any point."""
+    def _usable(self, prompt: Prompt, sentences: list[Sentence], vectors: Vectors, question: Vectors) -> list[int]:
+        """The sentences that do more than restate the question (a restatement evidences no point)."""
         asked = set(content_stems(prompt.text))
-        keep = [
+        return [
             i
             for i, s in enumerate(sentences)
             if float(vectors[i] @ question) < self.config.restate_similarity
             or len(set(content_stems(s.text)) - asked) > self.config.restate_novel
         ]
-        return [sentences[i] for i in keep], vectors[keep]
 
     @staticmethod
     def _missed(point: RubricPoint) -> PointVerdict:

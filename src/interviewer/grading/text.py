@@ -11,6 +11,7 @@ import unicodedata
 
 from interviewer.corpus import Prompt
 from interviewer.errors import AnswerRejected
+from interviewer.text import STOPWORDS as STOPWORDS
 from interviewer.text import Sentence as Sentence
 from interviewer.text import split_sentences as split_sentences
 from interviewer.text import stem as stem
@@ -23,18 +24,6 @@ _BULLET = re.compile(r"^\s*(?:[-*+•·]|\d{1,2}[.)])\s+", re.MULTILINE)
 _NEWLINES = re.compile(r"\r\n?|[\x85\u2028\u2029]")
 _DROPPED = {"Cs", "Co", "Cn", "Cf"}  # surrogates, private use, unassigned, invisible format marks (BOM, bidi, ZWSP)
 
-STOPWORDS = frozenset(
-    """
-    a an the and or but if then else of to in on at by for with from into onto over under about as
-    is are was were be been being it its this that these those there here we you they i he she them
-    us our your their my me do does did done can could should would will shall may might must not no
-    so than too very just also what which who whom whose when where why how all any each every some
-    such only own same other more most has have had having because while until since through during
-    before after again further once both few nor up down out off above below between against let
-    lets get gets got make makes made like use used using one two way ways thing things really
-    basically actually
-    """.split()
-)
 NEGATIONS = frozenset(
     """
     not no never without none nor neither cannot cant dont doesnt isnt arent wont shouldnt wouldnt
