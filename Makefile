@@ -7,8 +7,9 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
 CHROMIUM ?= /usr/bin/chromium
+PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test lint typecheck unit bench browser clean fuzz-kill reports
+.PHONY: setup index run test lint typecheck unit bench browser postgres clean fuzz-kill reports loadtest
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,7 +45,36 @@ browser:
 	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
 
-test: lint typecheck browser
+# Debian's PostgreSQL 15 for the storage tests, which start a throwaway server of their own in a temporary folder.
+postgres:
+	@test -x $(PG_BIN)/initdb || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; \
+	  else \
+	    echo "The storage tests need PostgreSQL 15: sudo apt-get install postgresql-15"; exit 1; \
+	  fi; }
+
+# Debian's HAProxy, the cluster's load balancer (`make cluster` and tests/integration/test_cluster.py).
+HAPROXY ?= /usr/sbin/haproxy
+haproxy:
+	@test -x $(HAPROXY) || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+	@test -x $(HAPROXY) || { echo "The cluster needs HAProxy: sudo apt-get install haproxy"; exit 1; }
+
+# A team deployment on this machine (README, "Running it for a team"): PostgreSQL 15, a Chroma server, two app
+# replicas and HAProxy on 127.0.0.1:$(CLUSTER_PORT), all kept in .interviewer/cluster/. Never needed by run or test.
+.PHONY: haproxy cluster cluster-status cluster-down
+CLUSTER_PORT ?= 7860
+cluster: setup postgres haproxy
+	CLUSTER_PORT=$(CLUSTER_PORT) $(BIN)/interviewer cluster up
+
+cluster-status: setup
+	$(BIN)/interviewer cluster status
+
+cluster-down: setup
+	$(BIN)/interviewer cluster down
+
+test: lint typecheck browser postgres haproxy
 	$(BIN)/interviewer corpus validate
 	$(BIN)/interviewer eval --check > /dev/null
 	$(BIN)/python -m pytest -q
@@ -77,6 +107,14 @@ reports: index browser
 # what they lost; the same harness as tests/integration/test_crash.py. FUZZ_SEED=N repeats a schedule.
 fuzz-kill: index
 	$(BIN)/python -m tests.integration.crash_harness --kills 100 $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
+
+# Simulated candidates (locust, one gradio_client each) against the web app on loopback only, bounded in users and
+# time: 1, 20, 50 and 100 users thinking 5 s, then 20 with no think time. Writes evals/reports/load.md and load.json.
+# `make loadtest` starts `python app.py` itself over a temporary data folder; `make loadtest TARGET=cluster
+# URL=http://127.0.0.1:7860/` drives a deployment that is already running. LOADTEST_ARGS="--duration 30" etc.
+TARGET ?= embedded
+loadtest: $(if $(filter cluster,$(TARGET)),setup,index)
+	$(BIN)/python -m interviewer.loadtest --target $(TARGET) $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .interviewer .pytest_cache .mypy_cache .ruff_cache

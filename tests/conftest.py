@@ -10,11 +10,13 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import ROOT, TESTS, Cli, run_cli, serving
+from tests.postgres_server import PostgresServer, missing_binaries
 
 NETBLOCK = TESTS / "netblock"
 
@@ -27,6 +29,8 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"
 for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INTERVIEWER_BRAIN"):
     os.environ.pop(key, None)
+os.environ.pop("INTERVIEWER_DATABASE_URL", None)  # never a developer's own database: see `storage_settings`
+os.environ.pop("INTERVIEWER_CHROMA_URL", None)  # never a developer's own Chroma server: see test_index_server.py
 
 from interviewer.config import Settings  # noqa: E402
 from interviewer.corpus import Corpus, load_corpus  # noqa: E402
@@ -86,3 +90,32 @@ def app_url(data_dir: Path) -> Iterator[str]:
     """The web app, served for real on a free local port, over this test's data folder."""
     with serving() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the run, in a temporary folder, started on first use and stopped at the end.
+
+    Without the postgresql-15 binaries the tests that need it fail, saying how to install them.
+    """
+    missing = missing_binaries()
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage_settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings over each storage backend in turn: the SQLite file in its data folder, then a fresh
+    database on the test PostgreSQL server (INTERVIEWER_DATABASE_URL names it for the processes a test starts)."""
+    if request.param == "sqlite":
+        return settings
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.new_database()
+    monkeypatch.setenv("INTERVIEWER_DATABASE_URL", url)
+    return replace(settings, database_url=url)

@@ -4,7 +4,7 @@ A login comes from INTERVIEWER_AUTH ("user:password[,...]", clear passwords) and
 (lines `name:<argon2id hash>`, written by `interviewer user add`). Passwords are never printed, logged or
 stored in clear by this module, and a hash is never printed. `SharingGuard` is the ASGI middleware in front
 of the Gradio app: it locks out repeated failed sign-ins per user and per address, and serves files only from
-the downloads folder.
+the downloads folder; with a secret shared by replicas (`shared_login`), any replica accepts a sign-in.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from interviewer.config import AUTH_FILE_VAR as AUTH_FILE_VAR
 from interviewer.config import AUTH_VAR as AUTH_VAR
 from interviewer.errors import InterviewerError
+from interviewer.shared_login import SharedLogin
 
 NAME_RULE = "1-64 letters, digits or . _ @ -"
 MIN_PASSWORD_CHARS = 8
@@ -432,10 +433,18 @@ class SharingGuard:
       the address, 200 clears the user's failures.
     """
 
-    def __init__(self, app: ASGIApp, *, downloads_dir: str | Path, sign_ins: FailedSignIns | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        downloads_dir: str | Path,
+        sign_ins: FailedSignIns | None = None,
+        shared: SharedLogin | None = None,
+    ) -> None:
         self.app = app
         self.downloads_dir = Path(downloads_dir).resolve()
         self.sign_ins = sign_ins or FailedSignIns()
+        self.shared = shared  # sign-ins every replica accepts (INTERVIEWER_SECRET_FILE), else Gradio's own
 
     def may_serve(self, path: str) -> bool:
         """False for a file route outside the downloads folder, and for uploads."""
@@ -444,6 +453,8 @@ class SharingGuard:
         return all(inside(self.downloads_dir, target) for target in file_targets(path))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.shared is not None and scope["type"] in ("http", "websocket"):
+            self.shared.admit(scope)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -476,6 +487,8 @@ class SharingGuard:
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status.append(int(message["status"]))
+                if self.shared is not None and status[0] == 200:
+                    self.shared.sign_in(scope, message, user)
             await send(message)
 
         try:

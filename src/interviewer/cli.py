@@ -47,12 +47,13 @@ def cmd_corpus_validate(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from interviewer.corpus import load_corpus
-    from interviewer.index import CurriculumIndex
+    from interviewer.index_server import open_index
 
     settings = _settings()
-    index = CurriculumIndex(settings.index_dir, load_corpus(settings.corpus_dir))
+    index = open_index(settings, load_corpus(settings.corpus_dir), writer=True)  # the one writer of a server index
     report = index.rebuild() if args.rebuild else index.sync()
-    print(f"index {settings.index_dir}: {report.added} embedded, {report.removed} removed, {report.kept} unchanged")
+    where = settings.chroma_url or settings.index_dir
+    print(f"index {where}: {report.added} embedded, {report.removed} removed, {report.kept} unchanged")
     return 0
 
 
@@ -253,6 +254,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the configured session database's tables up to date (INTERVIEWER_DATABASE_URL, else SQLite)."""
+    from interviewer.storage import open_storage
+
+    storage = open_storage(_settings())
+    storage.close()
+    print("\n".join(storage.migrated.lines()))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "asag":
         return _eval_asag(args)
@@ -381,6 +392,30 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- a team deployment on this machine ------------------------------------------------------------------
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Start, stop or show the one-machine cluster (PostgreSQL, Chroma server, replicas, HAProxy)."""
+    import os
+
+    from interviewer.cluster import DEFAULT_PORT, Cluster
+
+    cluster = Cluster(Path(args.dir) if args.dir else _settings().data_dir / "cluster")
+    if args.action == "up":
+        port = int(args.port or os.environ.get("CLUSTER_PORT") or DEFAULT_PORT)
+        cluster.up(port)
+        print(f"The cluster is up: http://127.0.0.1:{port}/ (its parts are in {cluster.folder}).")
+    if args.action == "down":
+        print("\n".join(cluster.down()) or f"No cluster in {cluster.folder}.")
+    if args.action in ("up", "status"):
+        rows = cluster.status()
+        print(f"{'part':<10} {'pid':>8}  {'address':<21} state")
+        print("\n".join(row.line() for row in rows) if rows else f"No cluster in {cluster.folder}.")
+        return 0 if rows and all(row.up for row in rows) else 1
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------------
 
 
@@ -390,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for declare in (_curriculum_commands, _grading_commands, _session_commands, _measuring_commands, _user_commands):
         declare(sub)
+    cluster = sub.add_parser("cluster", help="a team deployment here: PostgreSQL, Chroma, 2 replicas, HAProxy")
+    cluster.add_argument("action", choices=["up", "down", "status"])
+    cluster.add_argument("--dir", help="the cluster's folder (default .interviewer/cluster in the data folder)")
+    cluster.add_argument("--port", help="HAProxy's port on 127.0.0.1 (default CLUSTER_PORT or 7860)")
+    cluster.set_defaults(func=cmd_cluster)
     return parser
 
 
@@ -447,6 +487,9 @@ def _session_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     forget.add_argument("--owner", help="the user name ('' is the local user)")
     forget.add_argument("--session", help="one session's full id")
     forget.set_defaults(func=cmd_forget)
+
+    migrate = sub.add_parser("migrate", help="create or update the session database's tables, and say what changed")
+    migrate.set_defaults(func=cmd_migrate)
 
 
 def _measuring_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from interviewer.errors import InterviewerError
 
@@ -122,9 +123,74 @@ def _env_port() -> int:
     return parse_port(raw, "INTERVIEWER_PORT") if raw else DEFAULT_PORT
 
 
+SECRET_FILE_VAR = "INTERVIEWER_SECRET_FILE"
+
+
+def _env_secret_file() -> Path | None:
+    raw = _env_str(SECRET_FILE_VAR)
+    return Path(raw).expanduser() if raw else None
+
+
 def _env_auth_file() -> Path | None:
     raw = _env_str(AUTH_FILE_VAR)
     return Path(raw).expanduser() if raw else None
+
+
+DATABASE_URL_VAR = "INTERVIEWER_DATABASE_URL"
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:).*@")
+_QUERY_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'?|[^&#\s]*)", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit to show or log: its password (in the user part, the query or a `key=value` string)
+    replaced by ***.
+
+    Everything up to the last `@` after `user:` counts as the password, so a malformed URL leaks none of it.
+    """
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", url.strip()))
+
+
+def parse_database_url(raw: str, source: str) -> str:
+    """A PostgreSQL URL (postgresql://user:password@host:port/dbname); anything else is one error naming
+    `source`, which shows the value with its password redacted."""
+    url = raw.strip()
+    try:
+        parts = urlsplit(url)
+        well_formed = parts.port is None or parts.port >= 0
+    except ValueError:  # a port that is no number, or a broken [IPv6] host
+        well_formed = False
+    if not well_formed or parts.scheme not in {"postgresql", "postgres"} or not parts.path.strip("/"):
+        raise InterviewerError(
+            f"{source} must be a PostgreSQL URL such as postgresql://user:password@host:5432/dbname, "
+            f"got {redact_url(url)!r}."
+        )
+    return url
+
+
+def _env_database_url() -> str:
+    raw = _env_str(DATABASE_URL_VAR)
+    return parse_database_url(raw, DATABASE_URL_VAR) if raw else ""
+
+
+CHROMA_URL_VAR = "INTERVIEWER_CHROMA_URL"
+
+
+def parse_chroma_url(raw: str, source: str) -> str:
+    """A Chroma server's URL (http://host:port or https://host:port); anything else is one error naming `source`."""
+    url = raw.strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        well_formed = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is no number, or a broken [IPv6] host
+        well_formed = False
+    if not well_formed or parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
+        raise InterviewerError(f"{source} must be a Chroma server URL such as http://127.0.0.1:8000, got {raw!r}.")
+    return url
+
+
+def _env_chroma_url() -> str:
+    raw = _env_str(CHROMA_URL_VAR)
+    return parse_chroma_url(raw, CHROMA_URL_VAR) if raw else ""
 
 
 def _default_brain() -> str:
@@ -230,6 +296,15 @@ class Settings:
     """INTERVIEWER_AUTH: clear web logins "user:password[,...]" for a quick trial ('' for none; kept out of repr)."""
     auth_file: Path | None = field(default_factory=_env_auth_file)
     """INTERVIEWER_AUTH_FILE: the web logins' password file of argon2id hashes (None for none)."""
+    secret_file: Path | None = field(default_factory=_env_secret_file)
+    """INTERVIEWER_SECRET_FILE: a secret shared by app replicas behind one load balancer, which signs web logins so
+    that any replica accepts them (None: each process signs with a secret of its own)."""
+    database_url: str = field(default_factory=_env_database_url, repr=False)
+    """INTERVIEWER_DATABASE_URL: a PostgreSQL database for sessions and checkpoints ('' for the SQLite file in the
+    data folder); kept out of repr, shown only through `database_label`."""
+    chroma_url: str = field(default_factory=_env_chroma_url)
+    """INTERVIEWER_CHROMA_URL: a Chroma server holding the curriculum index ('' for the folder `index/` in the
+    data folder); only `interviewer index` writes to it."""
 
     @property
     def prompts_dir(self) -> Path:
@@ -243,6 +318,11 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "sessions.sqlite"
+
+    @property
+    def database_label(self) -> str:
+        """Where sessions are stored, fit to show: the PostgreSQL URL without its password, or the SQLite file."""
+        return redact_url(self.database_url) if self.database_url else str(self.database_path)
 
     @property
     def downloads_dir(self) -> Path:

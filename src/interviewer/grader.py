@@ -11,7 +11,7 @@ from interviewer.grading.llm_brain import LLMBrain
 from interviewer.grading.models import Grade
 from interviewer.grading.rubric import RubricBrain, encode_points
 from interviewer.grading.text import clean
-from interviewer.index import CurriculumIndex
+from interviewer.index_server import open_index
 from interviewer.llm import chat_model
 
 
@@ -21,7 +21,7 @@ class Grader:
     def __init__(self, settings: Settings | None = None, *, progress: bool = True) -> None:
         self.settings = settings or Settings()
         self.corpus: Corpus = load_corpus(self.settings.corpus_dir)
-        self.index = CurriculumIndex(self.settings.index_dir, self.corpus, progress=progress)
+        self.index = open_index(self.settings, self.corpus, progress=progress)
         self._point_cache: dict[str, dict[str, Vectors]] = {}
         rubric = RubricBrain(point_vectors=self.point_vectors)
         self._brains: dict[str, Brain] = {"rubric": rubric}

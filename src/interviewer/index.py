@@ -230,6 +230,8 @@ class CurriculumIndex:
     old folder went, and the same line is printed on stderr.
     """
 
+    degraded: str | None = None  # why the index answers from a local fallback (a server index), else None
+
     def __init__(self, path: Path, corpus: Corpus, progress: bool = True) -> None:
         self.path = path
         self.corpus = corpus

@@ -3,7 +3,7 @@
 A backend provides two things over one database: the LangGraph checkpointer (the truth of every interview)
 and a `SessionIndex` (the session list and per-prompt results, derived from the checkpoints), plus `guard`,
 which turns the backend's own failures into one clear `StorageError`. SQLite (`store.py`) is the embedded
-default.
+default; PostgreSQL (`store_pg.py`) is used when INTERVIEWER_DATABASE_URL names a database.
 """
 
 from __future__ import annotations
@@ -47,6 +47,27 @@ class SessionIndex(Protocol):
 
 
 @dataclass(frozen=True)
+class Migrated:
+    """What opening a backend changed in its schema (`interviewer migrate` prints it)."""
+
+    database: str = ""
+    """Where, fit to show (a PostgreSQL URL without its password)."""
+    sessions: tuple[str, ...] = ()
+    """The session index's migrations applied by this opening, by name."""
+    checkpoints: int = 0
+    """The checkpointer's schema steps applied by this opening (its migrations, or the tables it created)."""
+
+    def lines(self) -> list[str]:
+        names = f" ({', '.join(self.sessions)})" if self.sessions else ""
+        return [
+            f"database: {self.database}",
+            f"session tables: {len(self.sessions)} migration(s) applied{names}",
+            f"checkpoint tables: {self.checkpoints} schema step(s) applied",
+            "the database is up to date" if self.sessions or self.checkpoints else "it was already up to date",
+        ]
+
+
+@dataclass(frozen=True)
 class Storage:
     """One backend: the session index, the checkpointer, and how its failures read to a person."""
 
@@ -54,10 +75,16 @@ class Storage:
     checkpointer: BaseCheckpointSaver[Any]
     guard: Callable[[], AbstractContextManager[None]]
     close: Callable[[], None]
+    migrated: Migrated = Migrated()
 
 
 def open_storage(settings: Settings) -> Storage:
-    """The storage the settings name (the embedded SQLite file in the data folder)."""
+    """The storage the settings name: the PostgreSQL database of INTERVIEWER_DATABASE_URL, else the embedded
+    SQLite file in the data folder. Either is migrated as it opens."""
+    if settings.database_url:
+        from interviewer.store_pg import open_postgres
+
+        return open_postgres(settings.database_url)
     return open_sqlite(settings)
 
 
@@ -78,11 +105,16 @@ def open_sqlite(settings: Settings) -> Storage:
         except sqlite3.Error as exc:
             raise StorageError(explain(path, exc)) from None
 
+    def tables() -> int:
+        return int(saver_conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0])
+
     with guard():
+        before = tables()
         checkpointer.setup()
+        migrated = Migrated(str(path), tuple(sessions.applied), tables() - before)
 
     def close() -> None:
         sessions.conn.close()
         saver_conn.close()
 
-    return Storage(sessions, checkpointer, guard, close)
+    return Storage(sessions, checkpointer, guard, close, migrated)

@@ -1,7 +1,8 @@
 """The session database: one SQLite file holding the LangGraph checkpoints and the session index.
 
 The checkpoints are the truth of every interview; the `sessions` and `prompt_results` tables index them
-for listing, progress and review planning. Schema changes are named, append-only migrations.
+for listing, progress and review planning. Schema changes are named, append-only migrations. The index's SQL
+(`SqlSessionIndex`) is shared with the PostgreSQL backend (`store_pg.py`); `SessionStore` runs it on SQLite.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,40 +160,48 @@ def explain(path: Path, exc: sqlite3.Error) -> str:
     return f"The session database {path} failed: {text}."
 
 
-class SessionStore:
-    """Sessions and per-prompt results, beside the checkpoints in the same SQLite file."""
+class SqlSessionIndex(ABC):
+    """Sessions and per-prompt results, in SQL that SQLite and PostgreSQL both run.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn = connect(path)
-        self._lock = threading.RLock()
-        with self.guard():
-            self._migrate()
+    Statements are written with `?` placeholders and the migrations in SQLite's spelling; a backend says how
+    to run a statement and a transaction, how it spells a migration statement (`_schema`), and what its
+    failures mean (`guard`).
+    """
 
-    @contextmanager
-    def guard(self) -> Iterator[None]:
-        """Turn SQLite failures into one clear StorageError."""
-        with self._lock:
-            try:
-                yield
-            except sqlite3.Error as exc:
-                raise StorageError(explain(self.path, exc)) from None
+    @abstractmethod
+    def guard(self) -> AbstractContextManager[None]:
+        """Turn the backend's failures into one clear StorageError."""
 
-    def _migrate(self) -> None:
-        self.conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
+    @abstractmethod
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; the rows it returns."""
+
+    @abstractmethod
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run one statement; how many rows it changed."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[None]:
+        """The statements run inside take effect together or not at all."""
+
+    def _schema(self, statement: str) -> str:
+        """This backend's spelling of a migration statement (SQLite's as it is)."""
+        return statement
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not applied yet, each in its own transaction; their names."""
+        self._write("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in self._rows("SELECT name FROM _migrations")}
+        applied: list[str] = []
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 for statement in filter(str.strip, sql.split(";")):
-                    self.conn.execute(statement)
-                self.conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+                    self._write(self._schema(statement))
+                self._write("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
+            applied.append(name)
+        return applied
 
     def create(
         self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
@@ -199,7 +209,7 @@ class SessionStore:
         """Add a session's row, already marked in flight: its first step has not been checkpointed yet."""
         stamp = now()
         with self.guard():
-            self.conn.execute(
+            self._write(
                 "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned, owner,"
                 " syncing) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
                 (session_id, stamp, stamp, mode, target, label, brain, planned, owner, new_mark()),
@@ -209,7 +219,7 @@ class SessionStore:
         """Mark a turn in flight, committed before the graph runs: until `update` clears it, the row may be
         behind the session's checkpoint (a process killed in between leaves it for `Engine.repair`)."""
         with self.guard():
-            self.conn.execute("UPDATE sessions SET syncing = ? WHERE id = ?", (new_mark(), session_id))
+            self._write("UPDATE sessions SET syncing = ? WHERE id = ?", (new_mark(), session_id))
 
     def marked(self, session_id: str | None = None) -> list[tuple[str, int]]:
         """(id, mark) of every session marked in flight, or of the one given if it is."""
@@ -218,7 +228,7 @@ class SessionStore:
         if session_id is not None:
             sql, args = sql + " AND id = ?", (session_id,)
         with self.guard():
-            return [(r[0], int(r[1])) for r in self.conn.execute(sql, args)]
+            return [(r[0], int(r[1])) for r in self._rows(sql, args)]
 
     def update(
         self, session_id: str, *, status: str, answered: int, score: float | None, mark: int | None = None
@@ -233,44 +243,43 @@ class SessionStore:
         if mark is not None:
             sql, args = sql + " AND syncing = ?", (*args, mark)
         with self.guard():
-            self.conn.execute(sql, args)
+            self._write(sql, args)
 
     def record_prompt(
         self, session_id: str, prompt_id: str, score: int, coverage: float, points: list[PointVerdict]
     ) -> None:
         with self.guard():
             # A prompt's result is final once recorded; recording it again keeps when it was finished.
-            self.conn.execute(
-                "INSERT INTO prompt_results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, prompt_id)"
+            self._write(
+                "INSERT INTO prompt_results (session_id, prompt_id, score, coverage, points, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, prompt_id)"
                 " DO UPDATE SET score = excluded.score, coverage = excluded.coverage, points = excluded.points",
                 (session_id, prompt_id, score, coverage, json.dumps([p.model_dump() for p in points]), now()),
             )
 
     def get(self, session_id: str) -> SessionRow | None:
         with self.guard():
-            row = self.conn.execute(f"SELECT {ROW_COLUMNS} FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        return SessionRow(*row) if row else None
+            rows = self._rows(f"SELECT {ROW_COLUMNS} FROM sessions WHERE id = ?", (session_id,))
+        return SessionRow(*rows[0]) if rows else None
 
     def find(self, prefix: str) -> list[SessionRow]:
         with self.guard():
-            rows = self.conn.execute(
+            rows = self._rows(
                 f"SELECT {ROW_COLUMNS} FROM sessions WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at DESC",
                 (prefix.replace("%", "\\%").replace("_", "\\_") + "%",),
-            ).fetchall()
+            )
         return [SessionRow(*r) for r in rows]
 
     def count_open(self, owner: str) -> int:
         """How many of the owner's sessions are still active."""
         with self.guard():
-            row = self.conn.execute(
-                "SELECT count(*) FROM sessions WHERE owner = ? AND status = 'active'", (owner,)
-            ).fetchone()
-        return int(row[0])
+            rows = self._rows("SELECT count(*) FROM sessions WHERE owner = ? AND status = 'active'", (owner,))
+        return int(rows[0][0])
 
     def ids_of(self, owner: str) -> list[str]:
         """Every session id of an owner, oldest first."""
         with self.guard():
-            rows = self.conn.execute("SELECT id FROM sessions WHERE owner = ? ORDER BY created_at, rowid", (owner,))
+            rows = self._rows("SELECT id FROM sessions WHERE owner = ? ORDER BY created_at, rowid", (owner,))
             return [r[0] for r in rows]
 
     def delete(self, session_id: str, *, mark: int | None = None) -> int:
@@ -278,51 +287,79 @@ class SessionStore:
 
         With `mark`, only while the row still carries that in-flight mark (else nothing is removed).
         """
-        with self.guard():
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                results = 0
-                if mark is None or self._has_mark(session_id, mark):
-                    results = self.conn.execute(
-                        "DELETE FROM prompt_results WHERE session_id = ?", (session_id,)
-                    ).rowcount
-                    self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        results = 0
+        with self.guard(), self._transaction():
+            if mark is None or self._has_mark(session_id, mark):
+                results = self._write("DELETE FROM prompt_results WHERE session_id = ?", (session_id,))
+                self._write("DELETE FROM sessions WHERE id = ?", (session_id,))
         return int(results)
 
     def _has_mark(self, session_id: str, mark: int) -> bool:
-        sql = "SELECT 1 FROM sessions WHERE id = ? AND syncing = ?"
-        return self.conn.execute(sql, (session_id, mark)).fetchone() is not None
+        return bool(self._rows("SELECT 1 FROM sessions WHERE id = ? AND syncing = ?", (session_id, mark)))
 
     def recent(self, owner: str = "", limit: int = 200) -> list[SessionRow]:
         """The owner's sessions, newest first ("" is the local user)."""
         with self.guard():
-            rows = self.conn.execute(
+            rows = self._rows(
                 f"SELECT {ROW_COLUMNS} FROM sessions WHERE owner = ? ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (owner, limit),
-            ).fetchall()
+            )
         return [SessionRow(*r) for r in rows]
 
     def latest_prompt_scores(self, owner: str = "") -> dict[str, int]:
         """Each prompt's score in the owner's most recent session that finished it."""
         with self.guard():
-            rows = self.conn.execute(
+            rows = self._rows(
                 "SELECT r.prompt_id, r.score FROM prompt_results r JOIN sessions s ON s.id = r.session_id"
                 " WHERE s.owner = ? ORDER BY r.finished_at ASC, r.rowid ASC",
                 (owner,),
-            ).fetchall()
+            )
         return {pid: score for pid, score in rows}
 
     def prompt_history(self, owner: str = "") -> list[tuple[str, str, str]]:
         """(finished_at, session_id, points JSON) for every prompt the owner finished, oldest first."""
         with self.guard():
-            return list(
-                self.conn.execute(
+            return [
+                (r[0], r[1], r[2])
+                for r in self._rows(
                     "SELECT r.finished_at, r.session_id, r.points FROM prompt_results r"
                     " JOIN sessions s ON s.id = r.session_id WHERE s.owner = ? ORDER BY r.finished_at, r.rowid",
                     (owner,),
                 )
-            )
+            ]
+
+
+class SessionStore(SqlSessionIndex):
+    """Sessions and per-prompt results, beside the checkpoints in the same SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self._lock = threading.RLock()
+        with self.guard():
+            self.applied = self.migrate()
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn SQLite failures into one clear StorageError."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise StorageError(explain(self.path, exc)) from None
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, args).fetchall()
+
+    def _write(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, args).rowcount
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise

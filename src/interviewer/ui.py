@@ -17,7 +17,7 @@ from interviewer import exports
 from interviewer.access import Caller
 from interviewer.choices import parse_choice
 from interviewer.engine import Engine
-from interviewer.errors import InterviewerError
+from interviewer.errors import InterviewerError, StorageError
 from interviewer.grades import escape_markdown, render_grade
 from interviewer.records import Message, Overview, Snapshot
 from interviewer.report import to_markdown
@@ -94,7 +94,12 @@ class InterviewApp:
 
     def screens(self, session_id: str, caller: Caller, notice: str = "") -> tuple[Any, ...]:
         """Every output of the page: one of the caller's sessions, or the start screen ("" or not theirs)."""
-        rows = self.engine.sessions(caller)
+        try:
+            rows = self.engine.sessions(caller)
+        except StorageError as exc:  # the session database is out of reach: say so on the start screen
+            rows, notice, session_id = [], notice or note(exc), ""
+        degraded = self.engine.grader.index.degraded  # a curriculum server out of reach: the index's own words
+        notice = notice or (f"**Notice:** {escape_markdown(degraded)}" if degraded else "")
         if session_id:
             try:
                 return self._session_screens(self.engine.snapshot(caller, session_id), notice, rows)
@@ -170,6 +175,8 @@ class InterviewApp:
                 self.engine.skip(caller, session_id)
             else:
                 self.engine.end(caller, session_id)
+        except StorageError as exc:  # the database is out of reach: the page stays as it is, and says so
+            return (*[gr.update()] * 6, note(exc), *[gr.update()] * 6)
         except InterviewerError as exc:  # `screens` shows the session only if the engine finds it the caller's
             return (*self.screens(session_id, caller, notice=note(exc)), gr.update())
         return (*self.screens(session_id, caller), "")

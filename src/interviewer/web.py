@@ -77,17 +77,21 @@ def serve_downloads_from(folder: Path) -> Path:
     return folder
 
 
-def launch_options(login: Credentials | None, downloads: Path) -> dict[str, Any]:
-    """Gradio's launch settings: the login check, the sharing guard, and every leak turned off."""
+def launch_options(login: Credentials | None, downloads: Path, secret_file: Path | None = None) -> dict[str, Any]:
+    """Gradio's launch settings: the login check, the sharing guard, and every leak turned off.
+
+    With `secret_file` (INTERVIEWER_SECRET_FILE, shared by replicas) a sign-in holds on every replica."""
     from starlette.middleware import Middleware
 
     from interviewer.auth import SharingGuard
+    from interviewer.shared_login import SharedLogin
 
+    shared = SharedLogin.from_file(secret_file) if secret_file else None
     return {
         "share": False,
         "auth": login.verify if login else None,  # an async def: Gradio awaits it
         "auth_message": "Sign in to your mock interviews.",
-        "app_kwargs": {"middleware": [Middleware(SharingGuard, downloads_dir=downloads)]},
+        "app_kwargs": {"middleware": [Middleware(SharingGuard, downloads_dir=downloads, shared=shared)]},
         "max_file_size": "1mb",
         "show_error": False,
         "run_history": False,  # a shared computer must not keep a transcript in the browser's storage
@@ -145,7 +149,7 @@ def launch(
         prevent_thread_lock=not block,
         theme=THEME,
         css=CSS,
-        **launch_options(login, downloads),
+        **launch_options(login, downloads, engine.settings.secret_file),
     )
     return demo
 

@@ -1,4 +1,7 @@
-"""The interview engine end to end: planning, follow-ups, durability, sessions and transcripts."""
+"""The interview engine end to end: planning, follow-ups, durability, sessions and transcripts.
+
+The tests over `storage_settings` run on each storage backend: SQLite, then PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,8 +33,10 @@ ME = Caller.terminal()
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return build_engine(settings, progress=False)
+def engine(storage_settings: Settings) -> Iterator[Engine]:
+    engine = build_engine(storage_settings, progress=False)
+    yield engine
+    engine.storage.close()
 
 
 def _strong(engine: Engine, prompt_id: str) -> str:
@@ -58,8 +64,8 @@ def test_a_strong_answer_moves_on_and_a_weak_one_gets_a_probe(engine: Engine) ->
     assert weak.next.text == probes[weak.next.point_id or ""] and weak.next.point_id == top.id
 
 
-def test_follow_ups_are_capped_per_prompt(settings: Settings) -> None:
-    engine = build_engine(replace(settings, max_followups=1), progress=False)
+def test_follow_ups_are_capped_per_prompt(storage_settings: Settings) -> None:
+    engine = build_engine(replace(storage_settings, max_followups=1), progress=False)
     session, _ = engine.start(ME, "topic", "fs-why")
     first = engine.submit(ME, session, WEAK).next
     assert first is not None and first.kind == "followup"
@@ -208,7 +214,9 @@ def test_a_piped_day_58_interview_runs_to_the_end_and_the_transcript_shows_every
     assert markdown.count("Grade for this answer:") == len(graded)
 
 
-def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(data_dir: Path, corpus: Corpus) -> None:
+def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(
+    storage_settings: Settings, corpus: Corpus
+) -> None:
     proc = subprocess.Popen(
         cli_command("interview", "--day", "58"),
         stdin=subprocess.PIPE,
@@ -249,7 +257,7 @@ def test_kill_mid_interview_then_resume_loses_nothing_and_asks_nothing_twice(dat
     assert data["pending"]["prompt_id"] == "pit-p1"
 
 
-def test_sessions_command_lists_newest_first(cli: Cli) -> None:
+def test_sessions_command_lists_newest_first(cli: Cli, storage_settings: Settings) -> None:
     cli("interview", "--topic", "fs-why", stdin="/quit\n")
     cli("interview", "--topic", "versioning", stdin="/quit\n")
     rows = json.loads(cli("sessions", "--json").stdout)
@@ -268,7 +276,8 @@ def test_a_corrupt_database_gets_one_clear_line(cli: Cli, data_dir: Path) -> Non
     )
 
 
-def test_a_locked_database_gets_one_clear_line(engine: Engine, settings: Settings) -> None:
+def test_a_locked_database_gets_one_clear_line(settings: Settings) -> None:
+    engine = build_engine(settings, progress=False)
     session, _ = engine.start(ME, "topic", "fs-why")
     blocker = sqlite3.connect(settings.database_path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")

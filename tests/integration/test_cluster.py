@@ -1,0 +1,137 @@
+"""Faults on the real team deployment: PostgreSQL, a Chroma server, two replicas and HAProxy, all on 127.0.0.1.
+
+The cluster is started once for the module by `interviewer.cluster` in a temporary folder, on free ports, with
+a login (so the replicas' shared web secret is exercised). Each test drives the app through HAProxy with
+gradio_client, which keeps HAProxy's SERVERID cookie as a browser does. The tests run in this order, each on a
+session of its own: PostgreSQL restarted, a replica killed with -9, the Chroma server killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gradio_client import Client
+
+from interviewer.cluster import Cluster
+from interviewer.cluster_parts import missing_binaries
+from tests.helpers import free_port
+from tests.integration.test_web_api import CHAT, GRADE, NOTICE, PROGRESS, SESSION, text
+
+USER, PASSWORD = "alice", "cluster-test-password"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """The whole cluster, in a temporary folder the `postgres` user can enter; without Debian's postgresql-15
+    or haproxy the tests fail, saying how to install them."""
+    missing = missing_binaries()
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    folder = Path(tempfile.mkdtemp(prefix="interviewer-cluster-"))
+    folder.chmod(0o711)
+    deployment = Cluster(folder / "cluster", fast=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INTERVIEWER_AUTH", f"{USER}:{PASSWORD}")
+        try:
+            deployment.up(port=free_port())
+            yield deployment
+        finally:
+            deployment.down()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def front(cluster: Cluster) -> str:
+    return f"http://127.0.0.1:{cluster.part('haproxy').port}/"
+
+
+def signed_in(cluster: Cluster, folder: Path, cookies: dict[str, str] | None = None) -> Client:
+    """A browser's view of the app through HAProxy: signed in, or carrying the cookies of an earlier sign-in."""
+    if cookies is None:
+        return Client(front(cluster), auth=(USER, PASSWORD), verbose=False, download_files=str(folder))
+    return Client(front(cluster), verbose=False, download_files=str(folder), httpx_kwargs={"cookies": cookies})
+
+
+def answer(client: Client, session: str, words: str) -> dict[str, Any]:
+    """Send one answer; it is acknowledged when the answer box comes back cleared."""
+    out = client.predict(session, words, api_name="/answer")
+    assert out[-1] == "", out[NOTICE]
+    assert out[GRADE].startswith("### Last answer")
+    return {"out": out, "text": words}
+
+
+def chat_of(client: Client, session: str) -> list[str]:
+    opened = client.predict(session, api_name="/open_session")
+    assert opened[SESSION] == session, opened[NOTICE]
+    return [text(m) for m in opened[CHAT]]
+
+
+def words(n: int) -> str:
+    return f"Answer number {n}: we version data and models together and watch for drift in production {n}"
+
+
+def test_a_postgres_restart_mid_session_gives_a_clear_message_and_loses_nothing(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    client = signed_in(cluster, tmp_path)
+    session = client.predict("topic:versioning", 0, api_name="/start")[SESSION]
+    acknowledged = [answer(client, session, words(1))["text"]]
+
+    cluster.postgres.stop("immediate")  # a crash: no checkpoint, the WAL is replayed at the next start
+    refused = client.predict(session, words(2), api_name="/answer")
+    assert refused[-1] == {"__type__": "update"}  # the answer stays in the box
+    assert "cannot be reached" in refused[NOTICE] and "try again" in refused[NOTICE]
+
+    cluster.postgres.start(cluster.part("postgres").port)
+    out = client.predict(session, words(2), api_name="/answer")
+    if out[-1] != "":  # a connection the restart broke may fail once more, with the same clear message
+        assert "try again" in out[NOTICE]
+        out = client.predict(session, words(2), api_name="/answer")
+    assert out[-1] == "", out[NOTICE]
+    acknowledged.append(words(2))
+    chat = chat_of(client, session)
+    assert all(a in chat for a in acknowledged)
+    assert sum(a == words(2) for a in chat) == 1  # the refused try was not stored
+
+
+def test_a_session_goes_on_after_its_replica_is_killed(cluster: Cluster, tmp_path: Path) -> None:
+    client = signed_in(cluster, tmp_path / "first")
+    session = client.predict("topic:versioning", 0, api_name="/start")[SESSION]
+    acknowledged = [answer(client, session, words(n))["text"] for n in (1, 2)]
+    serving = client.cookies["SERVERID"]
+    other = next(p.name for p in cluster.parts() if p.name.startswith("replica-") and p.name != serving)
+    os.kill(cluster.part(serving).pid, signal.SIGKILL)
+
+    # The page reloads with ?session=ID: the browser keeps its sign-in cookie; HAProxy sends it elsewhere.
+    login = {k: v for k, v in client.cookies.items() if k != "SERVERID"}
+    header = "; ".join(f"{k}={v}" for k, v in login.items())
+    request = urllib.request.Request(f"{front(cluster)}?session={session}", headers={"Cookie": header})
+    with urllib.request.urlopen(request, timeout=30) as page:
+        assert page.status == 200
+        assert f"SERVERID={other}" in (page.headers.get("Set-Cookie") or "")  # the other replica served it
+    reloaded = signed_in(cluster, tmp_path / "second", cookies=login)  # no new sign-in: the cookie holds
+    chat = chat_of(reloaded, session)
+    assert {row.part.name: row.up for row in cluster.status()}[serving] is False
+    assert all(a in chat for a in acknowledged)
+    more = answer(reloaded, session, words(3))
+    assert session in more["out"][PROGRESS]
+    assert words(3) in chat_of(reloaded, session)
+
+
+def test_grading_goes_on_and_says_so_when_the_chroma_server_is_killed(cluster: Cluster, tmp_path: Path) -> None:
+    client = signed_in(cluster, tmp_path)
+    session = client.predict("day:58", 0, api_name="/start")[SESSION]
+    acknowledged = [answer(client, session, words(1))["text"]]
+    os.kill(cluster.part("chroma").pid, signal.SIGKILL)
+
+    graded = answer(client, session, words(2))
+    acknowledged.append(graded["text"])
+    assert "curriculum server is unreachable" in graded["out"][NOTICE]
+    assert all(a in chat_of(client, session) for a in acknowledged)
