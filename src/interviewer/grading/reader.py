@@ -8,8 +8,7 @@ Several readers give evidence for each point, and a calibrated combination of th
   which credits a plain-language answer that says the same thing in other words;
 - multilingual-e5-small sentence similarity (a second, differently trained encoder; about 40 ms a sentence,
   computed only for a reader that uses it);
-- the answer as a whole against the reference answer, each point against the answer's other points, and how
-  much of the answer is about the rubric at all (padding is long talk around a thin core).
+- the answer as a whole against the reference answer, and each point against the answer's other points.
 
 Two logistic heads turn the evidence into P(at least partly made) and P(covered). They, the feature list and
 the two cut-offs live in `reader.json`, fitted by `evals/fit_reader.py` on the development half of evals/cases
@@ -34,10 +33,9 @@ from interviewer.grading.models import Verdict
 from interviewer.grading.text import STOPWORDS, Sentence
 
 Table = dict[str, np.ndarray]  # feature name -> one value per rubric point
-OFF_POINT = 0.3  # a sentence less like every key point than this is about something else
 FEATURES = frozenset(
     "cur terms_next mini_pt mini_para mini_win rival qsim_best ref_mini tokal tokal_s ref_tok e5_pt e5_para "
-    "cur_rel mini_pt_rel tokal_rel e5_pt_rel focus off_point".split()
+    "cur_rel mini_pt_rel tokal_rel e5_pt_rel".split()
 )
 
 
@@ -158,11 +156,7 @@ def _sentence_evidence(prompt: Prompt, answer: Answer, point_vecs: dict[str, Vec
     cols = np.arange(len(prompt.rubric))
     others = np.where(np.eye(len(cols), dtype=bool)[None, :, :], -np.inf, sims[:, None, :]).max(axis=2)
     whole, reference = encoder().encode([answer.text[:2000], prompt.reference_answer])
-    nearest = sims.max(axis=1)  # each sentence's closeness to the point it is most like
     return {
-        # How much of the answer is about the rubric at all: padding is long talk around a thin core.
-        "focus": np.full(len(cols), float(nearest.mean())),
-        "off_point": np.full(len(cols), float(np.mean(nearest < OFF_POINT))),
         "mini_pt": sims.max(axis=0),
         "mini_para": np.array([float((sv @ point_vecs[p.id].T).max()) for p in prompt.rubric]),
         "mini_win": (pairs @ own.T).max(axis=0),
