@@ -137,17 +137,17 @@ class RubricBrain:
         flags: list[Flag] = ["instruction_to_grader"] if injected else []
         if not candidates:
             flags.insert(0, "empty")
-            return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
+            return self._finish(prompt, [verdict_for(p, "missed") for p in prompt.rubric], [], flags)
         reading = self._reading(prompt, answer, candidates)
         if reading is None:
             flags.append("restated_question")
-            return self._finish(prompt, [self._missed(p) for p in prompt.rubric], [], flags)
+            return self._finish(prompt, [verdict_for(p, "missed") for p in prompt.rubric], [], flags)
         verdicts = self._read(prompt, reading)
         usable = reading.answer.sentences
         flags.extend(self._answer_flags(prompt, usable, reading.answer.vectors, reading.point_vecs, verdicts))
         if "keyword_stuffing" in flags:
             verdicts = [v.model_copy(update={"verdict": "partial"}) if v.verdict == "covered" else v for v in verdicts]
-        red_flags = self._red_flags(prompt, usable)
+        red_flags = red_flags_stated(prompt, usable)
         return self._finish(prompt, verdicts, red_flags, flags)
 
     def evidence(self, prompt: Prompt, answer: str, features: frozenset[str] = FEATURES) -> Table | None:
@@ -253,10 +253,6 @@ class RubricBrain:
             or len(set(content_stems(s.text)) - asked) > self.config.restate_novel
         ]
 
-    @staticmethod
-    def _missed(point: RubricPoint) -> PointVerdict:
-        return verdict_for(point, "missed")
-
     # -- whole-answer flags ----------------------------------------------------------------------
 
     def _answer_flags(
@@ -292,18 +288,6 @@ class RubricBrain:
             and len(distinct_terms) >= self.config.stuffing_min_terms
         )
 
-    # -- misconceptions --------------------------------------------------------------------------
-
-    @staticmethod
-    def _red_flags(prompt: Prompt, sentences: list[Sentence]) -> list[RedFlagHit]:
-        hits: list[RedFlagHit] = []
-        for flag in prompt.red_flags:
-            for sentence in sentences:
-                if any(states(sentence.text, cue) for cue in flag.cues):
-                    hits.append(RedFlagHit(claim=flag.claim, evidence=sentence.text, correction=flag.correction))
-                    break
-        return hits
-
     # -- result ----------------------------------------------------------------------------------
 
     def _finish(
@@ -312,6 +296,17 @@ class RubricBrain:
         return Grade(
             prompt_id=prompt.id, brain=self.name, grader_version=self.version, **assess(verdicts, red_flags, flags)
         )
+
+
+def red_flags_stated(prompt: Prompt, sentences: list[Sentence]) -> list[RedFlagHit]:
+    """The prompt's misconceptions the answer states (a cue read with negation, contrast and rejecting frames)."""
+    hits: list[RedFlagHit] = []
+    for flag in prompt.red_flags:
+        for sentence in sentences:
+            if any(states(sentence.text, cue) for cue in flag.cues):
+                hits.append(RedFlagHit(claim=flag.claim, evidence=sentence.text, correction=flag.correction))
+                break
+    return hits
 
 
 def verdict_for(
