@@ -98,49 +98,67 @@ class InterviewApp:
             rows = self.engine.sessions(caller)
         except StorageError as exc:  # the session database is out of reach: say so on the start screen
             rows, notice, session_id = [], notice or note(exc), ""
+        snap, notice = self._snapshot(session_id, caller, notice)
+        return (*self._turn_part(snap, notice), *self._review_part(snap), history_rows(rows), deletable(rows))
+
+    def turn_screens(self, session_id: str, caller: Caller, notice: str = "") -> tuple[Any, ...]:
+        """What an answer, a skip or an end changes: the interview panel. The Review and History tabs are drawn
+        when they are opened (`review`, `history`), so a turn neither renders the transcript nor writes downloads."""
+        return self._turn_part(*self._snapshot(session_id, caller, notice))
+
+    def _snapshot(self, session_id: str, caller: Caller, notice: str) -> tuple[Snapshot | None, str]:
+        """The caller's session (None for "" or a session that is not theirs) and the notice to show with it."""
         degraded = self.engine.grader.index.degraded  # a curriculum server out of reach: the index's own words
         notice = notice or (f"**Notice:** {escape_markdown(degraded)}" if degraded else "")
         if session_id:
             try:
-                return self._session_screens(self.engine.snapshot(caller, session_id), notice, rows)
+                return self.engine.snapshot(caller, session_id), notice
             except InterviewerError as exc:
                 notice = notice or note(exc)
-        return (
-            "",
-            gr.update(visible=True),
-            gr.update(visible=False),
-            "",
-            [],
-            render_grade(None, "markdown"),
-            notice,
-            "*Finish or open a session to see its graded transcript.*",
-            gr.update(value=None, visible=False),
-            gr.update(value=None, visible=False),
-            history_rows(rows),
-            deletable(rows),
-        )
+        return None, notice
 
-    def _session_screens(self, snap: Snapshot, notice: str, rows: list[SessionRow]) -> tuple[Any, ...]:
-        data = snap.transcript
-        session_id = data.session.id
-        markdown = to_markdown(data)
-        md_file, json_file = exports.write(
-            self.engine.settings.downloads_dir, session_id, markdown, data.model_dump_json(indent=2)
-        )
+    @staticmethod
+    def _turn_part(snap: Snapshot | None, notice: str) -> tuple[Any, ...]:
+        if snap is None:
+            start = (gr.update(visible=True), gr.update(visible=False))
+            return ("", *start, "", [], render_grade(None, "markdown"), notice)
         return (
-            session_id,
+            snap.overview.session.id,
             gr.update(visible=False),
             gr.update(visible=True),
             progress_markdown(snap.overview),
             chat_messages(snap.messages),
             render_grade(snap.last_grade, "markdown"),
             notice,
-            markdown,
-            gr.update(value=str(md_file), visible=True),
-            gr.update(value=str(json_file), visible=True),
-            history_rows(rows),
-            deletable(rows),
         )
+
+    def _review_part(self, snap: Snapshot | None) -> tuple[Any, Any, Any]:
+        """The graded transcript and its two downloads (written now, in a private folder)."""
+        if snap is None:
+            hidden = gr.update(value=None, visible=False)
+            return "*Finish or open a session to see its graded transcript.*", hidden, hidden
+        data = snap.transcript
+        markdown = to_markdown(data)
+        md_file, json_file = exports.write(
+            self.engine.settings.downloads_dir, data.session.id, markdown, data.model_dump_json(indent=2)
+        )
+        return markdown, gr.update(value=str(md_file), visible=True), gr.update(value=str(json_file), visible=True)
+
+    def review(self, session_id: str, request: gr.Request) -> tuple[Any, Any, Any]:
+        """The Review tab, drawn as it opens: the graded transcript of the page's session, with its downloads."""
+        try:
+            snap = self.engine.snapshot(self.caller(request), session_id) if session_id else None
+        except InterviewerError:
+            snap = None
+        return self._review_part(snap)
+
+    def history(self, request: gr.Request) -> tuple[Any, Any, Any]:
+        """The History tab, drawn as it opens: the caller's sessions, the delete list and the chart."""
+        try:
+            rows = self.engine.sessions(self.caller(request))
+        except StorageError:
+            rows = []
+        return history_rows(rows), deletable(rows), self.chart(request)
 
     def load(self, request: gr.Request) -> tuple[Any, ...]:
         wanted = (request.query_params.get("session") or "").strip() if request else ""
@@ -176,10 +194,10 @@ class InterviewApp:
             else:
                 self.engine.end(caller, session_id)
         except StorageError as exc:  # the database is out of reach: the page stays as it is, and says so
-            return (*[gr.update()] * 6, note(exc), *[gr.update()] * 6)
-        except InterviewerError as exc:  # `screens` shows the session only if the engine finds it the caller's
-            return (*self.screens(session_id, caller, notice=note(exc)), gr.update())
-        return (*self.screens(session_id, caller), "")
+            return (*[gr.update()] * 6, note(exc), gr.update())
+        except InterviewerError as exc:  # the session is shown only if the engine finds it the caller's
+            return (*self.turn_screens(session_id, caller, notice=note(exc)), gr.update())
+        return (*self.turn_screens(session_id, caller), "")
 
     def open_session(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
         return self.screens((session_id or "").strip(), self.caller(request))

@@ -40,7 +40,7 @@ def build_page(app: InterviewApp) -> Any:
                 page.notice = gr.Markdown(elem_classes=["notice"])
                 _start_panel(page, app)
                 _interview_panel(page, app.engine.settings.max_answer_chars)
-            with gr.Tab("Review", id="review"):
+            with gr.Tab("Review", id="review") as page.review_tab:
                 _review_tab(page)
             with gr.Tab("History", id="history") as page.history_tab:
                 _history_tab(page)
@@ -127,7 +127,8 @@ def _wire(page: Page, app: InterviewApp) -> None:
     screens = page.screens()
     private: dict[str, Any] = {"api_visibility": "private"}
     set_url: dict[str, Any] = {"fn": None, "inputs": [page.session], "outputs": None, "js": SET_URL_JS, **private}
-    with_answer = [*screens, page.answer]
+    with_answer = [*page.turn_screens(), page.answer]
+    review = [page.review, page.download_md, page.download_json]
     to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
     page.demo.load(app.load, None, screens, api_name="load").then(**set_url)
     page.start_btn.click(app.start, [page.choice, page.count, page.brain], screens, api_name="start").then(**set_url)
@@ -136,14 +137,15 @@ def _wire(page: Page, app: InterviewApp) -> None:
     page.skip_btn.click(app.skip, [page.session], with_answer, api_name="skip")
     page.end_btn.click(app.end, [page.session], with_answer, api_name="end").then(
         to_tab["review"], None, page.tabs, **private
-    )
+    ).then(app.review, [page.session], review, api_name="end_review", **private)
+    page.review_tab.select(app.review, [page.session], review, api_name="review")
     opener = gr.Textbox(visible=False)
     opener.submit(app.open_session, [opener], screens, api_name="open_session")
     page.new_btn.click(app.new_session, None, screens, **private).then(**set_url)
     page.history.select(app.pick_history, None, screens, **private).then(**set_url).then(
         to_tab["interview"], None, page.tabs, **private
     )
-    page.history_tab.select(app.chart, None, page.chart, api_name="progress_chart")
+    page.history_tab.select(app.history, None, [page.history, page.forget_pick, page.chart], api_name="history")
     confirm = [page.forget_confirm, page.forget_question]
     page.forget_ask.click(app.ask_delete, [page.forget_pick], confirm, **private)
     page.forget_no.click(lambda: gr.update(visible=False), None, page.forget_confirm, **private)
@@ -178,6 +180,7 @@ class Page:
     new_btn: Any
     show: Any
     grade: Any
+    review_tab: Any
     review: Any
     download_md: Any
     download_json: Any
@@ -194,16 +197,14 @@ class Page:
     timer: Any
     demo: Any
 
+    def turn_screens(self) -> list[Any]:
+        """The outputs of a turn (answer, skip, end), in the order `InterviewApp.turn_screens` returns."""
+        return [self.session, self.start_panel, self.interview_panel, self.progress, self.chat, self.grade, self.notice]
+
     def screens(self) -> list[Any]:
         """The outputs of every handler that draws a whole page, in the order `InterviewApp.screens` returns."""
         return [
-            self.session,
-            self.start_panel,
-            self.interview_panel,
-            self.progress,
-            self.chat,
-            self.grade,
-            self.notice,
+            *self.turn_screens(),
             self.review,
             self.download_md,
             self.download_json,

@@ -11,8 +11,9 @@ from gradio_client import Client
 from interviewer.corpus import Corpus
 from tests.helpers import free_port, run_app
 
-# Outputs of every screen-changing endpoint, in order.
-SESSION, PROGRESS, CHAT, GRADE, NOTICE, REVIEW, DOWNLOAD_MD, DOWNLOAD_JSON, HISTORY = range(9)
+# The first outputs of every screen-changing endpoint, in order. A turn (/answer, /skip, /end) returns these and the
+# answer box; /review returns the transcript and its two downloads, /history the sessions, delete list and chart.
+SESSION, PROGRESS, CHAT, GRADE, NOTICE = range(5)
 
 
 def text(message: dict[str, object]) -> str:
@@ -42,14 +43,15 @@ def test_a_short_interview_through_the_api_returns_the_graded_transcript(client:
 
     second = client.predict(session, corpus.prompt("fst-p1").prompt.reference_answer, api_name="/answer")
     assert "Finished" in second[PROGRESS]
-    review = second[REVIEW]
+    assert len(second) == 6  # a turn sends back the interview panel only, not the transcript or the history
+    review, download, _ = client.predict(session, api_name="/review")  # what the Review tab draws as it opens
     assert "## 1. What is training/serving skew" in review and "## 2. Walk through how Feast" in review
     assert "**Reference answer:**" in review and "## Learning objectives" in review
-    download = second[DOWNLOAD_MD]
     path = download["value"] if isinstance(download, dict) else download
     markdown = Path(path).read_text(encoding="utf-8")
     assert markdown.startswith("# Mock interview: Day 58 - Feature stores")
-    assert session in {row[0] for row in second[HISTORY]["data"]}
+    history, _, _ = client.predict(api_name="/history")  # what the History tab draws as it opens
+    assert session in {row[0] for row in history["data"]}
 
 
 def test_a_refused_answer_keeps_the_typed_text_and_says_why(client: Client) -> None:
@@ -84,8 +86,8 @@ def test_several_users_at_once_each_get_their_own_session(app_url: str, corpus: 
         try:
             c = Client(app_url, verbose=False, download_files=str(tmp_path / f"user-{n}"))
             sid = c.predict(choices[n], 1, api_name="/start")[SESSION]
-            out = c.predict(sid, "I would log served features and compare them with training.", api_name="/answer")
-            results[n] = (sid, out[REVIEW])
+            c.predict(sid, "I would log served features and compare them with training.", api_name="/answer")
+            results[n] = (sid, c.predict(sid, api_name="/review")[0])
         except BaseException as exc:
             errors.append(exc)
 
@@ -128,7 +130,8 @@ def test_with_a_model_configured_the_app_offers_it_and_carries_on_when_it_is_dow
         graded = client.predict(started[SESSION], corpus.prompt("fsw-p1").prompt.reference_answer, api_name="/answer")
         assert "brain rubric" in graded[GRADE] and "The model failed (" in graded[GRADE]
         assert "ConnectionError" in graded[GRADE]
-        assert "brain llm" in graded[REVIEW]  # the session was run with the model, and the fallback is marked
-        assert "*Graded by the rubric brain: The model failed (" in graded[REVIEW]
+        review = client.predict(started[SESSION], api_name="/review")[0]
+        assert "brain llm" in review  # the session was run with the model, and the fallback is marked
+        assert "*Graded by the rubric brain: The model failed (" in review
     finally:
         demo.close()
