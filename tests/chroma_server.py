@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,15 @@ class ChromaServer:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"chroma run did not answer its heartbeat within {timeout} s")
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections are still accepted, and nothing answers."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 RUBRIC_COPY = "rubric-vectors.npz"
 RETRY_SECONDS = 15.0
+SERVER_TIMEOUT_S = 10.0  # seconds a request to the Chroma server may take before grading uses the local copy
 DEGRADED = "The curriculum server is unreachable; grading goes on from a local copy of the rubric."
 _RUBRIC_KINDS = ("point", "paraphrase")
 
@@ -56,7 +57,7 @@ def server_client(url: str) -> Any:
     parts = urlsplit(url)
     ssl = parts.scheme == "https"
     try:
-        return chromadb.HttpClient(
+        client = chromadb.HttpClient(
             host=parts.hostname or "",
             port=parts.port or (443 if ssl else 8000),
             ssl=ssl,
@@ -64,6 +65,18 @@ def server_client(url: str) -> Any:
         )
     except Exception as exc:
         raise _Unreachable(str(exc)) from exc
+    _bound_wait(client)
+    return client
+
+
+def _bound_wait(client: Any) -> None:
+    """Give the client's HTTP session a timeout: chromadb's own waits for ever, so a server that accepts a
+    connection and never answers would hang the turn instead of sending grading to the local rubric copy."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(SERVER_TIMEOUT_S, connect=min(SERVER_TIMEOUT_S, 3.0))
 
 
 def _check_function(col: Any, url: str) -> None:

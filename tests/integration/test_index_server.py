@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -145,6 +146,29 @@ def test_an_interview_goes_on_when_the_server_dies(
         assert each.grader.index.degraded is None
     for each in (engine, restarted):
         each.storage.close()
+
+
+def test_a_server_that_stops_answering_does_not_hang_the_interview(
+    own_chroma: ChromaServer, settings: Settings, corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_server, "SERVER_TIMEOUT_S", 1.0)
+    replica = _on(own_chroma, settings, tmp_path / "replica")
+    open_index(replace(replica, data_dir=tmp_path / "writer"), corpus, progress=False, writer=True).sync()
+    engine = _engine(replica)
+    session, _ = engine.start(ME, "day", "58")
+    first = engine.submit(ME, session, SAMPLE).grade
+    own_chroma.pause()
+    try:
+        done: dict[str, Any] = {}
+        turn = threading.Thread(target=lambda: done.update(out=engine.submit(ME, session, SAMPLE)), daemon=True)
+        turn.start()
+        turn.join(timeout=120)
+        assert not turn.is_alive(), "the answer waited for a server that does not answer"
+        assert done["out"].grade is not None and done["out"].grade.score == first.score
+        assert engine.grader.index.degraded == DEGRADED and DEGRADED in _notice(engine, session)
+    finally:
+        own_chroma.resume()
+    engine.storage.close()
 
 
 def test_a_bad_chroma_url_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
