@@ -19,7 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from interviewer.config import Settings
 from interviewer.errors import StorageError
 from interviewer.grading.models import PointVerdict
-from interviewer.store import SessionRow, SessionStore, connect, explain
+from interviewer.store import FinishedPrompt, SessionRow, SessionStore, connect, explain
 
 
 class SessionIndex(Protocol):
@@ -44,6 +44,7 @@ class SessionIndex(Protocol):
     def recent(self, owner: str = "", limit: int = 200) -> list[SessionRow]: ...
     def latest_prompt_scores(self, owner: str = "") -> dict[str, int]: ...
     def prompt_history(self, owner: str = "") -> list[tuple[str, str, str]]: ...
+    def finished_prompts(self, owner: str = "") -> list[FinishedPrompt]: ...
 
 
 @dataclass(frozen=True)

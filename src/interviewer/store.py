@@ -76,6 +76,20 @@ def now() -> str:
 
 
 @dataclass(frozen=True)
+class FinishedPrompt:
+    """One prompt finished in one session: when, in which session (and what it practised), its 0-4 score and
+    its point verdicts as stored (JSON-decoded)."""
+
+    at: str
+    session_id: str
+    mode: str
+    target: str
+    prompt_id: str
+    score: int
+    points: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class SessionRow:
     id: str
     created_at: str
@@ -315,6 +329,20 @@ class SqlSessionIndex(ABC):
                 (owner,),
             )
         return {pid: score for pid, score in rows}
+
+    def finished_prompts(self, owner: str = "") -> list[FinishedPrompt]:
+        """Every prompt the owner finished, with its session's choice, oldest first (the start page and mastery)."""
+        with self.guard():
+            rows = self._rows(
+                "SELECT r.finished_at, r.session_id, s.mode, s.target, r.prompt_id, r.score, r.points"
+                " FROM prompt_results r JOIN sessions s ON s.id = r.session_id WHERE s.owner = ?"
+                " ORDER BY r.finished_at, r.rowid",
+                (owner,),
+            )
+        return [
+            FinishedPrompt(at, session, mode, target, prompt, int(score), json.loads(points))
+            for at, session, mode, target, prompt, score, points in rows
+        ]
 
     def prompt_history(self, owner: str = "") -> list[tuple[str, str, str]]:
         """(finished_at, session_id, points JSON) for every prompt the owner finished, oldest first."""

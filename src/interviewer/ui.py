@@ -8,6 +8,7 @@ drawn by `grades`, as in the terminal and the transcript.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,11 +24,20 @@ from interviewer.records import Message, Overview, Snapshot
 from interviewer.report import to_markdown
 from interviewer.store import SessionRow
 from interviewer.ui_layout import build_page
+from interviewer.ui_practice import card_score, mastery_table, trend_figure, weak_markdown
+from interviewer.views import Practice, cards, practice
 
 CSS = """
 .grade-panel { font-size: 0.92rem; }
 .notice { color: var(--error-text-color, #b91c1c); }
 footer { display: none !important; }
+/* Start page: cards that wrap to one column on a phone. */
+#cards { flex-wrap: wrap; gap: 12px; }
+#cards > .card { flex: 1 1 280px; }
+.card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: 4px 12px 12px; }
+.card h3 { margin-top: 4px; }
+/* Table headers break between words only ("score", not "scor e"). */
+.review-md th, #mastery th { word-break: keep-all !important; overflow-wrap: normal !important; white-space: nowrap; }
 /* The chat shows the stored interview; clearing it in the page would only hide answers. */
 #chat button[aria-label="Clear"] { display: none !important; }
 """
@@ -55,7 +65,7 @@ def progress_markdown(view: Overview) -> str:
     minutes = max(0, int((end - started).total_seconds() // 60))
     budget = f" of {view.minutes} min" if view.minutes else ""
     if view.status == "finished":
-        where = f"Finished · {view.planned} prompts"
+        where = f"Finished · {view.planned} prompt{'' if view.planned == 1 else 's'}"
     else:
         where = f"Question {view.asked} of {view.planned}"
     return f"**{escape_markdown(row.label)}** · {where} · {minutes} min elapsed{budget} · session `{row.id}`"
@@ -87,6 +97,7 @@ class InterviewApp:
     def __init__(self, engine: Engine, notice: str | None = None) -> None:
         self.engine = engine
         self.notice = notice  # something the operator should know about this start (a rebuilt index)
+        self.card_values = [card.value for card in cards(engine.corpus, [])]  # the start page's cards, in order
 
     @staticmethod
     def caller(request: gr.Request | None) -> Caller:
@@ -152,13 +163,35 @@ class InterviewApp:
             snap = None
         return self._review_part(snap)
 
-    def history(self, request: gr.Request) -> tuple[Any, Any, Any]:
-        """The History tab, drawn as it opens: the caller's sessions, the delete list and the chart."""
+    def history(self, request: gr.Request) -> tuple[Any, ...]:
+        """The History tab, drawn as it opens: the caller's sessions, the delete list, the trend and mastery."""
+        caller = self.caller(request)
         try:
-            rows = self.engine.sessions(self.caller(request))
+            rows, view = self.engine.sessions(caller), practice(self.engine, caller)
         except StorageError:
-            rows = []
-        return history_rows(rows), deletable(rows), self.chart(request)
+            rows, view = [], Practice(cards=[], mastery=[], weakest=[], trend=[])
+        return history_rows(rows), deletable(rows), trend_figure(view), mastery_table(view.mastery)
+
+    def start_page(self, request: gr.Request) -> tuple[Any, ...]:
+        """The start page's own lines for the caller: the weak-points card and the last/best score on each card."""
+        try:
+            view = practice(self.engine, self.caller(request))
+        except StorageError as exc:
+            return (note(exc), gr.update(visible=False), *[""] * len(self.card_values))
+        scores = {c.value: card_score(c) for c in view.cards}
+        return (
+            weak_markdown(view),
+            gr.update(visible=bool(view.weakest)),
+            *[scores.get(value, "") for value in self.card_values],
+        )
+
+    def starter(self, value: str) -> Callable[..., tuple[Any, ...]]:
+        """The handler of a card's button: one click starts what the card holds (`value`, a catalog choice)."""
+
+        def start_card(count: float | None, brain: str | None, request: gr.Request) -> tuple[Any, ...]:
+            return self.start(value, count, brain, request)
+
+        return start_card
 
     def load(self, request: gr.Request) -> tuple[Any, ...]:
         wanted = (request.query_params.get("session") or "").strip() if request else ""
@@ -237,15 +270,6 @@ class InterviewApp:
             return progress_markdown(self.engine.overview(self.caller(request), session_id))
         except InterviewerError:
             return gr.update()
-
-    def chart(self, request: gr.Request) -> Any:
-        import pandas as pd
-
-        rows = self.engine.progress(self.caller(request))
-        frame = pd.DataFrame([r.model_dump() for r in rows], columns=["at", "session", "objective", "score"])
-        if not frame.empty:
-            frame["at"] = pd.to_datetime(frame["at"])
-        return frame
 
 
 def build_app(engine: Engine, notice: str | None = None) -> Any:

@@ -11,6 +11,8 @@ import gradio as gr
 
 from interviewer.choices import catalog
 from interviewer.grades import escape_markdown, render_grade
+from interviewer.ui_practice import MASTERY_HEADERS, card_markdown, card_objectives
+from interviewer.views import cards
 
 if TYPE_CHECKING:
     from interviewer.ui import InterviewApp
@@ -52,13 +54,17 @@ def build_page(app: InterviewApp) -> Any:
 
 def _start_panel(page: Page, app: InterviewApp) -> None:
     with gr.Column(visible=True) as page.start_panel:
-        page.choice = gr.Dropdown(
-            choices=catalog(app.engine.corpus),
-            value="day:58",
-            label="What to practise",
-            info="A roadmap day, a topic card, a daily topic, or your weakest prompts so far.",
-        )
-        page.count = gr.Number(label="Number of prompts (0 = all of them)", precision=0, minimum=0, value=0)
+        with gr.Row(equal_height=True):
+            page.choice = gr.Dropdown(
+                choices=catalog(app.engine.corpus),
+                value="day:58",
+                label="What to practise",
+                info="A roadmap day, a topic card, a daily topic, or your weakest prompts so far.",
+                scale=3,
+            )
+            page.count = gr.Number(
+                label="Number of prompts (0 = all of them)", precision=0, minimum=0, value=0, scale=1, min_width=160
+            )
         brains = app.engine.brains()
         page.brain = gr.Radio(
             choices=brains,
@@ -68,6 +74,23 @@ def _start_panel(page: Page, app: InterviewApp) -> None:
             visible=len(brains) > 1,
         )
         page.start_btn = gr.Button("Start", variant="primary")
+        _cards(page, app)
+
+
+def _cards(page: Page, app: InterviewApp) -> None:
+    """A card per daily-plan day and topic card, and one for the weakest objectives; each starts with one click."""
+    with gr.Group(elem_classes=["card", "weak-card"]):
+        page.weak = gr.Markdown()
+        page.weak_btn = gr.Button("Review my weak points", size="sm", visible=False)
+    page.card_scores, page.card_buttons = [], []
+    with gr.Row(elem_id="cards"):
+        for card in cards(app.engine.corpus, []):
+            with gr.Column(min_width=280, elem_classes=["card"]):
+                gr.Markdown(card_markdown(card))
+                page.card_scores.append(gr.Markdown())
+                gr.Markdown(card_objectives(card))
+                button = gr.Button(f"Practise {card.title}", size="sm", variant="secondary")
+                page.card_buttons.append((button, card.value))
 
 
 def _interview_panel(page: Page, max_answer_chars: int) -> None:
@@ -96,7 +119,7 @@ def _interview_panel(page: Page, max_answer_chars: int) -> None:
 
 
 def _review_tab(page: Page) -> None:
-    page.review = gr.Markdown()
+    page.review = gr.Markdown(elem_classes=["review-md"])
     with gr.Row():
         page.download_md = gr.DownloadButton("Download Markdown", visible=False)
         page.download_json = gr.DownloadButton("Download JSON", visible=False)
@@ -108,8 +131,14 @@ def _history_tab(page: Page) -> None:
         interactive=False,
         label="Past sessions: select one to reopen or resume it",
     )
-    page.chart = gr.ScatterPlot(
-        x="at", y="score", color="objective", y_lim=[0, 4], x_title="session", label="Score per objective"
+    page.trend = gr.Plot(label="Your session scores over time", format="png", elem_id="trend")
+    page.mastery = gr.Dataframe(
+        headers=MASTERY_HEADERS,
+        interactive=False,
+        wrap=True,
+        column_widths=["40%", "22%", "7%", "7%", "8%", "10%", "6%"],
+        label="Mastery per learning objective (weakest first; weak = latest score 2/4 or less)",
+        elem_id="mastery",
     )
     with gr.Row(equal_height=True):
         page.forget_pick = gr.Dropdown(choices=[], value=None, label="Delete one of your sessions", scale=3)
@@ -130,7 +159,13 @@ def _wire(page: Page, app: InterviewApp) -> None:
     with_answer = [*page.turn_screens(), page.answer]
     review = [page.review, page.download_md, page.download_json]
     to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
-    page.demo.load(app.load, None, screens, api_name="load").then(**set_url)
+    start_page = [page.weak, page.weak_btn, *page.card_scores]
+    page.demo.load(app.load, None, screens, api_name="load").then(**set_url).then(
+        app.start_page, None, start_page, api_name="start_page"
+    )
+    for button, value in page.card_buttons:
+        button.click(app.starter(value), [page.count, page.brain], screens, **private).then(**set_url)
+    page.weak_btn.click(app.starter("review:"), [page.count, page.brain], screens, **private).then(**set_url)
     page.start_btn.click(app.start, [page.choice, page.count, page.brain], screens, api_name="start").then(**set_url)
     page.send_btn.click(app.answer, [page.session, page.answer], with_answer, api_name="answer").then(**set_url)
     page.answer.submit(app.answer, [page.session, page.answer], with_answer, **private).then(**set_url)
@@ -141,11 +176,14 @@ def _wire(page: Page, app: InterviewApp) -> None:
     page.review_tab.select(app.review, [page.session], review, api_name="review")
     opener = gr.Textbox(visible=False)
     opener.submit(app.open_session, [opener], screens, api_name="open_session")
-    page.new_btn.click(app.new_session, None, screens, **private).then(**set_url)
+    page.new_btn.click(app.new_session, None, screens, **private).then(**set_url).then(
+        app.start_page, None, start_page, **private
+    )
     page.history.select(app.pick_history, None, screens, **private).then(**set_url).then(
         to_tab["interview"], None, page.tabs, **private
     )
-    page.history_tab.select(app.history, None, [page.history, page.forget_pick, page.chart], api_name="history")
+    history = [page.history, page.forget_pick, page.trend, page.mastery]
+    page.history_tab.select(app.history, None, history, api_name="history")
     confirm = [page.forget_confirm, page.forget_question]
     page.forget_ask.click(app.ask_delete, [page.forget_pick], confirm, **private)
     page.forget_no.click(lambda: gr.update(visible=False), None, page.forget_confirm, **private)
@@ -186,7 +224,12 @@ class Page:
     download_json: Any
     history_tab: Any
     history: Any
-    chart: Any
+    trend: Any
+    mastery: Any
+    weak: Any
+    weak_btn: Any
+    card_scores: list[Any]
+    card_buttons: list[tuple[Any, str]]
     forget_pick: Any
     forget_ask: Any
     forget_note: Any

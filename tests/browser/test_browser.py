@@ -88,7 +88,9 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
 
     page.get_by_role("tab", name="History").click()
     expect(page.get_by_role("gridcell", name=session).first).to_be_visible()
-    expect(page.get_by_role("img").filter(has_text="objective")).to_be_visible()
+    objective = corpus.topic("fs-why").objectives[0].text
+    expect(page.locator("#mastery").get_by_text(objective)).to_be_visible()  # the full name, not cut short
+    expect(page.locator("#trend img")).to_be_visible()
     page.screenshot(path=str(shots / "history.png"), full_page=True)
 
 
@@ -155,3 +157,57 @@ def test_the_session_survives_a_server_restart(browser: Browser, data_dir: Path,
         expect(page.get_by_text("Question 2 of 6")).to_be_visible()
     finally:
         demo.close()
+
+
+def test_the_start_page_shows_the_curriculum_and_a_card_starts_in_one_click(
+    browser: Browser, app_url: str, corpus: Corpus, shots: Path
+) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(app_url)
+    serving = corpus.topic("serving-patterns")
+    card = page.locator(".card").filter(has_text=serving.title)
+    expect(card.get_by_text("Advanced · 100 min · 5 prompts", exact=False)).to_be_visible()
+    expect(card.get_by_text("Not practised yet.")).to_be_visible()
+    expect(card.get_by_text(serving.objectives[0].text)).to_be_hidden()  # folded until asked for
+    card.get_by_text("It tests 2 learning objectives").click()
+    expect(card.get_by_text(serving.objectives[0].text)).to_be_visible()
+    expect(page.get_by_text("Answer a few questions first; your weakest objectives will show here.")).to_be_visible()
+    page.screenshot(path=str(shots / "start.png"), full_page=True)
+
+    page.get_by_label("Number of prompts (0 = all of them)").fill("1")
+    card.get_by_role("button", name=f"Practise {serving.title}").click()
+    expect(page.get_by_text(serving.prompts[0].text).first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"\?session=[0-9a-f]{12}$"))
+    finished = page.get_by_text(re.compile(r"Finished · 1 prompt\b"))
+    for turn in range(1, 5):  # a weak answer, then weak answers to the follow-ups until the question is done
+        answer(page, "I am not sure; I would ask the team.")
+        expect(page.locator("#chat").get_by_text("I am not sure; I would ask the team.")).to_have_count(turn)
+        if finished.is_visible():
+            break
+    expect(finished).to_be_visible()
+
+    page.get_by_role("button", name="New session").click()
+    expect(card.get_by_text(re.compile(r"Last [01]\.\d\d/4 · best [01]\.\d\d/4"))).to_be_visible()
+    weak = page.locator(".weak-card")
+    expect(
+        weak.get_by_text(serving.objectives[0].text, exact=False)
+        .or_(weak.get_by_text(serving.objectives[1].text, exact=False))
+        .first
+    ).to_be_visible()
+    weak.get_by_role("button", name="Review my weak points").click()
+    expect(page.get_by_text("Review of weak prompts", exact=False).first).to_be_visible()
+    expect(page.get_by_text(serving.prompts[0].text).first).to_be_visible()
+
+
+def test_the_start_page_cards_stack_on_a_phone(browser: Browser, app_url: str, shots: Path) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(app_url)
+    cards = pg.locator("#cards > .card")
+    expect(cards.first).to_be_visible()
+    boxes = [cards.nth(i).bounding_box() for i in range(2)]
+    assert boxes[0] and boxes[1] and abs(boxes[0]["x"] - boxes[1]["x"]) < 2  # one column, one card under another
+    assert boxes[1]["y"] > boxes[0]["y"] + boxes[0]["height"] - 1
+    assert pg.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    pg.screenshot(path=str(shots / "start-phone.png"), full_page=False)
+    context.close()
