@@ -50,7 +50,7 @@ def test_a_short_interview_through_the_api_returns_the_graded_transcript(client:
     path = download["value"] if isinstance(download, dict) else download
     markdown = Path(path).read_text(encoding="utf-8")
     assert markdown.startswith("# Mock interview: Day 58 - Feature stores")
-    history, _, _ = client.predict(api_name="/history")  # what the History tab draws as it opens
+    history = client.predict(api_name="/history")[0]  # what the History tab draws as it opens
     assert session in {row[0] for row in history["data"]}
 
 
