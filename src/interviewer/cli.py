@@ -73,10 +73,13 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 # -- grading ------------------------------------------------------------------------------------------
 
 
-def _grade_text(grade: ShownGrade) -> str:
-    """A grade for the terminal (see `grades.render_grade`), with the grader's advice under it."""
+def _grade_text(grade: ShownGrade, verbose: bool = False) -> str:
+    """A grade for the terminal (see `grades.render_grade`): short (the points made, a count of the rest), or with
+    `verbose` every key point in full with the grader's advice under it."""
     from interviewer.grades import advice_lines, render_grade
 
+    if not verbose:
+        return render_grade(grade, "text", verbose=False)
     return "\n".join([render_grade(grade, "text"), *advice_lines(grade)])
 
 
@@ -94,7 +97,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
     answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
     grade = grader.grade(ref.prompt, answer, args.brain)
-    print(grade.model_dump_json() if args.json else _grade_text(shown_grade(grade, False)))
+    print(grade.model_dump_json() if args.json else _grade_text(shown_grade(grade, False), args.verbose))
     return 0
 
 
@@ -195,13 +198,14 @@ def cmd_interview(args: argparse.Namespace) -> int:
             print(f"! {exc}", file=sys.stderr)
             continue
         if outcome.shown is not None and not args.hide_grades:
-            print(_grade_text(outcome.shown))
+            print(_grade_text(outcome.shown, args.verbose))
         if outcome.next is None:
             break
         _print_question(outcome.next)
-    data = engine.transcript(me, session_id)
-    score = "-" if data.score is None else f"{data.score:.2f}/4"
-    print(f"\nInterview finished. Overall score {score}. Transcript: interviewer transcript {session_id}")
+    from interviewer.report import overall_line
+
+    overall = overall_line(engine.transcript(me, session_id).overall)
+    print(f"\nInterview finished. {overall}. Transcript: interviewer transcript {session_id}")
     return 0
 
 
@@ -457,6 +461,7 @@ def _grading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     grade.add_argument("--batch", help="JSON Lines: {prompt_id|prompt, answer} per line")
     grade.add_argument("--brain")
     grade.add_argument("--json", action="store_true")
+    grade.add_argument("--verbose", action="store_true", help="every key point in full, and what to study")
     grade.set_defaults(func=cmd_grade)
 
 
@@ -470,6 +475,7 @@ def _session_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     interview.add_argument("--count", type=int, help="how many prompts")
     interview.add_argument("--brain")
     interview.add_argument("--hide-grades", action="store_true", help="no grades until the end, as in a real interview")
+    interview.add_argument("--verbose", action="store_true", help="every key point of each grade in full")
     interview.set_defaults(func=cmd_interview)
 
     sessions = sub.add_parser("sessions", help="past sessions, newest first")

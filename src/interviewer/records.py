@@ -51,9 +51,31 @@ class Turn(BaseModel):
 
 
 class ShownGrade(Grade):
-    """One answer's grade as the candidate may see it now (see `disclosure`)."""
+    """What the candidate sees after an answer, as `disclosure` allows it now. After a question's first answer,
+    that answer's grade; after a follow-up answer, the question's result over all its answers so far (the best
+    verdict per point, as `results.prompt_result` scores the prompt) and, in `probed`, the follow-up answer's
+    verdict on the point it asked about."""
 
     withheld: int = Field(default=0, description="Key points not made yet and not named while still probed.")
+    kind: Literal["question", "followup"] = Field(default="question", description="What the answer answered.")
+    answers: int = Field(default=1, description="How many answers to the question the score is over.")
+    probed: PointVerdict | None = Field(default=None, description="A follow-up answer's verdict on its point.")
+
+
+class Standing(BaseModel):
+    """A question's result over its answers up to one of them."""
+
+    score: int
+    coverage: float
+    answers: int
+
+
+class ShownTurn(Turn):
+    """A turn as the transcript shows it: for an answered follow-up, what the answer changed (derived from the
+    recorded turns when shown, never stored)."""
+
+    probed: PointVerdict | None = Field(default=None, description="A follow-up answer's verdict on its point.")
+    so_far: Standing | None = Field(default=None, description="After a follow-up answer: the question's result.")
 
 
 class PromptResult(Assessment):
@@ -68,7 +90,7 @@ class PromptBlock(BaseModel):
 
     prompt_id: str
     question: str
-    turns: list[Turn]
+    turns: list[ShownTurn]
     result: PromptResult | None = Field(description="None when the prompt was skipped.")
     in_progress: bool = Field(description="Still being probed: nothing that would answer the follow-up is shown.")
     skipped: bool
@@ -89,6 +111,18 @@ class ObjectiveRow(BaseModel):
     score: float = 0.0
 
 
+class Overall(BaseModel):
+    """A session's score over the questions asked (answered or skipped; a skipped one scores 0), and how many of
+    its plan an early end left unanswered."""
+
+    score: float | None = Field(description="Mean 0-4 score over the questions asked; None before any.")
+    asked: int = Field(description="Questions answered or skipped.")
+    skipped: int
+    planned: int
+    unanswered: int = Field(description="Questions of the plan never answered or skipped, once finished.")
+    finished: bool
+
+
 class Transcript(BaseModel):
     """Every question, answer, follow-up and grade of a session, with the per-objective summary."""
 
@@ -99,6 +133,7 @@ class Transcript(BaseModel):
     pending: Question | None
     prompts: list[PromptBlock]
     score: float | None
+    overall: Overall
     usage: Usage
     objectives: list[ObjectiveRow]
 

@@ -6,9 +6,9 @@ Each grade is drawn by `grades`, the renderer the terminal and the web app's gra
 from __future__ import annotations
 
 from interviewer.disclosure import withheld_line
-from interviewer.grades import escape_markdown, fallback_line, verdict_lines
+from interviewer.grades import escape_markdown, fallback_line, probed_line, verdict_lines
 from interviewer.grading.models import Usage
-from interviewer.records import ObjectiveRow, PromptBlock, Transcript, Turn
+from interviewer.records import ObjectiveRow, Overall, PromptBlock, ShownTurn, Transcript
 
 
 def _usage_line(label: str, usage: Usage) -> str:
@@ -35,13 +35,27 @@ def to_markdown(data: Transcript) -> str:
     return "\n".join(lines)
 
 
+def overall_line(overall: Overall) -> str:
+    """The session's score over the questions asked, and how many an early end left unanswered, e.g. "Overall
+    4.00/4 over 1 of 2 questions asked; 1 unanswered". A skipped question is asked and scores 0."""
+    if overall.score is None:
+        line = "No question answered" + ("" if overall.finished else " yet")
+    else:
+        so_far = "" if overall.finished else " so far"
+        line = f"Overall{so_far} {overall.score:.2f}/4 over {overall.asked} of {overall.planned} questions asked"
+    if overall.skipped:
+        line += f" ({overall.skipped} skipped, scored 0)"
+    return line + (f"; {overall.unanswered} unanswered" if overall.unanswered else "")
+
+
 def _session_header(data: Transcript) -> list[str]:
     s = data.session
-    score = "-" if data.score is None else f"{data.score:.2f} / 4"
     return [
         f"# Mock interview: {s.label}",
         "",
-        f"Session `{s.id}` · started {s.created_at} · status {data.status} · brain {s.brain} · overall score {score}",
+        f"Session `{s.id}` · started {s.created_at} · status {data.status} · brain {s.brain}",
+        "",
+        f"**{overall_line(data.overall)}.**",
         "",
     ]
 
@@ -66,15 +80,16 @@ def _prompt_block(n: int, block: PromptBlock) -> list[str]:
     return lines
 
 
-def _turn(turn: Turn) -> list[str]:
-    """One question or follow-up, the answer quoted, and its grade's score and model use."""
+def _turn(turn: ShownTurn) -> list[str]:
+    """One question or follow-up, the answer quoted, what it scored (a follow-up answer: its verdict on the point
+    asked about and the question's result after it), and its model use."""
     label = "Question" if turn.kind == "question" else "Follow-up"
     lines = [f"**{label}:** {escape_markdown(turn.question)}", ""]
     if turn.answer is None or turn.grade is None:
         return [*lines, "*Skipped.*", ""]
     grade = turn.grade
     lines += [_quote(escape_markdown(turn.answer)), ""]
-    lines += [f"Grade for this answer: **{grade.score}/4** (coverage {grade.coverage:.0%})", ""]
+    lines += _scored(turn, grade.score, grade.coverage)
     used = turn.usage()
     if used.calls:
         lines += [_usage_line("Model use for this answer (grading and follow-up)", used), ""]
@@ -83,6 +98,21 @@ def _turn(turn: Turn) -> list[str]:
     if turn.followup_fallback:
         lines += [f"*{escape_markdown(turn.followup_fallback)}*", ""]
     return lines
+
+
+def _scored(turn: ShownTurn, score: int, coverage: float) -> list[str]:
+    """An answer's grade; a follow-up answer's verdict on the point asked about and the question's result after it."""
+    if turn.so_far is None:
+        return [f"Grade for this answer: **{score}/4** (coverage {coverage:.0%})", ""]
+    lines = []
+    if turn.probed is not None:
+        lines += ["On the point the follow-up asked about:", "", probed_line(turn.probed, "markdown"), ""]
+    now = turn.so_far
+    return [
+        *lines,
+        f"This question so far: **{now.score}/4** over {now.answers} answers (coverage {now.coverage:.0%})",
+        "",
+    ]
 
 
 def _objectives_table(objectives: list[ObjectiveRow]) -> list[str]:

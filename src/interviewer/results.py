@@ -12,7 +12,7 @@ from typing import Any
 from interviewer.corpus import Corpus
 from interviewer.grading.models import VERDICT_CREDIT, Flag, PointVerdict, merge_verdicts
 from interviewer.grading.rubric import assess
-from interviewer.records import ObjectiveRow, ProgressRow, PromptBlock, PromptResult, Turn, turns_of
+from interviewer.records import ObjectiveRow, Overall, ProgressRow, PromptBlock, PromptResult, Turn, turns_of
 
 
 def prompt_result(turns: list[Turn]) -> PromptResult | None:
@@ -40,6 +40,22 @@ def session_score(state: dict[str, Any]) -> float | None:
         return None
     results = [prompt_result(turns_of(state, pid)) for pid in asked]
     return round(float(sum(r.score if r else 0 for r in results)) / len(results), 2)
+
+
+def overall(state: dict[str, Any]) -> Overall:
+    """The session's score over the questions asked (a skipped one asked and scored 0, as in `session_score`), and
+    once it has finished, how many questions of its plan it never reached (ended early)."""
+    asked = asked_prompts(state)
+    skipped = sum(1 for pid in asked if prompt_result(turns_of(state, pid)) is None)
+    planned, finished = len(state.get("plan", [])), state.get("status") == "finished"
+    return Overall(
+        score=session_score(state),
+        asked=len(asked),
+        skipped=skipped,
+        planned=planned,
+        unanswered=max(0, planned - len(asked)) if finished else 0,
+        finished=finished,
+    )
 
 
 def unanswered_points(corpus: Corpus, prompt_id: str) -> list[PointVerdict]:

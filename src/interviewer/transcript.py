@@ -6,10 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from interviewer.corpus import Corpus
-from interviewer.disclosure import probing, shown_grade, withhold
-from interviewer.grading.models import Usage
-from interviewer.records import Message, PromptBlock, Transcript, Turn, turns_of, waiting
-from interviewer.results import asked_prompts, objective_summary, prompt_result, session_score, unanswered_points
+from interviewer.disclosure import after_answer, answered_probes, probing, shown_grade, withhold
+from interviewer.grading.models import Grade, Usage
+from interviewer.records import Message, PromptBlock, ShownTurn, Standing, Transcript, Turn, turns_of, waiting
+from interviewer.results import (
+    asked_prompts,
+    objective_summary,
+    overall,
+    prompt_result,
+    session_score,
+    unanswered_points,
+)
 from interviewer.store import SessionRow
 
 
@@ -29,6 +36,7 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> Transc
         pending=waiting(state),
         prompts=blocks,
         score=session_score(state),
+        overall=overall(state),
         usage=usage,
         objectives=objective_summary(corpus, blocks),
     )
@@ -42,13 +50,15 @@ def _block(corpus: Corpus, turns: list[Turn], hidden: bool) -> PromptBlock:
         study = [r.point for r in prompt.rubric]
     else:
         study = [p.text for p in result.points if p.verdict != "covered"]
+    shown = shown_turns(turns)
     if hidden:
-        turns = [t.model_copy(update={"grade": shown_grade(t.grade, True) if t.grade else None}) for t in turns]
-        result = withhold(result, True) if result else None
+        probed = answered_probes(turns)
+        shown = [t.model_copy(update={"grade": _withheld(t, probed)}) for t in shown]
+        result = withhold(result, True, probed) if result else None
     return PromptBlock(
         prompt_id=prompt.id,
         question=prompt.text,
-        turns=turns,
+        turns=shown,
         result=result,
         in_progress=hidden,
         skipped=result is None,
@@ -56,6 +66,24 @@ def _block(corpus: Corpus, turns: list[Turn], hidden: bool) -> PromptBlock:
         reference_answer=None if hidden else prompt.reference_answer,
         study=[] if hidden else study,
     )
+
+
+def shown_turns(turns: list[Turn]) -> list[ShownTurn]:
+    """A prompt's turns, each answered follow-up with what the candidate saw after it (`after_answer`): its verdict
+    on the probed point and the question's result so far."""
+    shown: list[ShownTurn] = []
+    for n, turn in enumerate(turns, 1):
+        row = ShownTurn.model_validate(turn.model_dump())
+        if turn.kind == "followup" and turn.grade is not None:
+            seen = after_answer(turns[:n], False)
+            row.probed = seen.probed
+            row.so_far = Standing(score=seen.score, coverage=seen.coverage, answers=seen.answers)
+        shown.append(row)
+    return shown
+
+
+def _withheld(turn: ShownTurn, probed: set[str]) -> Grade | None:
+    return withhold(shown_grade(turn.grade, False), True, probed) if turn.grade else None
 
 
 def conversation(state: dict[str, Any]) -> list[Message]:

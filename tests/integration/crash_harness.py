@@ -48,7 +48,7 @@ from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.grader import Grader
-from interviewer.records import Transcript, Turn
+from interviewer.records import ShownTurn, Transcript, Turn
 from tests.helpers import ROOT, cli_command
 
 ME = Caller.terminal()
@@ -59,7 +59,7 @@ WEAK = (
     "I am not sure; probably something with the database.",
 )
 QUESTION = re.compile(r"^(?:Question (\d+) of \d+|Follow-up): (.*)$")
-SCORE = re.compile(r"^Score: (\d)/4 ")
+SCORE = re.compile(r"^(?:Score|This question so far): (\d)/4 ")  # an answer's, or after a follow-up the question's
 LINE_TIMEOUT = 180.0  # seconds for any one line of output (the first waits for the engine to open)
 AT_COMMIT = 0.3  # the share of kills aimed at the checkpoint commit rather than at a random time
 
@@ -161,6 +161,13 @@ class Output:
         while (line := self._lines.get(timeout=LINE_TIMEOUT)[1]) is not None:
             seen.append(line)
         return seen
+
+
+def _score_shown(turn: ShownTurn) -> int | None:
+    """The score the terminal showed after an answer: its grade's, or after a follow-up the question's so far."""
+    if turn.so_far is not None:
+        return turn.so_far.score
+    return turn.grade.score if turn.grade else None
 
 
 def _scores(lines: list[str]) -> list[int]:
@@ -285,9 +292,10 @@ class Harness:
         snap = engine.snapshot(ME, kill.session)
         data, state = snap.transcript, checkpointed(engine, kill.session)
         answered = [t for t in snap.turns if t.answer is not None]
+        shown = [t for b in data.prompts for t in b.turns if t.answer is not None]  # as the screen showed them
         for i, (text, score) in enumerate(kill.acknowledged):
-            turn = answered[i] if i < len(answered) else None
-            if turn is None or turn.answer != text or turn.grade is None or turn.grade.score != score:
+            turn = shown[i] if i < len(shown) else None
+            if turn is None or turn.answer != text or turn.grade is None or _score_shown(turn) != score:
                 kill.lost.append(f"answer {i + 1} (graded {score}/4 on screen): {text[:60]!r}")
         if any(t.grade is None for t in answered) or state.get("reply"):
             kill.problems.append("an answer was stored without its grade")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from interviewer.corpus import Corpus
 from interviewer.embeddings import encoder
 from interviewer.errors import AnswerRejected
 from interviewer.grader import Grader
@@ -127,6 +129,24 @@ def test_cli_grade_json_has_score_points_and_flags(cli: Cli, tmp_path: Path) -> 
     grade = json.loads(result.stdout)
     assert 0 <= grade["score"] <= 4 and grade["flags"] == []
     assert {"text", "verdict", "evidence"} <= set(grade["points"][0])
+
+
+def test_cli_grade_is_short_by_default_and_full_with_verbose(cli: Cli, corpus: Corpus) -> None:
+    prompt = corpus.prompt("fsw-p1").prompt
+    sentences = re.split(r"(?<=[.!?])\s+", prompt.reference_answer)
+    answer = " ".join(s for i, s in enumerate(sentences) if i != 1)  # all but the causes of skew
+    causes = next(r.point for r in prompt.rubric if r.id == "fsw-p1-causes")
+    short = cli("grade", "--prompt-id", "fsw-p1", "--answer", answer)
+    assert short.returncode == 0, short.stderr
+    lines = short.stdout.splitlines()
+    assert lines[0] == "Score: 4/4 (coverage 92%, brain rubric)"
+    assert lines[1:-1] and all(line.startswith("  + ") and len(line) <= 4 + 70 for line in lines[1:-1])
+    assert lines[-1] == "  1 point only partly made - --verbose to see it" and causes not in short.stdout
+    verbose = cli("grade", "--prompt-id", "fsw-p1", "--answer", answer, "--verbose")
+    assert verbose.returncode == 0, verbose.stderr
+    full = verbose.stdout.splitlines()
+    assert full[0] == lines[0] and f"  ~ [partial] {causes}" in full and "      evidence: " in verbose.stdout
+    assert f"To study: {causes.rstrip('.')}." in full and "Strong:" not in verbose.stdout
 
 
 def test_cli_grade_by_exact_prompt_text_and_from_a_file(cli: Cli, tmp_path: Path) -> None:
