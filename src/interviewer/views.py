@@ -170,11 +170,12 @@ def weakest(rows: list[MasteryRow], limit: int = 3) -> list[MasteryRow]:
 
 
 def trend(sessions: list[SessionRow]) -> list[TrendPoint]:
-    """Scored sessions, oldest first, each at the time it was last answered."""
-    scored = [s for s in sessions if s.score is not None and s.answered]
+    """Scored sessions (given newest first, as `SessionIndex.recent` lists them), oldest first, each at the time
+    it was last answered."""
+    scored = [s for s in reversed(sessions) if s.score is not None and s.answered]  # `recent` is newest first
     return [
         TrendPoint(at=s.updated_at, session=s.id, label=s.label, score=float(s.score or 0.0))
-        for s in sorted(scored, key=lambda s: s.updated_at)
+        for s in sorted(scored, key=lambda s: s.updated_at)  # stable: sessions answered in the same second
     ]
 
 
