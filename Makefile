@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 CHROMIUM ?= /usr/bin/chromium
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test lint typecheck unit bench browser postgres clean fuzz-kill reports loadtest
+.PHONY: setup index run test lint typecheck unit bench browser postgres speech clean fuzz-kill reports loadtest
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -109,11 +109,15 @@ fuzz-kill: index
 	$(BIN)/python -m tests.integration.crash_harness --kills 100 $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 # Simulated candidates (locust, one gradio_client each) against the web app on loopback only, bounded in users and
-# time: 1, 20, 50 and 100 users thinking 5 s, then 20 with no think time. Writes evals/reports/load.md and load.json.
-# `make loadtest` starts `python app.py` itself over a temporary data folder; `make loadtest TARGET=cluster
-# URL=http://127.0.0.1:7860/` drives a deployment that is already running. LOADTEST_ARGS="--duration 30" etc.
+# time: 1, 20, 50 and 100 users thinking 5 s, then 20 with no think time. Writes evals/reports/load.md and load.json
+# (a target's new runs replace only its own rows). `make loadtest` starts `python app.py` itself over a temporary
+# data folder; `make loadtest TARGET=cluster` starts a throwaway cluster as `make cluster` does (PostgreSQL 15,
+# chroma run, 2 replicas, HAProxy) in a temporary folder on free ports and removes it afterwards; TARGET=all runs
+# both in turn. URL=http://127.0.0.1:7860/ drives a running deployment instead. LOADTEST_ARGS="--duration 30" etc.
 TARGET ?= embedded
-loadtest: $(if $(filter cluster,$(TARGET)),setup,index)
+LOADTEST_NEEDS = $(if $(filter embedded all,$(TARGET)),index,setup) \
+  $(if $(filter cluster all,$(TARGET)),$(if $(URL),,postgres haproxy))
+loadtest: $(LOADTEST_NEEDS)
 	$(BIN)/python -m interviewer.loadtest --target $(TARGET) $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
 
 clean:

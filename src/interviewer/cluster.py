@@ -7,6 +7,7 @@ Everything lives in one folder (default `.interviewer/cluster`): each part's dat
 and ports), the generated database password (`db-password`) and the replicas' shared web secret
 (`web-secret`), both mode 0600 and never printed or logged. No interview logic lives here: the parts are
 Debian's servers and the app's own commands (`interviewer index`, `interviewer migrate`, `python app.py`).
+`throwaway()` starts the same cluster in a temporary folder and removes it afterwards (`make loadtest`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from urllib.parse import quote
@@ -74,10 +79,15 @@ class Row:
 
 @dataclass(frozen=True)
 class Cluster:
-    """The cluster kept in `folder`; `fast` turns PostgreSQL's fsync off (throwaway clusters: the tests)."""
+    """The cluster kept in `folder`; `fast` turns PostgreSQL's fsync off (throwaway clusters: the tests);
+    `environ` is the environment its parts start from (default: this process's), never shown."""
 
     folder: Path
     fast: bool = False
+    environ: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+
+    def base_env(self) -> dict[str, str]:
+        return dict(os.environ if self.environ is None else self.environ)
 
     @property
     def postgres(self) -> Postgres:
@@ -171,7 +181,7 @@ class Cluster:
 
     def _start_chroma(self) -> Part:
         port, log = free_port(), self.log("chroma")
-        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "NO_COLOR": "1"}
+        env = {**self.base_env(), "ANONYMIZED_TELEMETRY": "False", "NO_COLOR": "1"}
         process = spawn(chroma_command(self.folder / "chroma", port), log, env)
         heartbeat = f"http://{HOST}:{port}/api/v2/heartbeat"
         wait_until(lambda: http_ok(heartbeat), "chroma run", log, 60, running(process))
@@ -180,7 +190,7 @@ class Cluster:
     def _app_env(self, pg_port: int, chroma_port: int) -> dict[str, str]:
         """The environment of every app process: the database, the Chroma server and the shared web secret."""
         return {
-            **os.environ,
+            **self.base_env(),
             "GRADIO_ANALYTICS_ENABLED": "False",
             "ANONYMIZED_TELEMETRY": "False",
             DATABASE_URL_VAR: self.database_url(pg_port),
@@ -211,7 +221,7 @@ class Cluster:
         config = self.folder / "haproxy.cfg"
         config.write_text(haproxy_config(port, {p.name: p.port for p in replicas}), encoding="utf-8")
         log = self.log("haproxy")
-        process = spawn([str(haproxy()), "-f", str(config), "-db"], log, dict(os.environ))
+        process = spawn([str(haproxy()), "-f", str(config), "-db"], log, self.base_env())
         page = f"http://{HOST}:{port}/"
         wait_until(lambda: http_ok(page), "haproxy", log, 30, running(process))
         return Part("haproxy", process.pid, port, str(config))
@@ -230,3 +240,20 @@ class Cluster:
                 pid, stopped = part.pid, stop_process(part.pid, part.mark)
             lines.append(f"{part.name}: stopped (pid {pid})" if stopped else f"{part.name}: was not running")
         return lines
+
+
+@contextmanager
+def throwaway(environ: Mapping[str, str] | None = None, replicas: int = REPLICAS) -> Iterator[Cluster]:
+    """A whole cluster started as `up` starts it, in a temporary folder, HAProxy and every part on free loopback
+    ports; stopped and removed when the block ends, on an error or Ctrl-C too."""
+    folder = Path(tempfile.mkdtemp(prefix="interviewer-cluster-"))
+    folder.chmod(0o711)  # the `postgres` user must be able to enter the cluster's folder below it
+    cluster = Cluster(folder / "cluster", environ=environ)
+    try:
+        cluster.up(free_port(), replicas)
+        yield cluster
+    finally:
+        try:
+            cluster.down()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

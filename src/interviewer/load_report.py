@@ -17,7 +17,8 @@ BUSY_OTHER_CPU_PCT = 25.0
 
 
 def merge(path: Path, target: str, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The entries already in `path` for other targets, then these (a new run of a target replaces its old one)."""
+    """The entries already in `path` for other targets and these (a new run of a target replaces its old one),
+    the embedded app's first."""
     kept: list[dict[str, Any]] = []
     if path.is_file():
         try:
@@ -25,7 +26,8 @@ def merge(path: Path, target: str, entries: list[dict[str, Any]]) -> list[dict[s
         except (OSError, ValueError):
             old = []
         kept = [e for e in old if isinstance(e, dict) and e.get("target") != target] if isinstance(old, list) else []
-    return kept + entries
+    order = {"embedded": 0, "cluster": 1}  # the same order whichever target ran last
+    return sorted(kept + entries, key=lambda e: order.get(str(e.get("target")), 2))
 
 
 def write(out_dir: Path, target: str, entries: list[dict[str, Any]]) -> tuple[Path, Path]:
@@ -38,10 +40,16 @@ def write(out_dir: Path, target: str, entries: list[dict[str, Any]]) -> tuple[Pa
     return json_path, md_path
 
 
-def _cpu(entry: dict[str, Any]) -> str:
-    """The servers' processes as `name mean/max %`, one core being 100%."""
+def app_rss_mb_max(processes: dict[str, dict[str, float]]) -> float:
+    """The largest RSS of one app process: the embedded app's, or the largest replica's (`replica-N`, `app.py`)."""
+    apps = [f.get("rss_mb_max", 0.0) for name, f in processes.items() if name.startswith(("app.py", "replica"))]
+    return max(apps, default=0.0)
+
+
+def _processes(entry: dict[str, Any]) -> str:
+    """The servers' processes as `name CPU mean/max % RSS MB`, one core being 100%."""
     parts = [
-        f"{name} {figures['cpu_pct_mean']:.0f}/{figures['cpu_pct_max']:.0f}"
+        f"{name} {figures['cpu_pct_mean']:.0f}/{figures['cpu_pct_max']:.0f}% {figures.get('rss_mb_max', 0):.0f} MB"
         for name, figures in entry.get("cpu", {}).items()
     ]
     return ", ".join(parts) or "-"
@@ -60,7 +68,8 @@ def _row(e: dict[str, Any]) -> str:
         f"{e['p99_ms']:.0f}",
         f"{e['turns_per_s']:.2f}",
         f"{e['rss_mb_max']:.0f}",
-        _cpu(e),
+        f"{e.get('app_rss_mb_max', app_rss_mb_max(e.get('cpu', {}))):.0f}",
+        _processes(e),
         f"{harness.get('cpu_pct_mean', 0):.0f}",
         f"{e.get('other_cpu_pct_mean', 0):.0f}",
         f"{e.get('duration_s', 0):.0f}",
@@ -70,8 +79,9 @@ def _row(e: dict[str, Any]) -> str:
 
 HEADER = (
     "| target | users | think s | turns | errors | p50 ms | p95 ms | p99 ms | turns/s | server RSS MB max "
-    "| server CPU % mean/max | load generator CPU % | other CPU % | s |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| app process RSS MB max | server processes: CPU % mean/max, RSS MB max | load generator CPU % "
+    "| other CPU % | s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -90,8 +100,11 @@ def render(entries: list[dict[str, Any]]) -> str:
         "(3 prompts), answers each question with an answer written for that prompt in `evals/cases/`, waits the "
         "think time and answers again. A turn is one `/answer` call: the answer in, the grade and the next question "
         "out. Latencies are of turns only; errors count failed turns and failed session starts. CPU is in % of one "
-        "core (mean/max of 1 s samples); RSS is the servers' resident memory, summed over their processes. The load "
-        "generator runs on the same machine: what it uses (its own column) is taken from the servers' cores.",
+        "core (mean/max of 1 s samples). Server RSS is the servers' resident memory, summed over all their "
+        "processes; app process RSS is one app process's (the embedded app, or the largest cluster replica). Each "
+        "server process is sampled with its children (PostgreSQL: the postmaster and its backends, whose shared "
+        "buffers count in each). The load generator runs on the same machine: what it uses (its own column) is "
+        "taken from the servers' cores.",
         "",
         HEADER,
         *(_row(e) for e in entries),

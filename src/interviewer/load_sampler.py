@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,15 +73,17 @@ def _figures(cpu: list[float], rss: list[float]) -> dict[str, float]:
 class ProcessSampler:
     """Samples the given processes (and their children), this process and the whole machine every `every_s`."""
 
-    def __init__(self, pids: list[int], every_s: float = 1.0) -> None:
+    def __init__(self, pids: list[int] | Mapping[str, int], every_s: float = 1.0) -> None:
+        """`pids` as a list are named by their program (`app.py`, `postgres`), as a mapping by its keys."""
         self.every_s = every_s
         self.roots: dict[str, Any] = {}
-        for pid in pids:
+        named = pids.items() if isinstance(pids, Mapping) else ((None, pid) for pid in pids)
+        for given, pid in named:
             try:
                 process = psutil.Process(pid)
             except psutil.Error:
                 continue
-            name = process_name(process)
+            name = given or process_name(process)
             label = name if name not in self.roots else f"{name} {pid}"
             self.roots[label] = process
         self.known: dict[int, Any] = {}

@@ -4,15 +4,19 @@ Drives locust as a library with `load_user.InterviewUser`: for each run (users x
 at a bounded rate, lets them interview for `--duration` seconds, waits up to `--stop-timeout` for the turns in
 flight, and measures the turns' latency, throughput and errors, with the CPU and memory of the server processes
 sampled each second. `--target embedded` (the default) starts `python app.py` itself on a free port over a
-temporary data folder and stops it afterwards; `--target cluster --url URL` drives a deployment that is already
-running. Any URL that is not on this machine is refused. The figures go to `load.json` and `load.md`
-(`load_report`).
+temporary data folder and stops it afterwards; `--target cluster` starts a throwaway cluster as `interviewer
+cluster up` does (`cluster.throwaway`: PostgreSQL, `chroma run`, two replicas, HAProxy, in a temporary folder on
+free loopback ports) and stops and removes it afterwards, or, with `--url URL`, drives a deployment that is
+already running; `--target all` runs both in turn. Any URL that is not on this machine is refused. The figures
+go to `load.json` and `load.md` (`load_report`), where a target's new runs replace only its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +35,8 @@ from locust import constant
 from locust.env import Environment
 
 from interviewer import load_report
+from interviewer.cluster import throwaway
+from interviewer.cluster_parts import free_port
 from interviewer.config import PROJECT_ROOT, Settings
 from interviewer.corpus import load_corpus
 from interviewer.errors import InterviewerError
@@ -39,7 +45,9 @@ from interviewer.load_user import START, TURN, AnswerBank, InterviewUser
 from interviewer.web import is_loopback
 
 DEFAULT_RUNS = "1x5,20x5,50x5,100x5,20x0"
-# Variables the embedded app must not inherit: it measures the default, offline, single-process app.
+TARGETS = ("embedded", "cluster")
+# Variables the servers the load test starts must not inherit: they measure the default, offline app without
+# logins (the cluster's parts get their own database and Chroma URLs).
 NOT_INHERITED = (
     "INTERVIEWER_DATABASE_URL",
     "INTERVIEWER_CHROMA_URL",
@@ -97,20 +105,12 @@ def loopback_url(url: str) -> str:
 # -- the embedded app ----------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _server_env(data_dir: Path) -> dict[str, str]:
-    import os
-
+def server_env(data_dir: Path | None = None) -> dict[str, str]:
+    """The environment of the servers the load test starts (the embedded app, a throwaway cluster's parts)."""
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
+    if data_dir is not None:
+        env["INTERVIEWER_DATA_DIR"] = str(data_dir)
     env.update(
-        INTERVIEWER_DATA_DIR=str(data_dir),
         # Without logins every simulated candidate is the same (anonymous) person: lift the per-person limits.
         INTERVIEWER_MAX_OPEN_SESSIONS="1000000",
         INTERVIEWER_ANSWERS_PER_MINUTE="1000000",
@@ -142,11 +142,11 @@ def embedded_app(index_from: Path | None, start_timeout_s: float = 300) -> Itera
         data = Path(tmp) / "data"
         if index_from is not None and index_from.is_dir():
             shutil.copytree(index_from, data / "index")
-        port, log = _free_port(), Path(tmp) / "app.log"
+        port, log = free_port(), Path(tmp) / "app.log"
         url = f"http://127.0.0.1:{port}/"
         with log.open("wb") as out:
             command = [sys.executable, "app.py", "--port", str(port)]
-            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_server_env(data), stdout=out, stderr=out)
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=server_env(data), stdout=out, stderr=out)
         try:
             _wait_ready(url, process, log, start_timeout_s)
             yield url, process.pid
@@ -204,12 +204,14 @@ def run_once(url: str, plan: RunPlan, options: Options, users: type, sampler: Pr
     env.events.request.add_listener(log.on_request)  # type: ignore[no-untyped-call]
     runner = env.create_local_runner()
     began, date = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
-    with sampler.sampling() as usage:
-        runner.start(plan.users, spawn_rate=options.spawn_rate)
-        time.sleep(options.duration_s)  # gevent's sleep (locust patches time): the users run meanwhile
-        runner.stop()  # lets each user finish the turn in flight, up to the stop timeout
-        elapsed = time.monotonic() - began
-    runner.quit()
+    try:
+        with sampler.sampling() as usage:
+            runner.start(plan.users, spawn_rate=options.spawn_rate)
+            time.sleep(options.duration_s)  # gevent's sleep (locust patches time): the users run meanwhile
+            runner.stop()  # lets each user finish the turn in flight, up to the stop timeout
+            elapsed = time.monotonic() - began
+    finally:
+        runner.quit()  # on Ctrl-C too: no user goes on against servers being stopped
     p50, p95, p99 = (float(x) for x in np.percentile(log.times_ms, [50, 95, 99])) if log.times_ms else (0.0,) * 3
     return {
         "users": plan.users,
@@ -221,6 +223,7 @@ def run_once(url: str, plan: RunPlan, options: Options, users: type, sampler: Pr
         "p99_ms": round(p99, 1),
         "turns_per_s": round(len(log.times_ms) / elapsed, 3),
         "rss_mb_max": usage.rss_mb_max,
+        "app_rss_mb_max": load_report.app_rss_mb_max(usage.per_process),
         "cpu": usage.per_process,
         "harness": usage.harness,
         "other_cpu_pct_mean": usage.other_cpu_pct_mean,
@@ -249,7 +252,8 @@ def run_all(
         print(
             f"{target} {plan.users} users, think {plan.think_s:g} s: {entry['turns']} turns, {entry['errors']} errors, "
             f"p50 {entry['p50_ms']:.0f} ms, p95 {entry['p95_ms']:.0f} ms, p99 {entry['p99_ms']:.0f} ms, "
-            f"{entry['turns_per_s']:.2f} turns/s, server RSS {entry['rss_mb_max']:.0f} MB",
+            f"{entry['turns_per_s']:.2f} turns/s, server RSS {entry['rss_mb_max']:.0f} MB "
+            f"(largest app process {entry['app_rss_mb_max']:.0f} MB)",
             flush=True,
         )
         entries.append(entry)
@@ -260,8 +264,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m interviewer.loadtest", description="Simulated candidates against the web app (loopback only)."
     )
-    parser.add_argument("--target", choices=["embedded", "cluster"], default="embedded")
-    parser.add_argument("--url", help="the running deployment (cluster), e.g. http://127.0.0.1:7860/")
+    parser.add_argument("--target", choices=[*TARGETS, "all"], default="embedded", help="all: embedded, then cluster")
+    parser.add_argument("--url", help="a running deployment to drive (cluster), e.g. http://127.0.0.1:7860/")
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"USERSxTHINK_S items (default {DEFAULT_RUNS})")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per run (default 60)")
     parser.add_argument("--spawn-rate", type=float, default=5.0, help="users started a second (default 5)")
@@ -269,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--prompts", type=int, default=3, help="prompts per interview (default 3)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "evals" / "reports", help="where load.* go")
     parser.add_argument("--note", action="append", default=[], help="a line to add to load.md (repeatable)")
-    parser.add_argument("--server-pid", type=int, action="append", default=[], help="a cluster process to sample")
+    parser.add_argument("--server-pid", type=int, action="append", default=[], help="a process of --url's to sample")
     return parser
 
 
@@ -281,51 +285,81 @@ def _options(args: argparse.Namespace) -> Options:
     return Options(args.duration, args.spawn_rate, args.stop_timeout, args.prompts)
 
 
+LIMITS = "the per-person limits (INTERVIEWER_MAX_OPEN_SESSIONS, INTERVIEWER_ANSWERS_PER_MINUTE)"
+TARGET_NOTES = {
+    "embedded": "embedded: `python app.py` on a free loopback port over a temporary data folder (SQLite, the local "
+    f"index, the offline rubric brain, no logins); {LIMITS} are lifted, since every candidate is the same "
+    "anonymous person.",
+    "cluster": "cluster: a throwaway cluster the load test starts as `interviewer cluster up` does, in a temporary "
+    "folder on free loopback ports, and stops and removes afterwards: PostgreSQL 15 (fsync on), `chroma run` (the "
+    "curriculum indexed into it at start), 2 replicas (`python app.py`, the offline rubric brain) and HAProxy with "
+    f"its sticky cookie. No logins, so every candidate is the same anonymous person: {LIMITS} are lifted through "
+    "the replicas' environment. Sampled per part: replica-1, replica-2, postgres (the postmaster and its "
+    "backends), chroma, haproxy.",
+    "cluster-url": "cluster: a running deployment given by --url. The candidates sign in as no one, so they are all "
+    f"one anonymous person: a deployment that keeps {LIMITS} refuses them past those limits, and the refusals count "
+    "as errors. The processes sampled are found by name (app.py, haproxy, postgres, chroma, and whatever listens "
+    "on the URL's port) unless --server-pid names them.",
+}
+
+
 def _notes(args: argparse.Namespace, target: str, options: Options) -> list[str]:
-    notes = [
+    key = "cluster-url" if target == "cluster" and args.url else target
+    return [
         f"{target}: each run {options.duration_s:g} s of load after users start at {options.spawn_rate:g} a second "
         f"(the ramp counts), then up to {options.stop_timeout_s:g} s for the turns in flight; "
         f"{options.prompts_per_session} prompts per interview.",
+        TARGET_NOTES[key],
         *args.note,
     ]
+
+
+def measure(
+    target: str, url: str | None, args: argparse.Namespace, plans: list[RunPlan], options: Options
+) -> list[dict[str, Any]]:
+    """Every run against one target: the embedded app or a throwaway cluster, both started here, or `url`."""
     if target == "embedded":
-        notes.append(
-            "embedded: `python app.py` on a free loopback port over a temporary data folder (SQLite, the local index, "
-            "the offline rubric brain, no logins); the per-person limits are lifted, since every candidate is the "
-            "same anonymous person."
-        )
-    else:
-        notes.append(
-            "cluster: the candidates sign in as no one, so they are all one anonymous person: a deployment that keeps "
-            "the per-person limits (INTERVIEWER_MAX_OPEN_SESSIONS, INTERVIEWER_ANSWERS_PER_MINUTE) refuses them past "
-            "those limits, and the refusals count as errors. The processes sampled are found by name (app.py, "
-            "haproxy, postgres, chroma, and whatever listens on the URL's port) unless --server-pid names them."
-        )
-    return notes
+        with embedded_app(Settings().data_dir / "index") as (app, pid):
+            return run_all(app, target, plans, options, ProcessSampler([pid]))
+    if url is not None:
+        return run_all(url, target, plans, options, ProcessSampler(args.server_pid or cluster_processes(url)))
+    print("Starting a throwaway cluster (PostgreSQL, chroma run, 2 replicas, HAProxy) in a temp folder", flush=True)
+    with throwaway(server_env()) as cluster:
+        running = [(row.part.name, row.pid) for row in cluster.status() if row.pid]
+        parts = dict(sorted(running, key=lambda part: not part[0].startswith("replica")))  # the replicas first
+        front = f"http://127.0.0.1:{cluster.part('haproxy').port}/"
+        print(f"The cluster is up at {front}: " + ", ".join(f"{n} (pid {p})" for n, p in parts.items()), flush=True)
+        try:
+            return run_all(front, target, plans, options, ProcessSampler(parts))
+        finally:
+            print("Stopping the throwaway cluster and removing its folder", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a `kill` stops the servers started here, as Ctrl-C does
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         plans, options = parse_runs(args.runs), _options(args)
-        if args.target == "cluster":
-            if not args.url:
-                raise InterviewerError("--target cluster needs --url (e.g. http://127.0.0.1:7860/).")
-            url = loopback_url(args.url)
-            sampler = ProcessSampler(args.server_pid or cluster_processes(url))
-            entries = run_all(url, "cluster", plans, options, sampler)
-        else:
-            if args.url:
-                raise InterviewerError("--url goes with --target cluster; the embedded target starts its own app.")
-            with embedded_app(Settings().data_dir / "index") as (url, pid):
-                entries = run_all(url, "embedded", plans, options, ProcessSampler([pid]))
+        targets = TARGETS if args.target == "all" else (args.target,)
+        if args.url and "cluster" not in targets:
+            raise InterviewerError("--url goes with --target cluster (or all); the embedded target starts its own app.")
+        url = loopback_url(args.url) if args.url else None
+        for target in targets:  # each target's runs are written as soon as they end
+            entries = measure(target, url, args, plans, options)
+            for entry in entries:
+                entry["notes"] = _notes(args, target, options)
+            json_path, md_path = load_report.write(args.out, target, entries)
+            print(f"Wrote {json_path} and {md_path}", flush=True)
     except InterviewerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for entry in entries:
-        entry["notes"] = _notes(args, args.target, options)
-    json_path, md_path = load_report.write(args.out, args.target, entries)
-    print(f"Wrote {json_path} and {md_path}")
+    except KeyboardInterrupt:
+        print("Interrupted: the servers started here are stopped; no figures written for this target.", file=sys.stderr)
+        return 130
     return 0
 
 
