@@ -54,6 +54,14 @@ postgres:
 	    echo "The storage tests need PostgreSQL 15: sudo apt-get install postgresql-15"; exit 1; \
 	  fi; }
 
+# Debian's espeak-ng, which speaks the spoken-answer tests' answers (tests/integration/test_speech.py) and
+# `interviewer bench`'s; the app itself never needs it.
+ESPEAK ?= /usr/bin/espeak-ng
+speech:
+	@test -x $(ESPEAK) || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
+	@test -x $(ESPEAK) || { echo "The speech tests need espeak-ng: sudo apt-get install espeak-ng"; exit 1; }
+
 # Debian's HAProxy, the cluster's load balancer (`make cluster` and tests/integration/test_cluster.py).
 HAPROXY ?= /usr/sbin/haproxy
 haproxy:
@@ -74,7 +82,7 @@ cluster-status: setup
 cluster-down: setup
 	$(BIN)/interviewer cluster down
 
-test: lint typecheck browser postgres haproxy
+test: lint typecheck browser postgres haproxy speech
 	$(BIN)/interviewer corpus validate
 	$(BIN)/interviewer eval --check > /dev/null
 	$(BIN)/python -m pytest -q

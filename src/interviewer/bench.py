@@ -156,6 +156,42 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
     return _stats(samples), _stats(retrieval), shape
 
 
+def _speech_figures(scratch: Path, corpus: Corpus, answers: int = 5) -> dict[str, Any]:
+    """The real-time factor of transcribing answers spoken by espeak-ng (when installed) with whisper tiny.en."""
+    from interviewer.speech import espeak, speech_model, synthesize, transcribe
+
+    if espeak() is None:
+        return {"measured": False, "note": "espeak-ng is not installed (`make speech` installs it): not measured"}
+    load_ms = _timed(speech_model)
+    factors: list[float] = []
+    lengths: list[float] = []
+    for n, (prompt_id, answer) in enumerate(make_answers(corpus, answers, seed=11)):
+        wav = synthesize(" ".join(answer.split()[:60]), scratch / f"answer-{n}.wav")
+        spoken = transcribe(wav, context=corpus.prompt(prompt_id).prompt.text)
+        factors.append(spoken.real_time_factor)
+        lengths.append(spoken.duration_s)
+    rtf = _stats(factors)
+    return {
+        "measured": True,
+        "n": len(factors),
+        "audio_s_min": min(lengths),
+        "audio_s_max": max(lengths),
+        "rtf_median": round(rtf["median_ms"], 4),
+        "rtf_p95": round(rtf["p95_ms"], 4),
+        "model_load_ms": round(load_ms, 1),
+    }
+
+
+def _speech_line(s: dict[str, Any]) -> str:
+    if not s["measured"]:
+        return f"Transcription (whisper tiny.en, int8, 2 threads): {s['note']}."
+    return (
+        f"Transcription (whisper tiny.en, int8, 2 threads) of {s['n']} answers spoken by espeak-ng "
+        f"({s['audio_s_min']:.0f}-{s['audio_s_max']:.0f} s): real-time factor median {s['rtf_median']:.3f}, "
+        f"p95 {s['rtf_p95']:.3f} (below 1 is faster than the recording plays); model load {s['model_load_ms']:.0f} ms."
+    )
+
+
 def measure(settings: Settings, turns: int = 200) -> dict[str, Any]:
     from interviewer.corpus import load_corpus
     from interviewer.grading.rubric import RubricBrain
@@ -166,6 +202,7 @@ def measure(settings: Settings, turns: int = 200) -> dict[str, Any]:
         index = _index_figures(local, corpus, builds=3, resyncs=10)
         cold, cold_rss = _cold_start(local, runs=5)
         turn, retrieval, shape = _turn_figures(local, turns)
+        speech = _speech_figures(Path(scratch), corpus)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -175,6 +212,7 @@ def measure(settings: Settings, turns: int = 200) -> dict[str, Any]:
         "turn_grade_and_next_question": {**turn, **shape},
         "retrieval": retrieval,
         "index": index,
+        "speech_transcription": speech,
         "bench_process_peak_rss_mb": _peak_rss_mb(),
         "goals": {"turn_p95_ms": 100, "reindex_no_change_ms": 1000, "cold_start_ms": 3000},
     }
@@ -209,6 +247,8 @@ def to_markdown(r: dict[str, Any]) -> str:
             row("index: full build", idx["full_build"], f"{idx['entries']} entries"),
             row("index: re-index, no change (in process)", idx["reindex_no_change"], "goal < 1000 ms"),
             row("index: `interviewer index`, no change (whole process)", idx["reindex_no_change_cli_process"]),
+            "",
+            _speech_line(r["speech_transcription"]),
             "",
         ]
     )

@@ -92,12 +92,33 @@ def cmd_grade(args: argparse.Namespace) -> int:
         return _grade_batch(grader, Path(args.batch), args.brain)
     if (args.prompt_id is None) == (args.prompt is None):
         raise InterviewerError("Give exactly one of --prompt-id or --prompt (or --batch FILE).")
-    if (args.answer is None) == (args.answer_file is None):
-        raise InterviewerError("Give exactly one of --answer or --answer-file.")
+    if [args.answer, args.answer_file, args.audio].count(None) != 2:
+        raise InterviewerError("Give exactly one of --answer, --answer-file or --audio.")
     ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
-    answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
+    if args.audio is not None:
+        answer = _spoken_answer(Path(args.audio), ref.prompt.text, args.json)
+    else:
+        answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
     grade = grader.grade(ref.prompt, answer, args.brain)
     print(grade.model_dump_json() if args.json else _grade_text(shown_grade(grade, False), args.verbose))
+    return 0
+
+
+def _spoken_answer(path: Path, question: str, as_json: bool) -> str:
+    """The text of a recorded answer; its transcription and delivery are printed first (a JSON line with --json)."""
+    from interviewer.speech import transcribe
+
+    spoken = transcribe(path, max_audio_s=_settings().max_audio_s, context=question)
+    print(spoken.model_dump_json() if as_json else "\n".join(["You said:", *spoken.lines(), ""]), flush=True)
+    return spoken.text
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    """A recorded answer as text, with its length, the real-time factor and the delivery figures."""
+    from interviewer.speech import transcribe
+
+    spoken = transcribe(Path(args.file), max_audio_s=_settings().max_audio_s)
+    print(spoken.model_dump_json(indent=2) if args.json else "\n".join(spoken.lines()))
     return 0
 
 
@@ -458,11 +479,17 @@ def _grading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     grade.add_argument("--prompt", help="the exact text of a prompt")
     grade.add_argument("--answer")
     grade.add_argument("--answer-file")
+    grade.add_argument("--audio", help="a recorded answer (WAV, MP3, OGG, WebM...), transcribed offline, then graded")
     grade.add_argument("--batch", help="JSON Lines: {prompt_id|prompt, answer} per line")
     grade.add_argument("--brain")
     grade.add_argument("--json", action="store_true")
     grade.add_argument("--verbose", action="store_true", help="every key point in full, and what to study")
     grade.set_defaults(func=cmd_grade)
+
+    transcribe = sub.add_parser("transcribe", help="a recorded answer as text, with pace, filler words and pauses")
+    transcribe.add_argument("file", help="the recording (WAV, MP3, OGG, WebM, M4A or FLAC)")
+    transcribe.add_argument("--json", action="store_true")
+    transcribe.set_defaults(func=cmd_transcribe)
 
 
 def _session_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -277,6 +277,8 @@ class Settings:
     """INTERVIEWER_MAX_FOLLOWUPS: follow-up questions per prompt (0 or more)."""
     max_answer_chars: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_ANSWER_CHARS", 20_000, 1))
     """INTERVIEWER_MAX_ANSWER_CHARS: the longest answer graded; a longer one is refused."""
+    max_audio_s: float = field(default_factory=lambda: _env_float("INTERVIEWER_MAX_AUDIO_S", 300.0, positive=True))
+    """INTERVIEWER_MAX_AUDIO_S: the longest spoken answer transcribed, in seconds; a longer recording is refused."""
     brain: str = field(default_factory=_default_brain)
     """INTERVIEWER_BRAIN: the default grader, else `llm` when a model is configured, else `rubric`."""
     llm: LLMSettings = field(default_factory=LLMSettings.from_env)

@@ -17,6 +17,10 @@ class AnswerRejected(InterviewerError):
     """An answer that cannot be graded as given (too long, not text)."""
 
 
+class AudioRejected(AnswerRejected):
+    """A spoken answer that cannot be transcribed: empty, not audio, silent, only noise or too long."""
+
+
 class StorageError(InterviewerError):
     """The session database or the data folder cannot be used."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.helpers import Cli
 
 
-def test_bench_measures_a_turn_a_cold_start_and_the_index(cli: Cli, tmp_path: Path) -> None:
+def test_bench_measures_a_turn_a_cold_start_the_index_and_transcription(cli: Cli, tmp_path: Path) -> None:
     result = cli("bench", "--turns", "5", "--json", "--reports", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
@@ -18,4 +18,7 @@ def test_bench_measures_a_turn_a_cold_start_and_the_index(cli: Cli, tmp_path: Pa
     for measure in ("median_ms", "p95_ms"):
         assert figures["cold_start_to_first_question"][measure] > 0
         assert figures["index"]["reindex_no_change"][measure] >= 0
-    assert "turn: grade + next question" in (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert figures["speech_transcription"]["measured"], "espeak-ng is missing: run `make speech`"
+    assert 0 < figures["speech_transcription"]["rtf_median"] <= figures["speech_transcription"]["rtf_p95"]
+    report = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "turn: grade + next question" in report and "real-time factor median" in report
