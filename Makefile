@@ -109,7 +109,7 @@ reports: index browser
 	  else echo "asag-$$name: not refreshed (no $(ASAG_DATA)/$$name.jsonl)"; fi; \
 	done
 	$(BIN)/interviewer bench
-	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py
+	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py tests/browser/test_voice.py
 
 # Kill -9 an interview inside a turn 100 times (in a temporary folder) and print how the kills landed and
 # what they lost; the same harness as tests/integration/test_crash.py. FUZZ_SEED=N repeats a schedule.

@@ -333,8 +333,15 @@ class FailedSignIns:
 # -- the middleware -----------------------------------------------------------------------------------
 
 _FILE_MARKERS = ("/file=", "/proxy=", "/gradio_api/file/")
-_UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload_progress")
 MAX_LOGIN_BODY = 64 * 1024
+
+
+DOWNLOAD_NAME = re.compile(r"interview-[0-9a-f]{12}\.(md|json)")
+"""The name of a transcript download (`exports.write`): the only files the web app serves."""
+
+
+def _basename(target: str) -> str:
+    return unquote(target).rstrip("/").rsplit("/", 1)[-1]
 
 
 def file_targets(path: str) -> list[str]:
@@ -427,7 +434,8 @@ class SharingGuard:
     """ASGI middleware in front of the Gradio app (installed through `launch(app_kwargs={"middleware": ...})`).
 
     - Gradio's file routes (`/file=`, `/gradio_api/file=`, `/gradio_api/file/`, `/proxy=`) answer 404 unless
-      the path lies inside the downloads folder, whether or not the visitor is signed in; uploads answer 404.
+      the path is a transcript download inside the downloads folder, whether or not the visitor is signed in.
+      So an upload (a spoken answer; Gradio caps its size) is never served back, to anyone.
     - A sign-in (POST to `/login`) by a locked-out user or address answers 429 without checking the password.
       Otherwise it goes on to Gradio, and its answer counts: 400 (wrong password) is a failure for the user and
       the address, 200 clears the user's failures.
@@ -447,10 +455,12 @@ class SharingGuard:
         self.shared = shared  # sign-ins every replica accepts (INTERVIEWER_SECRET_FILE), else Gradio's own
 
     def may_serve(self, path: str) -> bool:
-        """False for a file route outside the downloads folder, and for uploads."""
-        if any(path.rstrip("/").endswith(upload) for upload in _UPLOAD_PATHS):
-            return False
-        return all(inside(self.downloads_dir, target) for target in file_targets(path))
+        """False for a file route to anything but a transcript download (`exports.write`) in the downloads folder.
+
+        Gradio keeps uploads (spoken answers) in the same folder; naming the downloads is what keeps an uploaded
+        file, which could be a page with a script in it, from being served from this address."""
+        targets = file_targets(path)
+        return all(inside(self.downloads_dir, t) and DOWNLOAD_NAME.fullmatch(_basename(t)) for t in targets)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.shared is not None and scope["type"] in ("http", "websocket"):

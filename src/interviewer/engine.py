@@ -1,7 +1,7 @@
 """The interview engine: the one entry point that the CLI, the web UI and the evals drive.
 
 engine.start(caller, ...) -> a new session's id and first question
-engine.submit(caller, session_id, answer) -> the graded turn and the next question (stored before returned)
+engine.submit(caller, session_id, answer[, spoken]) -> the graded turn and the next question (stored before returned)
 engine.transcript(caller, session_id) -> every question, answer, grade and the per-objective summary
 
 Every call that takes a session id also takes the caller (`access.Caller`): the engine resolves the id
@@ -21,6 +21,7 @@ from interviewer import disclosure, results
 from interviewer.access import Caller, Limits, Meter
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
+from interviewer.delivery import Delivery
 from interviewer.errors import NotFoundError, SessionFinished
 from interviewer.forgetting import Forgotten, forget_sessions, targets
 from interviewer.grader import Grader
@@ -86,7 +87,7 @@ class Engine:
         self.locks = SessionLocks()
         self.planner = Planner(self.corpus, self.store)
         self.graph = build_graph(self.corpus, grader.index, grader.brain, self.checkpointer)
-        self.repair()
+        repair_marked(self)
 
     # -- planning ----------------------------------------------------------------------------------
 
@@ -102,6 +103,10 @@ class Engine:
     def notice(self) -> str | None:
         """Something the operator should know about this start (a curriculum index that was rebuilt)."""
         return self.grader.index.notice
+
+    def degraded(self) -> str | None:
+        """Why grading runs from a fallback right now (a curriculum server out of reach), in the index's words."""
+        return self.grader.index.degraded
 
     # -- the interview -----------------------------------------------------------------------------
 
@@ -159,12 +164,15 @@ class Engine:
         with self.storage.guard():
             return dict(self.graph.get_state(self._config(session_id)).values)
 
-    def submit(self, caller: Caller, session_id: str, answer: str) -> TurnOutcome:
-        """Grade an answer to the waiting question; the turn is stored before this returns."""
+    def submit(self, caller: Caller, session_id: str, answer: str, spoken: Delivery | None = None) -> TurnOutcome:
+        """Grade an answer to the waiting question (`spoken`: how it was said, when it was); the turn is stored
+        before this returns."""
         session_id = self.resolve(caller, session_id)
         text = self.grader.clean_answer(answer)
         self.limits.check_answer(caller, self.meter)
         reply = {"action": "answer", "text": text, "raw": printable(answer)}
+        if spoken is not None:
+            reply["spoken"] = spoken.model_dump_json()
         refused = self.limits.model_refusal(caller, self.meter)
         if refused:
             reply["model_refused"] = refused
@@ -182,7 +190,7 @@ class Engine:
 
     def _reply(self, session_id: str, reply: dict[str, str]) -> TurnOutcome:
         with self.locks.of(session_id):
-            self.repair(session_id)  # an earlier turn that did not finish: its row first
+            repair_marked(self, session_id)  # an earlier turn that did not finish: its row first
             before = self._state(session_id)
             asked = waiting(before)
             if asked is None:
@@ -199,20 +207,6 @@ class Engine:
             return TurnOutcome(session_id, None, waiting(after))
         shown = disclosure.last_shown_grade(after)
         return TurnOutcome(session_id, last.grade, waiting(after), shown, last.usage().calls)
-
-    def repair(self, session_id: str | None = None) -> int:
-        """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
-
-        Runs when the engine opens (turns whose process died) and before each reply with its session id (then
-        also a turn that failed in this process). Returns how many rows it repaired or removed.
-        """
-        done = 0
-        for marked, mark in self.store.marked(session_id):
-            with self.locks.of(marked):
-                if abandoned(mark, mine=session_id is not None):
-                    repair_session(self, marked, mark)
-                    done += 1
-        return done
 
     def _invoke(self, session_id: str, payload: Any) -> None:
         # One checkpoint per call, written as the graph stops (durability "exit"): a turn is stored whole or not
@@ -318,6 +312,21 @@ def record_session(
         score=results.session_score(state),
         mark=mark,
     )
+
+
+def repair_marked(engine: Engine, session_id: str | None = None) -> int:
+    """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
+
+    Runs when the engine opens (turns whose process died) and before each reply with its session id (then
+    also a turn that failed in this process). Returns how many rows it repaired or removed.
+    """
+    done = 0
+    for marked, mark in engine.store.marked(session_id):
+        with engine.locks.of(marked):
+            if abandoned(mark, mine=session_id is not None):
+                repair_session(engine, marked, mark)
+                done += 1
+    return done
 
 
 def repair_session(engine: Engine, session_id: str, mark: int) -> None:

@@ -74,3 +74,18 @@ def _boxes(folder: Path) -> list[Path]:
 def _private(folder: Path) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
+
+
+def discard_upload(folder: Path, path: Path) -> bool:
+    """Remove an uploaded recording once it is transcribed: Gradio keeps uploads in this same folder, and nothing
+    spoken is kept. Only a file inside `folder` is removed (with its folder, once empty); True if it went."""
+    try:
+        target, root = path.resolve(), folder.resolve()
+        if not target.is_file() or not target.is_relative_to(root):
+            return False
+        target.unlink()
+        if target.parent != root and not any(target.parent.iterdir()):
+            target.parent.rmdir()
+    except OSError:
+        return False
+    return True

@@ -19,13 +19,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from interviewer.corpus import Corpus
+from interviewer.delivery import Delivery
 from interviewer.grading import Brain, FollowUp, TurnContext
 from interviewer.grading.models import merge_verdicts
 from interviewer.index import CurriculumIndex, Related
 from interviewer.records import Question, Turn, turns_of
 from interviewer.store import now
 
-Reply = dict[str, str]  # {"action": "answer" | "skip" | "end", "text": ..., "raw": ..., "model_refused": ...}
+Reply = dict[str, str]  # {"action": "answer" | "skip" | "end", "text", "raw", "model_refused", "spoken" (JSON)}
 
 
 class InterviewState(TypedDict, total=False):
@@ -116,6 +117,7 @@ def grade(state: InterviewState, deps: Deps) -> dict[str, Any]:
     turn = turn.model_copy(
         update={
             "answer": reply.get("raw", reply["text"]),
+            "spoken": Delivery.model_validate_json(reply["spoken"]) if reply.get("spoken") else None,
             "grade": result,
             "related": [r.__dict__ for r in context.related],
         }

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from interviewer.delivery import Delivery
 from interviewer.grading.models import Assessment, Grade, PointVerdict, Usage
 from interviewer.store import SessionRow
 
@@ -36,6 +37,7 @@ class Turn(BaseModel):
     question: str
     point_id: str | None = None
     answer: str | None = None
+    spoken: Delivery | None = Field(default=None, description="How the answer was said, when it was spoken.")
     grade: Grade | None = None
     related: list[dict[str, Any]] = Field(default_factory=list, description="Curriculum entries retrieved for it.")
     followup_usage: Usage | None = None
@@ -136,6 +138,7 @@ class Transcript(BaseModel):
     overall: Overall
     usage: Usage
     objectives: list[ObjectiveRow]
+    delivery: Delivery | None = Field(default=None, description="Pace, fillers and pauses over the spoken answers.")
 
 
 class Message(BaseModel):
@@ -144,6 +147,7 @@ class Message(BaseModel):
     role: Literal["assistant", "user"]
     kind: Literal["question", "followup", "answer", "skip"]
     text: str
+    spoken: Delivery | None = None
 
 
 class Overview(BaseModel):

@@ -5,6 +5,7 @@ Each grade is drawn by `grades`, the renderer the terminal and the web app's gra
 
 from __future__ import annotations
 
+from interviewer.delivery import Delivery
 from interviewer.disclosure import withheld_line
 from interviewer.grades import escape_markdown, fallback_line, probed_line, verdict_lines
 from interviewer.grading.models import Usage
@@ -48,9 +49,19 @@ def overall_line(overall: Overall) -> str:
     return line + (f"; {overall.unanswered} unanswered" if overall.unanswered else "")
 
 
+def delivery_line(spoken: Delivery) -> str:
+    """How an answer (or several) was said, in one line: pace, filler words and the longest pause."""
+    fillers = ", ".join(f"{name} ×{n}" for name, n in spoken.fillers.items())
+    said = f"{spoken.filler_count} filler word{'' if spoken.filler_count == 1 else 's'}"
+    return (
+        f"{spoken.words_per_minute:.0f} words a minute · {said}{f' ({fillers})' if fillers else ''}"
+        f" · longest pause {spoken.longest_pause_s:.1f} s"
+    )
+
+
 def _session_header(data: Transcript) -> list[str]:
     s = data.session
-    return [
+    lines = [
         f"# Mock interview: {s.label}",
         "",
         f"Session `{s.id}` · started {s.created_at} · status {data.status} · brain {s.brain}",
@@ -58,6 +69,13 @@ def _session_header(data: Transcript) -> list[str]:
         f"**{overall_line(data.overall)}.**",
         "",
     ]
+    if data.delivery is not None:
+        answers = data.delivery.answers
+        lines += [
+            f"**Delivery over {answers} spoken answer{'' if answers == 1 else 's'}:** {delivery_line(data.delivery)}.",
+            "",
+        ]
+    return lines
 
 
 def _prompt_block(n: int, block: PromptBlock) -> list[str]:
@@ -89,6 +107,8 @@ def _turn(turn: ShownTurn) -> list[str]:
         return [*lines, "*Skipped.*", ""]
     grade = turn.grade
     lines += [_quote(escape_markdown(turn.answer)), ""]
+    if turn.spoken is not None:
+        lines += [f"*Spoken: {delivery_line(turn.spoken)}.*", ""]
     lines += _scored(turn, grade.score, grade.coverage)
     used = turn.usage()
     if used.calls:

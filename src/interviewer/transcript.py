@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from interviewer.corpus import Corpus
+from interviewer.delivery import combine
 from interviewer.disclosure import after_answer, answered_probes, probing, shown_grade, withhold
 from interviewer.grading.models import Grade, Usage
 from interviewer.records import Message, PromptBlock, ShownTurn, Standing, Transcript, Turn, turns_of, waiting
@@ -39,6 +40,7 @@ def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> Transc
         overall=overall(state),
         usage=usage,
         objectives=objective_summary(corpus, blocks),
+        delivery=combine(t.spoken for t in turns if t.spoken) if any(t.spoken for t in turns) else None,
     )
 
 
@@ -94,7 +96,7 @@ def conversation(state: dict[str, Any]) -> list[Message]:
         if turn.answer is None:
             messages.append(Message(role="user", kind="skip", text="(skipped)"))
         else:
-            messages.append(Message(role="user", kind="answer", text=turn.answer))
+            messages.append(Message(role="user", kind="answer", text=turn.answer, spoken=turn.spoken))
     question = waiting(state)
     if question is not None:
         messages.append(Message(role="assistant", kind=question.kind, text=question.text))

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from interviewer import exports
+from interviewer import exports, speech
 from interviewer.access import Caller
 from interviewer.choices import parse_choice
+from interviewer.delivery import Delivery
 from interviewer.engine import Engine
 from interviewer.errors import InterviewerError, StorageError
 from interviewer.grades import escape_markdown, render_grade
 from interviewer.records import Message, Overview, Snapshot
-from interviewer.report import to_markdown
+from interviewer.report import delivery_line, to_markdown
 from interviewer.store import SessionRow
 from interviewer.ui_layout import build_page
 from interviewer.ui_practice import card_score, mastery_table, trend_figure, weak_markdown
@@ -46,12 +48,17 @@ footer { display: none !important; }
 # -- rendering (pure functions of engine data) ------------------------------------------------------------
 
 
+KEEP_ANSWER = (gr.update(), gr.update(), gr.update())  # a refused answer: its recording, delivery and text stay
+
+
 def chat_messages(messages: list[Message]) -> list[dict[str, str]]:
-    """The chat as shown: every text (the candidate's and the interviewer's, which a model may write) is literal."""
+    """The chat as shown: every text (the candidate's and the interviewer's, which a model may write) is literal;
+    a spoken answer has its delivery under it."""
     out: list[dict[str, str]] = []
     for m in messages:
         if m.role == "user":
-            out.append({"role": "user", "content": escape_markdown(m.text)})
+            said = f"\n\n*Spoken: {delivery_line(m.spoken)}.*" if m.spoken else ""
+            out.append({"role": "user", "content": escape_markdown(m.text) + said})
         else:
             prefix = "**Follow-up:** " if m.kind == "followup" else ""
             out.append({"role": "assistant", "content": prefix + escape_markdown(m.text)})
@@ -88,6 +95,32 @@ def note(exc: Exception) -> str:
     return f"**Note:** {escape_markdown(str(exc))}"
 
 
+def heard(engine: Engine, caller: Caller, session_id: str, audio: str | None, typed: str) -> tuple[Any, Any, str]:
+    """A recording as text, added to what is already in the answer box (never sent by itself), with the delivery
+    kept for the answer and shown under the box. A recording that cannot be read leaves the box as it is, and
+    says why; the uploaded file is removed either way."""
+    if not audio:
+        return gr.update(), gr.update(), ""
+    try:
+        question = engine.current(caller, session_id) if session_id else None
+        recording = Path(audio).read_bytes()  # as bytes: a message names "the recording", not a server path
+        spoken = speech.transcribe(
+            recording, max_audio_s=engine.settings.max_audio_s, context=question.text if question else None
+        )
+    except OSError:
+        return gr.update(), gr.update(), "**Note:** The recording did not arrive; please record it again."
+    except InterviewerError as exc:
+        return gr.update(), gr.update(), note(exc)
+    finally:
+        exports.discard_upload(engine.settings.downloads_dir, Path(audio))
+    text = f"{typed.rstrip()} {spoken.text}".strip() if typed.strip() else spoken.text
+    said = (
+        f"*Transcribed {spoken.duration_s:.1f} s of speech: {delivery_line(spoken.delivery)}. "
+        "Check the text in the box, then send it.*"
+    )
+    return text, spoken.delivery.model_dump_json(), said
+
+
 # -- the app ------------------------------------------------------------------------------------------------
 
 
@@ -119,7 +152,7 @@ class InterviewApp:
 
     def _snapshot(self, session_id: str, caller: Caller, notice: str) -> tuple[Snapshot | None, str]:
         """The caller's session (None for "" or a session that is not theirs) and the notice to show with it."""
-        degraded = self.engine.grader.index.degraded  # a curriculum server out of reach: the index's own words
+        degraded = self.engine.degraded()  # a curriculum server out of reach
         notice = notice or (f"**Notice:** {escape_markdown(degraded)}" if degraded else "")
         if session_id:
             try:
@@ -207,8 +240,13 @@ class InterviewApp:
             return self.screens("", caller, notice=note(exc))
         return self.screens(session_id, caller)
 
-    def answer(self, session_id: str, text: str, request: gr.Request) -> tuple[Any, ...]:
-        return self._act(session_id, request, "submit", text)
+    def answer(self, session_id: str, text: str, spoken: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Send the answer in the box; `spoken` is the delivery of a transcription put in it (see `transcribe`)."""
+        return self._act(session_id, request, "submit", text, spoken)
+
+    def transcribe(self, session_id: str, audio: str | None, typed: str, request: gr.Request) -> tuple[Any, Any, str]:
+        """A recording as text in the answer box, for the candidate to correct before sending (`heard`)."""
+        return heard(self.engine, self.caller(request), session_id, audio, typed)
 
     def skip(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
         return self._act(session_id, request, "skip")
@@ -216,21 +254,24 @@ class InterviewApp:
     def end(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
         return self._act(session_id, request, "end")
 
-    def _act(self, session_id: str, request: gr.Request, action: str, text: str = "") -> tuple[Any, ...]:
+    def _act(
+        self, session_id: str, request: gr.Request, action: str, text: str = "", spoken: str | None = None
+    ) -> tuple[Any, ...]:
         """Run one engine action; on a refusal keep the typed answer and say why."""
         caller = self.caller(request)
         try:
             if action == "submit":
-                self.engine.submit(caller, session_id, text)
+                said = Delivery.model_validate_json(spoken) if spoken else None
+                self.engine.submit(caller, session_id, text, spoken=said)
             elif action == "skip":
                 self.engine.skip(caller, session_id)
             else:
                 self.engine.end(caller, session_id)
         except StorageError as exc:  # the database is out of reach: the page stays as it is, and says so
-            return (*[gr.update()] * 6, note(exc), gr.update())
+            return (*[gr.update()] * 6, note(exc), *KEEP_ANSWER)
         except InterviewerError as exc:  # the session is shown only if the engine finds it the caller's
-            return (*self.turn_screens(session_id, caller, notice=note(exc)), gr.update())
-        return (*self.turn_screens(session_id, caller), "")
+            return (*self.turn_screens(session_id, caller, notice=note(exc)), *KEEP_ANSWER)
+        return (*self.turn_screens(session_id, caller), None, None, "")  # sent: the recording and box cleared
 
     def open_session(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
         return self.screens((session_id or "").strip(), self.caller(request))

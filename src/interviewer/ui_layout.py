@@ -27,6 +27,20 @@ SET_URL_JS = """
 }
 """
 
+# The browser's own speech synthesis reads the newest question, when asked to and when the browser has a voice.
+READ_ALOUD_JS = """
+(on, chat) => {
+  const said = window.speechSynthesis;
+  if (!on || !said || !chat || !chat.length) { return; }
+  const last = chat[chat.length - 1];
+  if (last.role !== "assistant") { return; }
+  const content = Array.isArray(last.content) ? last.content.map((p) => p.text || "").join(" ") : String(last.content);
+  if (!said.getVoices().length) { return; }
+  said.cancel();
+  said.speak(new SpeechSynthesisUtterance(content.replace(/[*_`]/g, "").split(String.fromCharCode(92)).join("")));
+}
+"""
+
 
 def build_page(app: InterviewApp) -> Any:
     """The page: its tabs and panels, each control wired to its handler on `app`."""
@@ -101,13 +115,28 @@ def _interview_panel(page: Page, max_answer_chars: int) -> None:
                 page.chat = gr.Chatbot(
                     label="Interview", height=460, sanitize_html=True, buttons=["copy", "copy_all"], elem_id="chat"
                 )
-                page.answer = gr.Textbox(
-                    label="Your answer",
-                    placeholder="Type your answer. Enter sends; Shift+Enter starts a new line.",
-                    lines=1,
-                    max_lines=12,
-                    max_length=max_answer_chars + 1,
-                )
+                with gr.Row(equal_height=False):
+                    page.answer = gr.Textbox(
+                        label="Your answer",
+                        placeholder="Type your answer, or speak it. Enter sends; Shift+Enter starts a new line.",
+                        lines=1,
+                        max_lines=12,
+                        max_length=max_answer_chars + 1,
+                        scale=3,
+                    )
+                    page.audio = gr.Audio(
+                        sources=["microphone", "upload"],
+                        type="filepath",
+                        format="wav",
+                        label="Speak your answer",
+                        editable=False,
+                        buttons=[],
+                        scale=2,
+                        min_width=220,
+                        elem_id="voice",
+                    )
+                page.voice_note = gr.Markdown(elem_id="voice-note")
+                page.spoken = gr.State(None)  # the delivery of the transcription in the box, until it is sent
                 with gr.Row():
                     page.send_btn = gr.Button("Send", variant="primary")
                     page.skip_btn = gr.Button("Skip question")
@@ -115,6 +144,11 @@ def _interview_panel(page: Page, max_answer_chars: int) -> None:
                     page.new_btn = gr.Button("New session")
             with gr.Column(scale=2, min_width=260):
                 page.show = gr.Checkbox(value=True, label="Show grades after each answer")
+                page.read_aloud = gr.Checkbox(
+                    value=False,
+                    label="Read questions aloud",
+                    info="With your browser's own voice, when it has one; nothing is sent anywhere.",
+                )
                 page.grade = gr.Markdown(render_grade(None, "markdown"), elem_classes=["grade-panel"])
 
 
@@ -156,7 +190,11 @@ def _wire(page: Page, app: InterviewApp) -> None:
     screens = page.screens()
     private: dict[str, Any] = {"api_visibility": "private"}
     set_url: dict[str, Any] = {"fn": None, "inputs": [page.session], "outputs": None, "js": SET_URL_JS, **private}
-    with_answer = [*page.turn_screens(), page.answer]
+    with_answer = [*page.turn_screens(), page.audio, page.spoken, page.answer]
+    heard = [page.answer, page.spoken, page.voice_note]
+    for event in (page.audio.stop_recording, page.audio.upload):
+        event(app.transcribe, [page.session, page.audio, page.answer], heard, **private)
+    page.chat.change(None, [page.read_aloud, page.chat], None, js=READ_ALOUD_JS, **private)
     review = [page.review, page.download_md, page.download_json]
     to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
     start_page = [page.weak, page.weak_btn, *page.card_scores]
@@ -167,8 +205,9 @@ def _wire(page: Page, app: InterviewApp) -> None:
         button.click(app.starter(value), [page.count, page.brain], screens, **private).then(**set_url)
     page.weak_btn.click(app.starter("review:"), [page.count, page.brain], screens, **private).then(**set_url)
     page.start_btn.click(app.start, [page.choice, page.count, page.brain], screens, api_name="start").then(**set_url)
-    page.send_btn.click(app.answer, [page.session, page.answer], with_answer, api_name="answer").then(**set_url)
-    page.answer.submit(app.answer, [page.session, page.answer], with_answer, **private).then(**set_url)
+    answering = [page.session, page.answer, page.spoken]
+    page.send_btn.click(app.answer, answering, with_answer, api_name="answer").then(**set_url)
+    page.answer.submit(app.answer, answering, with_answer, **private).then(**set_url)
     page.skip_btn.click(app.skip, [page.session], with_answer, api_name="skip")
     page.end_btn.click(app.end, [page.session], with_answer, api_name="end").then(
         to_tab["review"], None, page.tabs, **private
@@ -212,6 +251,10 @@ class Page:
     progress: Any
     chat: Any
     answer: Any
+    audio: Any
+    voice_note: Any
+    spoken: Any
+    read_aloud: Any
     send_btn: Any
     skip_btn: Any
     end_btn: Any

@@ -77,6 +77,10 @@ def serve_downloads_from(folder: Path) -> Path:
     return folder
 
 
+MAX_UPLOAD_MB = 100
+"""The largest recording the page takes (a 5-minute answer recorded as 48 kHz stereo WAV is about 58 MB)."""
+
+
 def launch_options(login: Credentials | None, downloads: Path, secret_file: Path | None = None) -> dict[str, Any]:
     """Gradio's launch settings: the login check, the sharing guard, and every leak turned off.
 
@@ -92,7 +96,7 @@ def launch_options(login: Credentials | None, downloads: Path, secret_file: Path
         "auth": login.verify if login else None,  # an async def: Gradio awaits it
         "auth_message": "Sign in to your mock interviews.",
         "app_kwargs": {"middleware": [Middleware(SharingGuard, downloads_dir=downloads, shared=shared)]},
-        "max_file_size": "1mb",
+        "max_file_size": f"{MAX_UPLOAD_MB}mb",  # a spoken answer; the only upload the page takes
         "show_error": False,
         "run_history": False,  # a shared computer must not keep a transcript in the browser's storage
         "enable_monitoring": False,

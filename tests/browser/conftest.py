@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.helpers import ROOT
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 FLAGS = [
     "--headless",
@@ -33,6 +35,15 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, downloads_path=downloads)
         yield b
         b.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """The folder named by INTERVIEWER_SCREENSHOTS (a relative one is in the repository), else a temporary one."""
+    chosen = os.environ.get("INTERVIEWER_SCREENSHOTS")
+    folder = ROOT / chosen if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture

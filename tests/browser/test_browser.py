@@ -7,29 +7,18 @@ INTERVIEWER_SCREENSHOTS (`make reports` sets it to evals/reports/screenshots).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from interviewer.corpus import Corpus
-from tests.helpers import ROOT, free_port
+from tests.helpers import free_port
 
 from .conftest import answer
 
 expect.set_options(timeout=20_000)  # a loaded CI machine may take seconds to grade and redraw
 HTML_ANSWER = 'Skew <script>window.pwned=1</script><img src=x onerror="window.pwned=2"> is **bad**.'
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    """The folder named by INTERVIEWER_SCREENSHOTS (a relative one is in the repository), else a temporary one."""
-    chosen = os.environ.get("INTERVIEWER_SCREENSHOTS")
-    folder = ROOT / chosen if chosen else tmp_path / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_transcript(
@@ -39,7 +28,6 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(app_url) else None)
     page.goto(app_url)
     expect(page.get_by_text("What to practise")).to_be_visible()
-    page.screenshot(path=str(shots / "start.png"), full_page=True)
 
     page.get_by_label("Number of prompts (0 = all of them)").fill("3")
     page.get_by_role("button", name="Start").click()

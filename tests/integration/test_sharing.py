@@ -33,7 +33,7 @@ from interviewer.auth import (
     inside,
 )
 from interviewer.errors import InterviewerError
-from interviewer.web import check_exposure, is_loopback, web_settings
+from interviewer.web import MAX_UPLOAD_MB, check_exposure, is_loopback, web_settings
 from tests import helpers
 from tests.helpers import ROOT, free_port, run_cli
 
@@ -118,9 +118,9 @@ def open_server(shared_data: Path, signed: Server) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def download(shared_data: Path, signed: Server) -> Path:
     """A transcript download as the app writes one: inside the downloads folder, in an unguessable folder."""
-    folder = signed.downloads / "5f0c1e9a7b3d4c2e8f6a"
+    folder = signed.downloads / "t-5f0c1e9a7b3d4c2e8f6a"
     folder.mkdir()
-    path = folder / "transcript.md"
+    path = folder / "interview-0123456789ab.md"
     path.write_text("# Mock interview\n")
     return path
 
@@ -442,12 +442,17 @@ def test_a_download_inside_the_folder_is_served_to_who_may_see_it(
     assert raw_get(open_server, path) == (200, b"# Mock interview\n")
 
 
-def test_uploads_are_refused(signed: Server) -> None:
+def test_an_upload_is_never_served_back_and_an_oversized_one_is_refused(signed: Server) -> None:
     cookie = cookie_of(sign_in(signed, *BOB))
-    response = httpx.post(
-        f"{signed.url}/gradio_api/upload", files={"files": ("x.html", b"<script>")}, headers={"Cookie": cookie}
-    )
-    assert response.status_code == 404
+    url, headers = f"{signed.url}/gradio_api/upload", {"Cookie": cookie}
+    taken = httpx.post(url, files={"files": ("x.html", b"<script>alert(1)</script>")}, headers=headers)
+    assert taken.status_code == 200  # a spoken answer is uploaded like this
+    stored = taken.json()[0]
+    for route in (f"/gradio_api/file={stored}", f"/file={stored}", f"/gradio_api/file/{stored}"):
+        assert raw_get(signed, route, cookie)[0] == 404  # not even to the one who sent it
+    assert httpx.post(url, files={"files": ("x.wav", b"RIFF")}).status_code in (401, 403)  # signed out
+    huge = b"\0" * (MAX_UPLOAD_MB * 1024 * 1024 + 1)
+    assert httpx.post(url, files={"files": ("a.wav", huge)}, headers=headers, timeout=60).status_code == 413
 
 
 async def no_app(scope: Any, receive: Any, send: Any) -> None:
@@ -464,5 +469,8 @@ def test_file_targets_and_inside_cover_every_marker_and_trick(tmp_path: Path) ->
     for target in (f"{folder}", f"{folder}/../x", f"{folder}/a/%2e%2e/%2e%2e/x", f"{folder}/a\x00", "relative/x", ""):
         assert not inside(folder, target), target
     guard = SharingGuard(no_app, downloads_dir=folder)
-    assert guard.may_serve("/gradio_api/info") and guard.may_serve(f"/gradio_api/file={folder}/a/t.md")
-    assert not guard.may_serve("/gradio_api/upload") and not guard.may_serve(f"/file={folder}/../x")
+    download = f"{folder}/a/interview-0123456789ab.md"
+    assert guard.may_serve("/gradio_api/info") and guard.may_serve(f"/gradio_api/file={download}")
+    assert not guard.may_serve(f"/gradio_api/file={folder}/a/t.md")  # an upload kept there, say
+    assert not guard.may_serve(f"/gradio_api/file={folder}/a/interview-0123456789ab.md.html")
+    assert not guard.may_serve(f"/file={folder}/../x") and not guard.may_serve("/gradio_api/file=/etc/passwd")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -122,8 +122,9 @@ class Answer:
     readings: list[TextReading]
     question: Vectors
 
-    @property
+    @cached_property
     def vectors(self) -> Vectors:
+        """The sentence vectors as one matrix, stacked once."""
         return np.stack([r.vector for r in self.readings])
 
 
