@@ -52,11 +52,7 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     assert page.evaluate("() => window.pwned") is None
     page.screenshot(path=str(shots / "interview.png"), full_page=True)
 
-    page.reload()
-    expect(page.get_by_text(f"session {session}", exact=False)).to_be_visible()
-    expect(page.get_by_text(first.text).first).to_be_visible()
-    expect(page.get_by_text("Question 2 of 3")).to_be_visible()
-    expect(page.get_by_text("Follow-up:").first).to_be_visible()
+    _resumes_after_reload(page, session, first.text)
 
     page.get_by_role("button", name="End now").click()
     expect(page.get_by_role("heading", name=re.compile("Mock interview: Day 58 - Feature stores"))).to_be_visible()
@@ -64,9 +60,7 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     expect(page.get_by_role("heading", name="Learning objectives")).to_be_visible()
     page.screenshot(path=str(shots / "review.png"), full_page=True)
 
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Download Markdown").click()
-    markdown = Path(info.value.path()).read_text(encoding="utf-8")
+    markdown = downloaded_markdown(page)
     assert markdown.startswith("# Mock interview: Day 58 - Feature stores")
     assert f"Session `{session}`" in markdown
     assert first.text in markdown and second.text in markdown
@@ -74,9 +68,28 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
 
     assert [u for u in outside if not u.startswith(("data:", "blob:"))] == []  # no fonts, scripts or analytics
 
+    _history_shows(page, session, corpus.topic("fs-why").objectives[0].text, shots)
+
+
+def _resumes_after_reload(page: Page, session: str, first: str) -> None:
+    page.reload()
+    expect(page.get_by_text(f"session {session}", exact=False)).to_be_visible()
+    expect(page.get_by_text(first).first).to_be_visible()
+    expect(page.get_by_text("Question 2 of 3")).to_be_visible()
+    expect(page.get_by_text("Follow-up:").first).to_be_visible()
+
+
+def downloaded_markdown(page: Page) -> str:
+    """The transcript as the Review tab's "Download Markdown" button gives it."""
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download Markdown").click()
+    return Path(info.value.path()).read_text(encoding="utf-8")
+
+
+def _history_shows(page: Page, session: str, objective: str, shots: Path) -> None:
+    """The History tab lists the session, draws the trend and names the objective in full in the mastery table."""
     page.get_by_role("tab", name="History").click()
     expect(page.get_by_role("gridcell", name=session).first).to_be_visible()
-    objective = corpus.topic("fs-why").objectives[0].text
     expect(page.locator("#mastery").get_by_text(objective)).to_be_visible()  # the full name, not cut short
     expect(page.locator("#trend img")).to_be_visible()
     page.screenshot(path=str(shots / "history.png"), full_page=True)

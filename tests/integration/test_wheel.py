@@ -53,8 +53,8 @@ def _shipped_files() -> set[str]:
 
 
 @pytest.mark.timeout(180)
-def test_the_installed_wheel_validates_its_corpus_and_grades_from_outside_the_repo(tmp_path: Path) -> None:
-    # Build from a copy, so nothing (build/, *.egg-info) is written into the working tree.
+def _built_wheel(tmp_path: Path, env: dict[str, str]) -> Path:
+    """The wheel, built from a copy (so nothing, build/ or *.egg-info, is written into the working tree)."""
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -62,11 +62,6 @@ def test_the_installed_wheel_validates_its_corpus_and_grades_from_outside_the_re
     skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for name in ("src", "corpus", "prompts"):
         shutil.copytree(ROOT / name, source / name, ignore=skip)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTERVIEWER_", "OPENAI_"))}
-    # Keep the network block of the test run (tests/netblock) but never the repo's own source.
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != (ROOT / "src").resolve()
-    )
     dist = tmp_path / "dist"
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", dist, "."], cwd=source, env=env)
@@ -74,7 +69,17 @@ def test_the_installed_wheel_validates_its_corpus_and_grades_from_outside_the_re
     with zipfile.ZipFile(wheel) as archive:
         missing = _shipped_files() - set(archive.namelist())
     assert not missing, f"not in the wheel (list them in pyproject.toml's [tool.setuptools]): {sorted(missing)}"
+    return wheel
 
+
+def test_the_installed_wheel_validates_its_corpus_and_grades_from_outside_the_repo(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTERVIEWER_", "OPENAI_"))}
+    # Keep the network block of the test run (tests/netblock) but never the repo's own source.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p).resolve() != (ROOT / "src").resolve()
+    )
+    wheel = _built_wheel(tmp_path, env)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv], cwd=tmp_path, env=env)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
