@@ -18,6 +18,12 @@ from tests.helpers import free_port
 from .conftest import answer
 
 expect.set_options(timeout=20_000)  # a loaded CI machine may take seconds to grade and redraw
+# Each header of the Review tab's tables is one line of text ("score", never "scor" over "e").
+HEADERS_ON_ONE_LINE = """() => [...document.querySelectorAll(".review-md th")].every((th) => {
+  const text = document.createRange();
+  text.selectNodeContents(th);
+  return text.getClientRects().length === 1;
+})"""
 HTML_ANSWER = 'Skew <script>window.pwned=1</script><img src=x onerror="window.pwned=2"> is **bad**.'
 
 
@@ -59,6 +65,7 @@ def test_day_58_in_the_browser_grades_resumes_after_reload_and_downloads_the_tra
     expect(page.get_by_text("Reference answer:").first).to_be_visible()
     expect(page.get_by_role("heading", name="Learning objectives")).to_be_visible()
     page.screenshot(path=str(shots / "review.png"), full_page=True)
+    assert page.evaluate(HEADERS_ON_ONE_LINE), "a Review table header breaks inside a word"
 
     markdown = downloaded_markdown(page)
     assert markdown.startswith("# Mock interview: Day 58 - Feature stores")
@@ -90,7 +97,7 @@ def _history_shows(page: Page, session: str, objective: str, shots: Path) -> Non
     """The History tab lists the session, draws the trend and names the objective in full in the mastery table."""
     page.get_by_role("tab", name="History").click()
     expect(page.get_by_role("gridcell", name=session).first).to_be_visible()
-    expect(page.locator("#mastery").get_by_text(objective)).to_be_visible()  # the full name, not cut short
+    expect(page.locator("#mastery").get_by_role("gridcell", name=objective).first).to_be_visible()  # in full
     expect(page.locator("#trend img")).to_be_visible()
     page.screenshot(path=str(shots / "history.png"), full_page=True)
 
@@ -198,6 +205,17 @@ def test_the_start_page_shows_the_curriculum_and_a_card_starts_in_one_click(
     weak.get_by_role("button", name="Review my weak points").click()
     expect(page.get_by_text("Review of weak prompts", exact=False).first).to_be_visible()
     expect(page.get_by_text(serving.prompts[0].text).first).to_be_visible()
+    _history_on_a_phone(page, serving.objectives[0].text, shots)
+
+
+def _history_on_a_phone(page: Page, objective: str, shots: Path) -> None:
+    """On a phone's width the History tab still fits: nothing scrolls sideways but the tables themselves."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="History").click()
+    expect(page.locator("#mastery").get_by_role("gridcell", name=objective).first).to_be_visible()
+    expect(page.locator("#trend img")).to_be_visible()
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(shots / "history-phone.png"), full_page=True)
 
 
 def test_the_start_page_cards_stack_on_a_phone(browser: Browser, app_url: str, shots: Path) -> None:
