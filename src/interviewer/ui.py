@@ -48,7 +48,7 @@ footer { display: none !important; }
 # -- rendering (pure functions of engine data) ------------------------------------------------------------
 
 
-KEEP_ANSWER = (gr.update(), gr.update(), gr.update())  # a refused answer: its recording, delivery and text stay
+KEEP_ANSWER = (gr.update(),) * 4  # a refused answer: its recording, delivery, their note and the text stay
 
 
 def chat_messages(messages: list[Message]) -> list[dict[str, str]]:
@@ -271,7 +271,7 @@ class InterviewApp:
             return (*[gr.update()] * 6, note(exc), *KEEP_ANSWER)
         except InterviewerError as exc:  # the session is shown only if the engine finds it the caller's
             return (*self.turn_screens(session_id, caller, notice=note(exc)), *KEEP_ANSWER)
-        return (*self.turn_screens(session_id, caller), None, None, "")  # sent: the recording and box cleared
+        return (*self.turn_screens(session_id, caller), None, None, "", "")  # sent: recording and box cleared
 
     def open_session(self, session_id: str, request: gr.Request) -> tuple[Any, ...]:
         return self.screens((session_id or "").strip(), self.caller(request))

@@ -170,7 +170,7 @@ def _history_tab(page: Page) -> None:
         headers=MASTERY_HEADERS,
         interactive=False,
         wrap=True,
-        column_widths=["40%", "22%", "7%", "7%", "8%", "10%", "6%"],
+        column_widths=["320px", "180px", "70px", "70px", "80px", "140px", "80px"],  # scrolls sideways on a phone
         label="Mastery per learning objective (weakest first; weak = latest score 2/4 or less)",
         elem_id="mastery",
     )
@@ -190,7 +190,7 @@ def _wire(page: Page, app: InterviewApp) -> None:
     screens = page.screens()
     private: dict[str, Any] = {"api_visibility": "private"}
     set_url: dict[str, Any] = {"fn": None, "inputs": [page.session], "outputs": None, "js": SET_URL_JS, **private}
-    with_answer = [*page.turn_screens(), page.audio, page.spoken, page.answer]
+    with_answer = [*page.turn_screens(), page.audio, page.spoken, page.voice_note, page.answer]
     heard = [page.answer, page.spoken, page.voice_note]
     for event in (page.audio.stop_recording, page.audio.upload):
         event(app.transcribe, [page.session, page.audio, page.answer], heard, **private)

@@ -88,6 +88,8 @@ def trend_figure(view: Practice) -> Any:
         return figure
     when = [date2num(datetime.fromisoformat(p.at)) for p in view.trend]  # type: ignore[no-untyped-call]
     axes.plot(when, [p.score for p in view.trend], marker="o", linewidth=1.5)
+    if max(when) - min(when) < 1:  # within a day: show the day around it, not years
+        axes.set_xlim(min(when) - 0.5, max(when) + 0.5)
     axes.xaxis_date()
     locator = AutoDateLocator(minticks=2, maxticks=6)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)

@@ -57,6 +57,7 @@ def test_a_spoken_answer_lands_in_the_box_is_corrected_and_then_graded(
     expect(box).to_have_value("")
     expect(page.locator("#chat").get_by_text(corrected)).to_be_visible()
     expect(page.locator("#chat").get_by_text(re.compile(r"Spoken: \d+ words a minute"))).to_be_visible()
+    expect(page.locator("#voice-note")).to_have_text("")  # the note was about the recording just sent
     page.screenshot(path=str(shots / "interview-voice.png"), full_page=True)
 
     page.get_by_role("tab", name="Review").click()

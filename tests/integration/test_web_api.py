@@ -43,7 +43,7 @@ def test_a_short_interview_through_the_api_returns_the_graded_transcript(client:
 
     second = client.predict(session, corpus.prompt("fst-p1").prompt.reference_answer, api_name="/answer")
     assert "Finished" in second[PROGRESS]
-    assert len(second) == 7  # a turn sends back the interview panel only, not the transcript or the history
+    assert len(second) == 8  # a turn sends back the interview panel only, not the transcript or the history
     review, download, _ = client.predict(session, api_name="/review")  # what the Review tab draws as it opens
     assert "## 1. What is training/serving skew" in review and "## 2. Walk through how Feast" in review
     assert "**Reference answer:**" in review and "## Learning objectives" in review
