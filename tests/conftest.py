@@ -32,8 +32,10 @@ for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "INTERVIEWER_BRAIN"):
 os.environ.pop("INTERVIEWER_DATABASE_URL", None)  # never a developer's own database: see `storage_settings`
 os.environ.pop("INTERVIEWER_CHROMA_URL", None)  # never a developer's own Chroma server: see test_index_server.py
 
+from interviewer.compose import build_engine  # noqa: E402
 from interviewer.config import Settings  # noqa: E402
 from interviewer.corpus import Corpus, load_corpus  # noqa: E402
+from interviewer.engine import Engine  # noqa: E402
 from interviewer.grader import Grader  # noqa: E402
 
 
@@ -119,3 +121,11 @@ def storage_settings(request: pytest.FixtureRequest, settings: Settings, monkeyp
     url = server.new_database()
     monkeypatch.setenv("INTERVIEWER_DATABASE_URL", url)
     return replace(settings, database_url=url)
+
+
+@pytest.fixture
+def engine(storage_settings: Settings) -> Iterator[Engine]:
+    """An engine over each storage backend in turn (see `storage_settings`), closed afterwards."""
+    engine = build_engine(storage_settings, progress=False)
+    yield engine
+    engine.storage.close()

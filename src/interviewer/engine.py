@@ -17,7 +17,7 @@ from typing import Any
 
 from langgraph.types import Command
 
-from interviewer import disclosure, results
+from interviewer import disclosure, results, speech
 from interviewer.access import Caller, Limits, Meter
 from interviewer.config import Settings
 from interviewer.corpus import Corpus
@@ -40,6 +40,7 @@ from interviewer.records import (
     turns_of,
     waiting,
 )
+from interviewer.speech import Transcription
 from interviewer.storage import SessionIndex, Storage
 from interviewer.store import SessionRow, abandoned
 from interviewer.transcript import conversation
@@ -103,6 +104,13 @@ class Engine:
     def notice(self) -> str | None:
         """Something the operator should know about this start (a curriculum index that was rebuilt)."""
         return self.grader.index.notice
+
+    def hear(self, caller: Caller, session_id: str, recording: bytes) -> Transcription:
+        """A spoken answer to the caller's waiting question as text and delivery, never sent by itself (the
+        question is the recogniser's hint for its terms; INTERVIEWER_MAX_AUDIO_S bounds the recording)."""
+        question = self.current(caller, session_id)
+        hint = question.text if question else None
+        return speech.transcribe(recording, max_audio_s=self.settings.max_audio_s, context=hint)
 
     def degraded(self) -> str | None:
         """Why grading runs from a fallback right now (a curriculum server out of reach), in the index's words."""

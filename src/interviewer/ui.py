@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from interviewer import exports, speech
+from interviewer import exports
 from interviewer.access import Caller
 from interviewer.choices import parse_choice
 from interviewer.delivery import Delivery
@@ -102,11 +102,7 @@ def heard(engine: Engine, caller: Caller, session_id: str, audio: str | None, ty
     if not audio:
         return gr.update(), gr.update(), ""
     try:
-        question = engine.current(caller, session_id) if session_id else None
-        recording = Path(audio).read_bytes()  # as bytes: a message names "the recording", not a server path
-        spoken = speech.transcribe(
-            recording, max_audio_s=engine.settings.max_audio_s, context=question.text if question else None
-        )
+        spoken = engine.hear(caller, session_id, Path(audio).read_bytes())  # bytes: no server path in a message
     except OSError:
         return gr.update(), gr.update(), "**Note:** The recording did not arrive; please record it again."
     except InterviewerError as exc:
@@ -130,7 +126,7 @@ class InterviewApp:
     def __init__(self, engine: Engine, notice: str | None = None) -> None:
         self.engine = engine
         self.notice = notice  # something the operator should know about this start (a rebuilt index)
-        self.card_values = [card.value for card in cards(engine.corpus, [])]  # the start page's cards, in order
+        self.cards = cards(engine.corpus, [])  # the start page's cards, in order (what each holds; no scores)
 
     @staticmethod
     def caller(request: gr.Request | None) -> Caller:
@@ -200,7 +196,8 @@ class InterviewApp:
         """The History tab, drawn as it opens: the caller's sessions, the delete list, the trend and mastery."""
         caller = self.caller(request)
         try:
-            rows, view = self.engine.sessions(caller), practice(self.engine, caller)
+            rows = self.engine.sessions(caller)
+            view = practice(self.engine, caller, rows)
         except StorageError:
             rows, view = [], Practice(cards=[], mastery=[], weakest=[], trend=[])
         return history_rows(rows), deletable(rows), trend_figure(view), mastery_table(view.mastery)
@@ -210,12 +207,12 @@ class InterviewApp:
         try:
             view = practice(self.engine, self.caller(request))
         except StorageError as exc:
-            return (note(exc), gr.update(visible=False), *[""] * len(self.card_values))
+            return (note(exc), gr.update(visible=False), *[""] * len(self.cards))
         scores = {c.value: card_score(c) for c in view.cards}
         return (
             weak_markdown(view),
             gr.update(visible=bool(view.weakest)),
-            *[scores.get(value, "") for value in self.card_values],
+            *[scores.get(card.value, "") for card in self.cards],
         )
 
     def starter(self, value: str) -> Callable[..., tuple[Any, ...]]:

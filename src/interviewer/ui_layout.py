@@ -12,7 +12,6 @@ import gradio as gr
 from interviewer.choices import catalog
 from interviewer.grades import escape_markdown, render_grade
 from interviewer.ui_practice import MASTERY_HEADERS, card_markdown, card_objectives
-from interviewer.views import cards
 
 if TYPE_CHECKING:
     from interviewer.ui import InterviewApp
@@ -98,7 +97,7 @@ def _cards(page: Page, app: InterviewApp) -> None:
         page.weak_btn = gr.Button("Review my weak points", size="sm", visible=False)
     page.card_scores, page.card_buttons = [], []
     with gr.Row(elem_id="cards"):
-        for card in cards(app.engine.corpus, []):
+        for card in app.cards:
             with gr.Column(min_width=280, elem_classes=["card"]):
                 gr.Markdown(card_markdown(card))
                 page.card_scores.append(gr.Markdown())

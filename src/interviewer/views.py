@@ -188,13 +188,14 @@ class Practice(BaseModel):
     trend: list[TrendPoint]
 
 
-def practice(engine: Engine, caller: Caller) -> Practice:
-    """The caller's practice, from two reads of the session index (their own rows only)."""
+def practice(engine: Engine, caller: Caller, sessions: list[SessionRow] | None = None) -> Practice:
+    """The caller's practice, from the session index (their own rows only); `sessions`: their session list, when
+    the caller has just read it (`Engine.sessions`)."""
     finished = engine.store.finished_prompts(caller.name)
     rows = mastery(engine.corpus, finished)
     return Practice(
         cards=cards(engine.corpus, finished),
         mastery=rows,
         weakest=weakest(rows),
-        trend=trend(engine.store.recent(caller.name)),
+        trend=trend(engine.sessions(caller) if sessions is None else sessions),
     )

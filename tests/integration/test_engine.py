@@ -12,7 +12,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,13 +31,6 @@ from tests.helpers import ROOT, Cli, cli_command, run_cli
 WEAK = "It depends on the company and I would ask the team."
 
 ME = Caller.terminal()
-
-
-@pytest.fixture
-def engine(storage_settings: Settings) -> Iterator[Engine]:
-    engine = build_engine(storage_settings, progress=False)
-    yield engine
-    engine.storage.close()
 
 
 def _strong(engine: Engine, prompt_id: str) -> str:

@@ -20,6 +20,7 @@ from interviewer.corpus import Corpus
 from interviewer.engine import Engine
 from interviewer.errors import InterviewerError
 from interviewer.grader import Grader
+from interviewer.grading.models import Grade
 from interviewer.index import COLLECTION, corpus_entries
 from interviewer.index_server import DEGRADED, RUBRIC_COPY, ServerIndex, load_copy, open_index, server_client
 from tests.chroma_server import ChromaServer
@@ -121,15 +122,23 @@ def _notice(engine: Engine, session: str) -> Any:
     return InterviewApp(engine).screens(session, ME)[6]
 
 
+def _interviewing(
+    server: ChromaServer, settings: Settings, corpus: Corpus, tmp_path: Path
+) -> tuple[Settings, Engine, str, Grade | None]:
+    """A replica on a server that `interviewer index` filled, with a day-58 session whose first answer is graded:
+    the replica's settings, its engine, the session and that grade."""
+    replica = _on(server, settings, tmp_path / "replica")
+    open_index(replace(replica, data_dir=tmp_path / "writer"), corpus, progress=False, writer=True).sync()
+    engine = _engine(replica)
+    session, _ = engine.start(ME, "day", "58")
+    return replica, engine, session, engine.submit(ME, session, SAMPLE).grade
+
+
 def test_an_interview_goes_on_when_the_server_dies(
     own_chroma: ChromaServer, settings: Settings, corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index_server, "RETRY_SECONDS", 0.0)  # try the server again at every call
-    replica = _on(own_chroma, settings, tmp_path / "replica")
-    open_index(replace(replica, data_dir=tmp_path / "writer"), corpus, progress=False, writer=True).sync()
-    engine = _engine(replica)
-    session, _ = engine.start(ME, "day", "58")
-    first = engine.submit(ME, session, SAMPLE).grade
+    replica, engine, session, first = _interviewing(own_chroma, settings, corpus, tmp_path)
     own_chroma.kill()
     after = engine.submit(ME, session, engine.corpus.prompt("fst-p1").prompt.reference_answer)
     assert after.grade is not None and after.grade.score >= 3
@@ -152,11 +161,7 @@ def test_a_server_that_stops_answering_does_not_hang_the_interview(
     own_chroma: ChromaServer, settings: Settings, corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(index_server, "SERVER_TIMEOUT_S", 1.0)
-    replica = _on(own_chroma, settings, tmp_path / "replica")
-    open_index(replace(replica, data_dir=tmp_path / "writer"), corpus, progress=False, writer=True).sync()
-    engine = _engine(replica)
-    session, _ = engine.start(ME, "day", "58")
-    first = engine.submit(ME, session, SAMPLE).grade
+    _, engine, session, first = _interviewing(own_chroma, settings, corpus, tmp_path)
     own_chroma.pause()
     try:
         done: dict[str, Any] = {}

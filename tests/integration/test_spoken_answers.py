@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from interviewer.access import Caller
-from interviewer.compose import build_engine
-from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.report import to_markdown
 from interviewer.speech import synthesize
@@ -22,13 +18,6 @@ from interviewer.ui import InterviewApp, chat_messages
 ME = Caller.web(None)
 SAID = "A feature store keeps one definition of each feature for training and serving, so there is no skew."
 TYPED = "What I typed before I spoke."
-
-
-@pytest.fixture
-def engine(storage_settings: Settings) -> Iterator[Engine]:
-    engine = build_engine(storage_settings, progress=False)
-    yield engine
-    engine.storage.close()
 
 
 def _wav(path: Path, samples: np.ndarray) -> Path:

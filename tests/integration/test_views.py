@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from interviewer.access import Caller
-from interviewer.compose import build_engine
-from interviewer.config import Settings
 from interviewer.engine import Engine
 from interviewer.views import practice
 
 ALICE, BOB = Caller.web("alice"), Caller.web("bob")
 UNSURE = "I am not sure, I have not worked with that."
-
-
-@pytest.fixture
-def engine(storage_settings: Settings) -> Iterator[Engine]:
-    engine = build_engine(storage_settings, progress=False)
-    yield engine
-    engine.storage.close()
 
 
 def _finish(engine: Engine, who: Caller, mode: str, target: str, answers: list[str]) -> str:
