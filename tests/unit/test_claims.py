@@ -48,6 +48,11 @@ def test_a_correct_statement_fires_no_red_flag_and_the_misconception_does(
         ("People say metrics will catch it, but that is not true.", False),  # a contrast that denies it
         ("So metrics will catch it?", False),  # a question asserts nothing
         ("If something goes wrong, metrics will catch it.", True),  # "wrong" in another clause rejects nothing
+        ("Some say metrics will catch it, but that misses the point.", False),  # a contrast that calls it wrong
+        ("People assume metrics will catch it, which is wrong.", False),  # a relative clause that calls it wrong
+        ("Metrics will catch it, which is why we skip validation.", True),  # a relative clause that denies nothing
+        ("Metrics will catch it only if the labels arrive in time.", False),  # a condition withdraws the claim
+        ("Metrics will catch it, provided someone looks at them.", False),
     ],
 )
 def test_a_cue_counts_only_when_the_sentence_asserts_it(sentence: str, expected: bool) -> None:

@@ -4,7 +4,11 @@ A cue is a stemmed phrase of the wrong claim ("metrics will catch it"). A strong
 claim to reject it, so a cue counts only when the sentence asserts it:
 - no negation just before it ("don't assume metrics will catch it") or just after it ("shadow proves nothing");
 - not inside a frame that rejects it, before ("a common mistake is to think ...") or after ("... is a myth");
-- not followed, in the next clause, by a contrast that denies it ("... will catch it, but not this kind");
+- not followed, in the next clause, by a contrast or a relative clause that denies it ("... will catch it, but
+  not this kind", "some say it is basically a cache, but that misses the point", "... means drift, which is
+  wrong");
+- not made conditional by what follows it ("a type check would have caught it only if the type changed", "...,
+  provided the schema declares value ranges");
 - not asked as a question ("would a schema check have caught this?").
 A hedge ("maybe", "I think") does not withdraw a claim: a hedged misconception is still one.
 """
@@ -27,6 +31,12 @@ _REJECTING = frozenset(
 )
 # Words that open a clause contrasting with the one before it.
 _CONTRAST = frozenset(stems("but however although though whereas yet except unless instead"))
+# Words that deny the clause before them when they follow a contrast or a relative pronoun ("but that misses",
+# "which is wrong"); alone, "wrong" is no denial ("if something goes wrong, metrics will catch it").
+_DENYING_NEXT = frozenset(stems("wrong incorrect misses mistaken untrue false myth"))
+_RELATIVE = frozenset(stems("which"))
+# A condition right after a cue withdraws it: "only if", "only when", "provided".
+_CONDITION = (stems("only if"), stems("only when"), stems("provided"))
 _CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]|\s-\s")
 
 
@@ -60,7 +70,11 @@ def states(sentence: str, cue: str) -> bool:
     for n, clause in enumerate(parts):
         for start in find_phrase(clause, phrase):
             end = start + len(phrase)
-            if _asserted(clause, start, end, rejecting_before) and not _denied_next(parts[n + 1 : n + 2]):
+            if (
+                _asserted(clause, start, end, rejecting_before)
+                and not _denied_next(parts[n + 1 : n + 2])
+                and not _conditional(clause[end:], parts[n + 1 : n + 2])
+            ):
                 return True
         rejecting_before = rejecting_before or any(t in _REJECTING for t in clause)
     return False
@@ -74,9 +88,18 @@ def _asserted(clause: tuple[str, ...], start: int, end: int, rejecting_before: b
     return not (rejecting_before or any(t in _REJECTING for t in clause[:start] + clause[end:]))
 
 
+def _conditional(rest: tuple[str, ...], following: list[tuple[str, ...]]) -> bool:
+    """A condition within a few words after the cue, or opening the next clause."""
+    windows = [rest[i : i + 3] for i in range(min(len(rest), 4))] + [c[:3] for c in following]
+    return any(w[: len(cond)] == cond for w in windows for cond in _CONDITION)
+
+
 def _denied_next(following: list[tuple[str, ...]]) -> bool:
-    """A following clause that contrasts and negates or rejects ("..., but that is not true")."""
+    """A following clause that contrasts and negates or rejects ("..., but that is not true"), or a relative
+    clause that calls it wrong ("..., which is wrong")."""
+    denying = NEGATIONS | _REJECTING | _DENIED_AFTER | _DENYING_NEXT
     return any(
-        c[0] in _CONTRAST and any(t in NEGATIONS or t in _REJECTING or t in _DENIED_AFTER for t in c[1:6])
+        (c[0] in _CONTRAST and any(t in denying for t in c[1:8]))
+        or (c[0] in _RELATIVE and any(t in _DENYING_NEXT | _REJECTING for t in c[1:4]))
         for c in following
     )
