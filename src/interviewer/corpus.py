@@ -73,7 +73,7 @@ class Prompt(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     text: str = Field(min_length=5)
     source: Source
-    rubric: tuple[RubricPoint, ...] = Field(min_length=3, max_length=6)
+    rubric: tuple[RubricPoint, ...] = Field(min_length=3, max_length=10)
     red_flags: tuple[RedFlag, ...] = ()
     follow_ups: tuple[str, ...] = Field(min_length=2)
     reference_answer: str = Field(min_length=40)

@@ -75,10 +75,17 @@ def test_days_57_to_59_hold_the_sixteen_roadmap_prompts(corpus: Corpus) -> None:
     assert corpus.day(58).label == "Day 58 - Feature stores"
 
 
+def test_every_rubric_point_is_one_short_idea(corpus: Corpus) -> None:
+    """Atomic points: each states one idea in at most 40 words, so a reader of one sentence against one point (and
+    a 64-token pair encoder) sees all of it."""
+    long = [(r.id, len(r.point.split())) for ref in corpus.prompts.values() for r in ref.prompt.rubric]
+    assert max(n for _, n in long) <= 40, [x for x in long if x[1] > 40]
+
+
 def test_every_prompt_is_fully_authored(corpus: Corpus) -> None:
     for ref in corpus.prompts.values():
         p = ref.prompt
-        assert 3 <= len(p.rubric) <= 6
+        assert 3 <= len(p.rubric) <= 10
         assert len(p.follow_ups) >= 2 and p.reference_answer
         assert any(r.weight == 3 for r in p.rubric), p.id
 
