@@ -63,7 +63,7 @@ def rescore(results: list[CaseResult], cuts: tuple[float, ...]) -> list[CaseResu
 
 
 def objective(summary: Summary) -> float:
-    adversarial = [k.handled for k in summary.adversarial.values()]
+    adversarial = [k.handled for k in summary.kinds.values()]
     return (
         summary.spearman
         + summary.qwk
@@ -124,7 +124,7 @@ def main() -> None:
     brain = RubricBrain(point_vectors=grader.point_vectors, config=config)
     for name, part in (("development", dev), ("held-out", held)):
         s = summarise(rescore(grade_all(grader, brain, part), cuts))
-        kinds = {k: v.handled for k, v in s.adversarial.items()}
+        kinds = {k: v.handled for k, v in s.kinds.items()}
         print(
             f"{name}: n={s.n} spearman={s.spearman} qwk={s.qwk} mae={s.mae} "
             f"verdict_f1={s.verdict_macro_f1} adversarial={kinds}"

@@ -294,7 +294,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _eval_asag(args)
     if args.file:
         raise InterviewerError("`interviewer eval` takes no file; did you mean `interviewer eval asag FILE`?")
-    from interviewer.evals.gate import check_thresholds
+    from interviewer.evals.gate import check_thresholds, goals
     from interviewer.evals.render import cases_markdown, report_json, write_reports
     from interviewer.evals.run import evaluate_cases
     from interviewer.grader import Grader
@@ -303,7 +303,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     grader = Grader(settings)
     cases_dir = Path(args.cases) if args.cases else settings.cases_dir
     report = evaluate_cases(grader, cases_dir, args.brain or settings.brain, progress=not args.json)
-    markdown = cases_markdown(report)
+    markdown = cases_markdown(report, goals(report.model_dump(), settings.thresholds_path))
     print(report_json(report) if args.json else markdown)
     if not args.check:  # the gate only measures; reports are written by a plain run
         out_dir = Path(args.reports) if args.reports else settings.reports_dir

@@ -15,9 +15,11 @@ from interviewer.config import Settings
 from interviewer.corpus import Corpus, Prompt
 from interviewer.errors import InterviewerError
 from interviewer.evals.asag import evaluate as evaluate_asag
-from interviewer.evals.cases import copied_runs, load_cases
-from interviewer.evals.gate import check_figures, check_thresholds
+from interviewer.evals.cases import HONEST, copied_runs, load_cases
+from interviewer.evals.gate import check_figures, check_thresholds, goals
+from interviewer.evals.render_shortcut import goals_markdown
 from interviewer.evals.run import CasesReport, evaluate_cases
+from interviewer.evals.summary import EXPECTED
 from interviewer.grader import Grader
 from interviewer.grading import FollowUp
 from interviewer.grading.models import SCORE_CUTS
@@ -29,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "evals" / "cases"
 THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
 # A few prompts of each split: enough for a worse grader's figures to fall, small enough to grade in seconds.
-SAMPLE = ("dv-p1", "sv-p2", "fsw-p1", "mon-p3", "tp-p4", "ver-p1")
+SAMPLE = ("dv-p1", "fsw-p1", "tp-p4", "sv-p1", "mon-p2", "ver-p2")
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +42,10 @@ def module_grader(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="module")
-def report(module_grader: Grader) -> CasesReport:
-    """The rubric brain on every labelled case, graded once for the tests that read the whole report."""
-    return evaluate_cases(module_grader, CASES)
+def report(module_grader: Grader, sample: Path) -> CasesReport:
+    """The rubric brain on the sample prompts' cases, graded once for the tests that read a whole report (`make
+    test` gates the figures of every case with `interviewer eval --check`)."""
+    return evaluate_cases(module_grader, sample)
 
 
 @pytest.fixture(scope="module")
@@ -53,31 +56,31 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_the_rubric_brain_meets_every_floor_and_reports_trace_to_their_inputs(
-    module_grader: Grader, report: CasesReport
-) -> None:
+def test_a_report_holds_every_figure_and_traces_to_its_inputs(module_grader: Grader, report: CasesReport) -> None:
     assert set(report.versions.model_dump()) == {"corpus", "prompts", "cases", "grader"}
     assert report.versions.grader == module_grader.brain("rubric").version
     summary = report.summary
-    assert summary.n >= 286 and set(summary.adversarial) == {
-        "injection",
-        "stuffing",
-        "padding",
-        "restated",
-        "off_topic",
-        "paraphrase",
-    }
-    assert summary.adversarial["paraphrase"].rule == "score within 1 of gold"
+    assert summary.n >= 100 and set(summary.kinds) == set(EXPECTED)
+    assert summary.kinds["concise"].rule == "score within 1 of gold"
+    assert summary.kinds["long_wrong"].rule == "score <= gold + 1"
     assert sum(map(sum, summary.confusion)) == summary.n
     splits = report.splits
     assert list(splits) == ["development", "held_out"] and sum(f.n for f in splits.values()) == summary.n
     for figures in splits.values():
         assert figures.ordinary is not None and figures.honest is not None
-        assert figures.ordinary.n < figures.honest.n and set(figures.adversarial) == set(summary.adversarial)
+        assert figures.ordinary.n < figures.honest.n and set(figures.kinds) == set(summary.kinds)
+        assert figures.guard_false_positives is not None
+    assert list(report.shortcut) == list(splits)
+    for name, shortcut in report.shortcut.items():
+        honest = splits[name].honest
+        assert honest is not None and shortcut.n == honest.n == report.balance[name].n
+        assert abs(shortcut.margin.qwk - (honest.qwk - shortcut.length_baseline.qwk)) <= 2e-4
+        assert all(low <= high for low, high in shortcut.intervals.values())
+        assert set(shortcut.intervals) == {"spearman", "qwk", "exact", "margin_qwk", "margin_exact", "partial_spearman"}
+    assert report.intended.n > 0 and sum(map(sum, report.intended.confusion)) == report.intended.n
     assert report.bands.cuts == list(SCORE_CUTS) and set(report.bands.splits) == {"development", "held_out"}
     assert report.agreement.n > 0 and report.agreement.adjudicated <= report.agreement.n
     assert report.copied == []
-    assert check_thresholds(report, THRESHOLDS) == []
 
 
 def test_a_worse_grader_is_caught_by_the_gate(module_grader: Grader, sample: Path) -> None:
@@ -89,7 +92,7 @@ def test_a_worse_grader_is_caught_by_the_gate(module_grader: Grader, sample: Pat
     module_grader.register_brain(Lenient(point_vectors=module_grader.point_vectors, config=lenient, reader=None))
     baseline = _failing(check_thresholds(evaluate_cases(module_grader, sample), THRESHOLDS))
     worse = _failing(check_thresholds(evaluate_cases(module_grader, sample, brain="lenient"), THRESHOLDS))
-    assert any(f.startswith(("spearman", "qwk", "adversarial", "held_out")) for f in worse - baseline)
+    assert any(f.startswith(("spearman", "qwk", "held-out", "development")) for f in worse - baseline)
 
 
 def _failing(failures: list[str]) -> set[str]:
@@ -101,7 +104,7 @@ def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_i
     module_grader: Grader, report: CasesReport, sample: Path
 ) -> None:
     follow = report.follow_ups
-    assert follow.answers == report.summary.by_kind["level"] + report.summary.by_kind["paraphrase"]
+    assert follow.answers == sum(n for kind, n in report.summary.by_kind.items() if kind in HONEST)
     assert follow.gives_away == 0.0 and follow.one_question == 1.0
     assert follow.examples and all(e.follow_up.endswith("?") for e in follow.examples)
 
@@ -184,25 +187,41 @@ def test_a_broken_asag_line_is_named(tmp_path: Path) -> None:
 def test_threshold_check_names_each_failing_figure(tmp_path: Path) -> None:
     thresholds = tmp_path / "thresholds.yaml"
     thresholds.write_text(
-        "floors: {spearman: 0.86, qwk: 0.9}\nceilings: {mae: 0.36}\nadversarial_floors: {injection: 0.99}\n"
-        "held_out:\n  ordinary_floors: {qwk: 0.85, level_0_recall: 0.5}\n  adversarial_floors: {paraphrase: 0.95}\n",
+        "floors: {spearman: 0.86, qwk: 0.9}\nceilings: {mae: 0.36}\nkind_floors: {injection: 0.99}\n"
+        "balance_ceilings: {abs_length_gold_spearman: 0.4}\n"
+        "held_out:\n  ordinary_floors: {qwk: 0.85, level_0_recall: 0.5}\n  kind_floors: {paraphrase: 0.95}\n"
+        "  shortcut_floors: {margin_qwk: 0.05, partial_spearman: 0.5}\n  ceilings: {guard_false_positives: 0.01}\n"
+        "  balance_floors: {min_per_level: 25}\n",
         encoding="utf-8",
     )
-    held_out = {"ordinary": {"qwk": 0.8, "level_0_recall": None}, "adversarial": {"paraphrase": {"handled": 0.96}}}
+    held_out = {
+        "ordinary": {"qwk": 0.8, "level_0_recall": None},
+        "kinds": {"paraphrase": {"handled": 0.96}},
+        "guard_false_positives": 0.02,
+    }
     report = {
-        "summary": {"spearman": 0.5, "qwk": 0.95, "mae": 0.9, "adversarial": {"injection": {"handled": 0.5}}},
+        "summary": {"spearman": 0.5, "qwk": 0.95, "mae": 0.9, "kinds": {"injection": {"handled": 0.5}}},
         "splits": {"development": {"ordinary": {"qwk": 0.1}}, "held_out": held_out},
+        "shortcut": {"held_out": {"margin": {"qwk": 0.01, "exact": 0.2}, "partial_spearman": 0.6}},
+        "balance": {
+            "all": {"per_level": [30, 30, 30, 30, 30], "length_gold_spearman": -0.5},
+            "held_out": {"per_level": [30, 24, 30, 30, 30], "length_gold_spearman": 0.1},
+        },
         "copied": [],
     }
     assert sorted(check_figures(report, thresholds)) == [
-        "adversarial injection handled = 0.5 is below its floor 0.99",
+        "all honest answers abs_length_gold_spearman = 0.5 is above its ceiling 0.4",
+        "held-out guard_false_positives = 0.02 is above its ceiling 0.01",
+        "held-out honest answers min_per_level = 24 is below its floor 25",
+        "held-out margin_qwk (beside the length shortcut) = 0.01 is below its floor 0.05",
         "held-out ordinary level_0_recall = None is below its floor 0.5",
         "held-out ordinary qwk = 0.8 is below its floor 0.85",
+        "injection handled = 0.5 is below its floor 0.99",
         "mae = 0.9 is above its ceiling 0.36",
         "spearman = 0.5 is below its floor 0.86",
     ]
     del report["splits"]
-    assert "held-out adversarial paraphrase handled = None is below its floor 0.95" in check_figures(report, thresholds)
+    assert "held-out paraphrase handled = None is below its floor 0.95" in check_figures(report, thresholds)
 
 
 def test_a_misspelt_threshold_section_fails_instead_of_gating_nothing(tmp_path: Path) -> None:
@@ -242,6 +261,17 @@ def test_a_case_copying_its_rubric_fails_the_gate_by_name(cli: Cli, corpus: Corp
     assert result.returncode == 1 and "shares 8+ words" not in result.stderr
 
 
+def test_a_near_copy_with_one_word_swapped_is_a_copy(corpus: Corpus) -> None:
+    prompt = corpus.prompts[sorted(corpus.prompts)[0]].prompt
+    point = next(p for p in prompt.rubric if copied_runs(" ".join(words(p.point)[:12]), prompt, 12))
+    tokens = words(point.point)[:12]
+    tokens[5] = "zebra"
+    assert copied_runs("I would say " + " ".join(tokens) + " in short.", prompt)
+    tokens[4] = "quokka"  # two words swapped near the middle of a run of 12: every run of 8 has both
+    tokens[7] = "wombat"
+    assert not copied_runs("I would say " + " ".join(tokens) + " in short.", prompt)
+
+
 def test_a_case_file_without_a_split_is_refused(corpus: Corpus, tmp_path: Path) -> None:
     prompt = corpus.prompts[sorted(corpus.prompts)[0]].prompt
     path = _case_file(tmp_path / "cases", prompt, "Honestly I am not sure what this question is about.")
@@ -249,3 +279,24 @@ def test_a_case_file_without_a_split_is_refused(corpus: Corpus, tmp_path: Path) 
         load_cases(path.parent, corpus)
     assert f"{path.name}: split: Field required" in str(refused.value)
     assert "split: development" in str(refused.value) and "split: held_out" in str(refused.value)
+
+
+def test_goals_are_reported_beside_their_figure_and_a_missed_one_is_short(tmp_path: Path) -> None:
+    thresholds = tmp_path / "thresholds.yaml"
+    thresholds.write_text(
+        "goals:\n  - {figure: splits.held_out.honest.spearman, at_least: 0.88}\n"
+        "  - {figure: splits.held_out.guard_false_positives, at_most: 0.01}\n"
+        "  - {figure: shortcut.held_out.margin.qwk, at_least: 0.05}\n",
+        encoding="utf-8",
+    )
+    report = {"splits": {"held_out": {"honest": {"spearman": 0.9}, "guard_false_positives": 0.02}}, "copied": []}
+    rows = goals(report, thresholds)
+    assert [(g.figure, g.value, g.met) for g in rows] == [
+        ("splits.held_out.honest.spearman", 0.9, True),
+        ("splits.held_out.guard_false_positives", 0.02, False),
+        ("shortcut.held_out.margin.qwk", None, False),  # a figure the report lacks is not met
+    ]
+    table = "\n".join(goals_markdown(rows))
+    assert "| splits.held_out.guard_false_positives | <= 0.01 | 0.020 | **SHORT** |" in table
+    assert "| splits.held_out.honest.spearman | >= 0.88 | 0.900 | met |" in table
+    assert check_figures(report, thresholds) == []  # goals are reported, never gated

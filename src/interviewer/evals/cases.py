@@ -16,8 +16,24 @@ from interviewer.grading import FollowUp
 from interviewer.grading.models import Grade, Verdict
 from interviewer.text import words
 
-Kind = Literal["level", "paraphrase", "stuffing", "injection", "padding", "restated", "off_topic"]
-HONEST: frozenset[str] = frozenset({"level", "paraphrase"})  # answers on the prompt, not adversarial
+Kind = Literal[
+    "level",
+    "paraphrase",
+    "concise",
+    "long_wrong",
+    "spoken",
+    "grader_words",
+    "stuffing",
+    "injection",
+    "strong_injection",
+    "padding",
+    "restated",
+    "off_topic",
+]
+# Answers on the prompt that try nothing on the grader: ordinary ones, plain-language paraphrases, short strong
+# ones, long confident wrong ones, speech-to-text transcripts, and ones that merely use words such as "test",
+# "baseline" or "ignore" in their MLOps sense.
+HONEST: frozenset[str] = frozenset({"level", "paraphrase", "concise", "long_wrong", "spoken", "grader_words"})
 Origin = Literal["independent", "authored"]
 Split = Literal["development", "held_out"]
 
@@ -29,7 +45,11 @@ class EvalCase(BaseModel):
     kind: Kind
     origin: Origin = Field(description="Who wrote it: a writer who never saw the rubric, or its authors.")
     gold_score: int = Field(ge=0, le=4)
+    intended: int | None = Field(default=None, ge=0, le=4, description="The level its writer aimed at.")
     gold_points: dict[str, Verdict]
+    gold_red_flags: list[str] = Field(
+        default_factory=list, description="The claims of the prompt's red flags that the answer states (gold)."
+    )
     graders: dict[str, int] | None = Field(
         default=None, description="Each independent grader's score before adjudication (gold_score is the final)."
     )
@@ -101,20 +121,31 @@ def load_cases(cases_dir: Path, corpus: Corpus) -> list[LabelledCase]:
         if ref is None:
             problems.append(f"{path.name}: prompt_id: no prompt {data.prompt_id!r}")
             continue
-        point_ids = {r.id for r in ref.prompt.rubric}
         for case in data.cases:
             if case.id in seen:
                 problems.append(f"{path.name}: {case.id}: id used twice")
             seen.add(case.id)
-            if set(case.gold_points) != point_ids:
-                missing = sorted(point_ids - set(case.gold_points))
-                extra = sorted(set(case.gold_points) - point_ids)
-                problems.append(f"{path.name}: {case.id}: gold_points: missing {missing}, unknown {extra}")
+            problem = _case_problem(case, ref.prompt)
+            if problem:
+                problems.append(f"{path.name}: {case.id}: {problem}")
                 continue
             out.append(LabelledCase(ref.prompt, case, data.split))
     if problems:
         raise CorpusError("The eval cases have problems:\n" + "\n".join(problems[:20]))
     return out
+
+
+def _case_problem(case: EvalCase, prompt: Prompt) -> str | None:
+    """What does not fit the prompt: a gold verdict missing or for no point, a red flag the prompt lacks."""
+    point_ids = {r.id for r in prompt.rubric}
+    if set(case.gold_points) != point_ids:
+        missing = sorted(point_ids - set(case.gold_points))
+        extra = sorted(set(case.gold_points) - point_ids)
+        return f"gold_points: missing {missing}, unknown {extra}"
+    unknown_flags = sorted(set(case.gold_red_flags) - {f.claim for f in prompt.red_flags})
+    if unknown_flags:
+        return f"gold_red_flags: not a red flag of {prompt.id}: {unknown_flags}"
+    return None
 
 
 # What a case file must say, for the fields a writer is most likely to leave out.
@@ -154,14 +185,21 @@ COPY_RUN = 8  # words in a row that a case may not share with its prompt's rubri
 
 def copied_runs(answer: str, prompt: Prompt, n: int = COPY_RUN) -> list[str]:
     """Every run of n words the answer shares with the prompt's rubric (points, paraphrases, probes, red flags)
-    or reference answer; a tool name breaks a run."""
+    or reference answer, allowing one word in the run to differ (a near-copy with one word swapped is still a
+    copy); a tool name breaks a run."""
     sources = [prompt.reference_answer]
     for point in prompt.rubric:
         sources += [point.point, point.probe, *point.paraphrases]
     for flag in prompt.red_flags:
         sources += [flag.claim, flag.correction]
-    theirs = {gram for source in sources for gram in _grams(source, n)}
-    return [" ".join(gram) for gram in dict.fromkeys(_grams(answer, n)) if gram in theirs]
+    theirs = {masked for source in sources for gram in _grams(source, n) for masked in _masked(gram)}
+    return [" ".join(gram) for gram in dict.fromkeys(_grams(answer, n)) if theirs.intersection(_masked(gram))]
+
+
+def _masked(gram: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The run with each of its words in turn replaced by a wildcard: two runs that differ in at most one word
+    share one of these."""
+    return [(*gram[:k], "\0", *gram[k + 1 :]) for k in range(len(gram))]
 
 
 def _grams(text: str, n: int) -> list[tuple[str, ...]]:

@@ -9,15 +9,19 @@ import numpy as np
 
 from interviewer.evals.asag import AsagReport
 from interviewer.evals.cases import COPY_RUN
+from interviewer.evals.gate import Goal
 from interviewer.evals.labels import Bands, GraderAgreement
+from interviewer.evals.render_shortcut import balance_markdown, goals_markdown, shortcut_markdown
 from interviewer.evals.run import CasesReport, FollowUpSummary
 from interviewer.evals.summary import SplitFigures, Summary, UsageSummary
 
 
-def cases_markdown(report: CasesReport) -> str:
+def cases_markdown(report: CasesReport, goals: list[Goal] | None = None) -> str:
     s = report.summary
-    lines = [*_headline(report), *_splits(report), *_verdicts(s), *_adversarial(s)]
-    lines += _bands(report.bands) + _agreement(report.agreement) + _copied(report)
+    lines = [*_headline(report), *goals_markdown(goals or []), *_splits(report), *shortcut_markdown(report.shortcut)]
+    lines += _verdicts(s) + _kinds(s)
+    lines += _bands(report.bands) + balance_markdown(report.balance, report.intended)
+    lines += _agreement(report.agreement) + _copied(report)
     lines += follow_up_markdown(report.follow_ups)
     lines += usage_markdown(report.usage)
     lines += _confusion(s)
@@ -87,11 +91,11 @@ def _split_cells(f: SplitFigures | None) -> dict[str, str]:
     for group, part in (("ordinary answers", f.ordinary), ("all honest answers", f.honest)):
         if part is not None:
             cells |= {f"{group}: {label}": _plain(getattr(part, key)) for label, key in AGREEMENT_ROWS}
-        if part is not None and group == "ordinary answers":
             cells |= {f"{group}: level {n} recall": _plain(getattr(part, f"level_{n}_recall")) for n in range(5)}
-    for kind, row in f.adversarial.items():
+    for kind, row in f.kinds.items():
         cells[f"{kind} handled ({row.rule})"] = f"{row.handled:.1%} of {row.n}"
     cells["per-point verdict macro-F1"] = _plain(f.verdict_macro_f1)
+    cells["honest answers the injection guard flagged"] = _pct(f.guard_false_positives)
     return cells
 
 
@@ -102,7 +106,7 @@ def _bands(b: Bands) -> list[str]:
         "## Score bands",
         "",
         f"A score is how many cuts the weighted rubric coverage reaches (score {steps}),",
-        "then capped by flags and red flags. Below, the experts' own per-point verdicts on the honest answers put",
+        "then capped by flags and red flags. Below, the graders' own per-point verdicts on the honest answers put",
         "through these cuts: the share of answers at each gold level that come back at exactly that level.",
         "",
         "| figure | development | held-out |",
@@ -121,8 +125,8 @@ def _agreement(a: GraderAgreement) -> list[str]:
         return [*lines, "No case records its two graders' scores."]
     return [
         *lines,
-        f"Two independent graders scored {a.n} cases before adjudication; a third settled the {a.adjudicated} cases",
-        "whose scores differ (gold is the adjudicated score).",
+        f"Two independent graders scored {a.n} cases before adjudication. Where they differed, on the score",
+        f"({a.adjudicated} cases) or on a point's verdict or a red flag, a third grader decided: gold is their call.",
         "",
         "| figure | value |",
         "|---|---|",
@@ -154,9 +158,9 @@ def _verdicts(s: Summary) -> list[str]:
     return lines
 
 
-def _adversarial(s: Summary) -> list[str]:
-    lines = ["", "## Adversarial answers", "", "| kind | cases | handled | rule |", "|---|---|---|---|"]
-    for kind, row in s.adversarial.items():
+def _kinds(s: Summary) -> list[str]:
+    lines = ["", "## Each kind of answer", "", "| kind | cases | handled | rule |", "|---|---|---|---|"]
+    for kind, row in s.kinds.items():
         lines.append(f"| {kind} | {row.n} | {row.handled:.1%} | {row.rule} |")
     return lines
 
@@ -188,15 +192,15 @@ def follow_up_markdown(f: FollowUpSummary) -> list[str]:
         "",
         "## Follow-ups",
         "",
-        f"After each of the {f.answers} honest answers (levels and paraphrases), the follow-up the brain would ask,",
-        f"against the experts' verdicts on the same answer ({f.answers_with_gaps} answers have a gap).",
+        f"After each of the {f.answers} honest answers, the follow-up the brain would ask,",
+        f"against the gold verdicts on the same answer ({f.answers_with_gaps} answers have a gap).",
         "",
         "| figure | value |",
         "|---|---|",
-        f"| asked when the experts found a gap | {_pct(f.asked_when_gaps)} |",
-        f"| probes a point the experts found missing or partial | {_pct(f.on_a_gold_gap)} |",
-        f"| probes the experts' most important gap | {_pct(f.on_the_top_gold_gap)} |",
-        f"| asked although the experts found the answer complete | {_pct(f.asked_when_complete)} |",
+        f"| asked when gold has a gap | {_pct(f.asked_when_gaps)} |",
+        f"| probes a point gold has missing or partial | {_pct(f.on_a_gold_gap)} |",
+        f"| probes gold's most important gap | {_pct(f.on_the_top_gold_gap)} |",
+        f"| asked although gold finds the answer complete | {_pct(f.asked_when_complete)} |",
         f"| one question (ends with ?) | {_pct(f.one_question)} |",
         f"| gives away a key point or the reference answer | {_pct(f.gives_away)} |",
         f"| written by the model (the rest are authored probes) | {_pct(f.written_by_model)} |",
@@ -205,7 +209,7 @@ def follow_up_markdown(f: FollowUpSummary) -> list[str]:
     for reason, n in f.model_not_used_reasons.items():
         lines.append(f"| - not used because: {reason} | {n} |")
     if f.examples:
-        lines += ["", "| case | answer (start) | follow-up | probed point (expert verdict) | source |"]
+        lines += ["", "| case | answer (start) | follow-up | probed point (gold verdict) | source |"]
         lines.append("|---|---|---|---|---|")
         for e in f.examples:
             answer = " ".join(e.answer.split())[:120].replace("|", "/")

@@ -10,7 +10,19 @@ from pathlib import Path
 from typing import Literal
 
 from interviewer.evals.cases import HONEST, CaseResult, LabelledCase, folder_hash, load_cases
-from interviewer.evals.labels import Bands, CopiedCase, GraderAgreement, bands, copied_cases, graders_agreement
+from interviewer.evals.labels import (
+    Balance,
+    Bands,
+    CopiedCase,
+    GraderAgreement,
+    Intended,
+    balance,
+    bands,
+    copied_cases,
+    graders_agreement,
+    intended,
+)
+from interviewer.evals.shortcut import ShortcutFigures, fit_length_cuts, scored, shortcut_figures
 from interviewer.evals.summary import (
     Figures,
     SplitFigures,
@@ -28,6 +40,7 @@ from interviewer.grading import FollowUp, TurnContext
 from interviewer.grading.text import reveals
 from interviewer.index import query_vector
 from interviewer.prompting import prompts_hash
+from interviewer.text import words
 
 
 class FollowUpExample(Figures):
@@ -64,6 +77,8 @@ class Versions(Figures):
 class CaseRow(Figures):
     case: str
     kind: str
+    intended: int | None
+    words: int
     gold: int
     predicted: int
     brain: str
@@ -82,7 +97,10 @@ class CasesReport(Figures):
     versions: Versions
     summary: Summary
     splits: dict[str, SplitFigures]
+    shortcut: dict[str, ShortcutFigures]
     bands: Bands
+    balance: dict[str, Balance]
+    intended: Intended
     agreement: GraderAgreement
     copied: list[CopiedCase]
     worst: list[WorstCase]
@@ -160,10 +178,10 @@ def _examples(followed: list[tuple[CaseResult, FollowUp]]) -> list[FollowUpExamp
 
 
 def follow_up_summary(results: list[CaseResult]) -> FollowUpSummary:
-    """How the follow-ups would land against the experts' verdicts on the same answers.
+    """How the follow-ups would land against the gold verdicts on the same answers.
 
-    A good follow-up probes a point the experts found missing or partial, preferably the most important
-    one; it is one question; it gives nothing away; and it is not asked of an answer the experts found complete.
+    A good follow-up probes a point the graders found missing or partial, preferably the most important
+    one; it is one question; it gives nothing away; and it is not asked of an answer the graders found complete.
     """
     asked = [r for r in results if r.asked_follow_up]
     with_gap = [r for r in asked if _has_gap(r)]
@@ -201,6 +219,8 @@ def _case_row(r: CaseResult) -> CaseRow:
     return CaseRow(
         case=r.labelled.case.id,
         kind=r.labelled.case.kind,
+        intended=r.labelled.case.intended,
+        words=len(words(r.labelled.case.answer)),
         gold=r.labelled.case.gold_score,
         predicted=r.grade.score,
         brain=r.grade.brain,
@@ -209,6 +229,22 @@ def _case_row(r: CaseResult) -> CaseRow:
         follow_up_source=r.follow_up.source if r.follow_up else None,
         follow_up_fallback=r.follow_up.fallback if r.follow_up else None,
     )
+
+
+def shortcut_by_split(results: list[CaseResult]) -> dict[str, ShortcutFigures]:
+    """The length shortcut, its cut-offs fitted on the development prompts' honest answers, beside the grader on
+    each split's honest answers."""
+    rows = {
+        split: [
+            scored(r.labelled.prompt.id, r.labelled.case.answer, r.labelled.case.gold_score, r.grade.score)
+            for r in results
+            if r.labelled.split == split and r.labelled.case.kind in HONEST
+        ]
+        for split in ("development", "held_out")
+    }
+    tuning = rows["development"] or rows["held_out"]
+    cuts = fit_length_cuts([r.n_words for r in tuning], [r.gold for r in tuning])
+    return {split: shortcut_figures(part, cuts) for split, part in rows.items() if part}
 
 
 def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progress: bool = False) -> CasesReport:
@@ -223,7 +259,10 @@ def evaluate_cases(grader: Grader, cases_dir: Path, brain: str = "rubric", progr
         versions=versions(grader, cases_dir, brain),
         summary=summarise(results),
         splits=by_split(results),
+        shortcut=shortcut_by_split(results),
         bands=bands(cases),
+        balance=balance(cases),
+        intended=intended(cases),
         agreement=graders_agreement(cases),
         copied=copied_cases(cases),
         worst=worst_cases(results),
