@@ -87,11 +87,13 @@ class Grade(Assessment):
 
 
 VERDICT_CREDIT: dict[str, float] = {"covered": 1.0, "partial": 0.5, "missed": 0.0}
-# Coverage needed for each score step 1..4 (the weighted share of rubric credit, see `coverage_of`). Fitted on the
-# experts' own per-point verdicts of the development half of evals/cases, so that their verdicts, put through
-# `score_from`, give back their scores: recall of each level 0..4 there is 1.00 / 0.69 / 0.80 / 0.83 / 0.97, and on
-# the held-out half 1.00 / 0.79 / 0.92 / 0.74 / 1.00 (`interviewer eval` reports it as "bands").
-SCORE_CUTS: tuple[float, float, float, float] = (0.04, 0.40, 0.62, 0.80)
+# Coverage needed for each score step 1..4 (the weighted share of rubric credit, see `coverage_of`). Fitted by
+# evals/fit_bands.py on the gold per-point verdicts and red flags of the development half's honest answers, so that
+# they, put through `score_from`, give back their gold scores: recall of each level 0..4 there is 0.82 / 0.80 / 0.64
+# / 0.83 / 0.90 (exact 0.82), and on the held-out half 0.94 / 0.76 / 0.68 / 0.89 / 0.91 (exact 0.85); `interviewer
+# eval` reports it as "bands". The rest is judgement no coverage band holds: how central a gap is, how serious a
+# misconception the rubric's red flags do not name.
+SCORE_CUTS: tuple[float, float, float, float] = (0.04, 0.28, 0.52, 0.80)
 
 
 def coverage_of(points: list[PointVerdict]) -> float:
@@ -113,7 +115,8 @@ def score_from(
     essentials = [p for p in points if p.weight == max((q.weight for q in points), default=0)]
     if score >= 4 and any(p.verdict == "missed" for p in essentials):
         score = 3  # full marks need every essential point
-    score -= min(len(red_flags), 2)
+    if red_flags:  # a stated misconception costs up to two steps, but an answer that makes a point keeps a 1
+        score = max(min(score, 1), score - min(len(red_flags), 2))
     if {"empty", "off_topic", "restated_question"} & set(flags):
         score = 0
     elif {"keyword_stuffing", "too_short", "instruction_to_grader"} & set(flags):
