@@ -103,10 +103,10 @@ def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidd
 SHORT_REPLY = "We would watch the dashboards."
 
 
-def _all_but_the_causes(engine: Engine) -> str:
-    """fsw-p1's reference answer without its sentence on what causes skew: a 4/4 answer that gets a follow-up."""
+def _all_but_point_in_time(engine: Engine) -> str:
+    """fsw-p1's reference answer without its sentence on point-in-time joins: a 4/4 answer that gets a follow-up."""
     sentences = re.split(r"(?<=[.!?])\s+", _strong(engine, "fsw-p1"))
-    return " ".join(s for i, s in enumerate(sentences) if i != 1)
+    return " ".join(s for s in sentences if "point-in-time" not in s)
 
 
 def test_a_short_follow_up_reply_after_a_full_answer_shows_what_it_changed_and_ending_early_says_so(
@@ -115,25 +115,25 @@ def test_a_short_follow_up_reply_after_a_full_answer_shows_what_it_changed_and_e
     """The user's two reports: a short follow-up reply read "Score: 1/4" (here 0/4) with the whole rubric to study,
     and /end after question 1 of 2 read "Overall score 4.00/4" with no word of the unanswered one."""
     session, _ = engine.start(ME, "topic", "fs-why")
-    first = engine.submit(ME, session, _all_but_the_causes(engine))
+    first = engine.submit(ME, session, _all_but_point_in_time(engine))
     assert first.grade is not None and first.grade.score == 4
-    assert first.next is not None and (first.next.kind, first.next.point_id) == ("followup", "fsw-p1-causes")
+    assert first.next is not None and (first.next.kind, first.next.point_id) == ("followup", "fsw-p1-pit")
     reply = engine.submit(ME, session, SHORT_REPLY)
     assert reply.grade is not None and reply.grade.score <= 1  # the reply alone, as it was shown before
-    causes = next(r.point for r in engine.corpus.prompt("fsw-p1").prompt.rubric if r.id == "fsw-p1-causes")
+    pit = next(r.point for r in engine.corpus.prompt("fsw-p1").prompt.rubric if r.id == "fsw-p1-pit")
     assert reply.shown is not None
     short = _grade_text(reply.shown).splitlines()
     assert short[0].startswith("On the point the follow-up asked about: missed - ")
     assert short[1].startswith("This question so far: 4/4 over 2 answers (coverage ")
-    assert short[-1] == "  1 point only partly made - --verbose to see it"  # partly, in the first answer
+    assert short[-1] == "  1 point still missing - --verbose to see it"  # in the first answer and the reply
     assert not any(line.startswith("Score:") for line in short) and "/4" not in "".join(short[2:])
     verbose = _grade_text(reply.shown, verbose=True)
-    assert f"To study: {causes.rstrip('.')}." in verbose.splitlines() and verbose.count("To study") == 1
+    assert f"To study: {pit.rstrip('.')}." in verbose.splitlines() and verbose.count("To study") == 1
     panel = render_grade(engine.snapshot(ME, session).last_grade, "markdown")
     assert panel.startswith("### Last answer, to the follow-up: the point it asked about is missed")
     assert "**This question so far: 4/4** over 2 answers" in panel
     block = engine.transcript(ME, session).prompts[0]
-    assert block.study == [causes] and block.result is not None and block.result.score == 4
+    assert block.study == [pit] and block.result is not None and block.result.score == 4
 
     engine.end(ME, session)  # after question 1 of 2
     data = engine.transcript(ME, session)
@@ -256,28 +256,28 @@ def test_a_piped_day_58_interview_runs_to_the_end_and_the_transcript_shows_every
 def test_the_terminal_shows_a_short_grade_unless_verbose_and_an_early_end_names_the_unanswered(
     cli: Cli, corpus: Corpus
 ) -> None:
-    full = " ".join(
-        s for i, s in enumerate(re.split(r"(?<=[.!?])\s+", corpus.prompt("fsw-p1").prompt.reference_answer)) if i != 1
-    )
+    sentences = re.split(r"(?<=[.!?])\s+", corpus.prompt("fsw-p1").prompt.reference_answer)
+    full = " ".join(s for s in sentences if "point-in-time" not in s)
     rubric = corpus.prompt("fsw-p1").prompt.rubric
-    causes = next(r.point for r in rubric if r.id == "fsw-p1-causes")
+    pit = next(r for r in rubric if r.id == "fsw-p1-pit")
+    coverage = 1 - pit.weight / sum(r.weight for r in rubric)
     stdin = "\n".join([full, SHORT_REPLY, "/end"]) + "\n"
     short = cli("interview", "--topic", "fs-why", stdin=stdin)
     assert short.returncode == 0, short.stderr
     lines = short.stdout.splitlines()
-    assert "Score: 4/4 (coverage 92%, brain rubric)" in lines
+    assert f"Score: 4/4 (coverage {coverage:.0%}, brain rubric)" in lines
     assert "  1 more key point(s) not made yet: named when this question is done" in lines  # then probed
     assert any(line.startswith("On the point the follow-up asked about: missed - ") for line in lines)
     assert any(line.startswith("This question so far: 4/4 over 2 answers") for line in lines)
-    assert "  1 point only partly made - --verbose to see it" in lines
+    assert "  1 point still missing - --verbose to see it" in lines
     assert not any(line.startswith(("Score: 0/4", "Score: 1/4", "Strong:", "To study:")) for line in lines)
-    assert causes not in short.stdout and all(len(line) <= 80 for line in lines if line.startswith("  + "))
+    assert pit.point not in short.stdout and all(len(line) <= 80 for line in lines if line.startswith("  + "))
     assert "Interview finished. Overall 4.00/4 over 1 of 2 questions asked; 1 unanswered." in short.stdout
 
     verbose = cli("interview", "--topic", "fs-why", "--verbose", stdin=stdin)
     assert verbose.returncode == 0, verbose.stderr
-    assert f"  ~ [partial] {causes}" in verbose.stdout.splitlines()
-    assert f"To study: {causes.rstrip('.')}." in verbose.stdout.splitlines()
+    assert f"  - [missed] {pit.point}" in verbose.stdout.splitlines()
+    assert f"To study: {pit.point.rstrip('.')}." in verbose.stdout.splitlines()
     assert "--verbose to see" not in verbose.stdout and "Strong:" not in verbose.stdout
     assert verbose.stdout.count("[covered]") >= 2 * (len(rubric) - 1)  # every point made, in full, after each answer
 

@@ -105,7 +105,6 @@ def goals_markdown(rows: list[Goal]) -> list[str]:
     if not rows:
         return []
     lines = [
-        "",
         "## Goals",
         "",
         "The goals set for the grader and the case set (`goals` in evals/thresholds.yaml). The gate's floors sit at",
@@ -115,5 +114,6 @@ def goals_markdown(rows: list[Goal]) -> list[str]:
         "|---|---|---|---|",
     ]
     for row in rows:
-        lines.append(f"| {row.figure} | {row.goal} | {_num(row.value)} | {'met' if row.met else '**SHORT**'} |")
-    return lines
+        value = "-" if row.value is None else f"{row.value:.4f}"
+        lines.append(f"| {row.figure} | {row.goal} | {value} | {'met' if row.met else '**SHORT**'} |")
+    return [*lines, ""]
