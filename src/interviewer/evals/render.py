@@ -11,7 +11,7 @@ from interviewer.evals.asag import AsagReport
 from interviewer.evals.cases import COPY_RUN
 from interviewer.evals.gate import Goal
 from interviewer.evals.labels import Bands, GraderAgreement
-from interviewer.evals.render_shortcut import balance_markdown, goals_markdown, shortcut_markdown
+from interviewer.evals.render_shortcut import balance_markdown, goals_markdown, plain, shortcut_markdown
 from interviewer.evals.run import CasesReport, FollowUpSummary
 from interviewer.evals.summary import SplitFigures, Summary, UsageSummary
 
@@ -90,11 +90,11 @@ def _split_cells(f: SplitFigures | None) -> dict[str, str]:
     cells = {"cases": str(f.n)}
     for group, part in (("ordinary answers", f.ordinary), ("all honest answers", f.honest)):
         if part is not None:
-            cells |= {f"{group}: {label}": _plain(getattr(part, key)) for label, key in AGREEMENT_ROWS}
-            cells |= {f"{group}: level {n} recall": _plain(getattr(part, f"level_{n}_recall")) for n in range(5)}
+            cells |= {f"{group}: {label}": plain(getattr(part, key)) for label, key in AGREEMENT_ROWS}
+            cells |= {f"{group}: level {n} recall": plain(getattr(part, f"level_{n}_recall")) for n in range(5)}
     for kind, row in f.kinds.items():
         cells[f"{kind} handled ({row.rule})"] = f"{row.handled:.1%} of {row.n}"
-    cells["per-point verdict macro-F1"] = _plain(f.verdict_macro_f1)
+    cells["per-point verdict macro-F1"] = plain(f.verdict_macro_f1)
     cells["honest answers the injection guard flagged"] = _pct(f.guard_false_positives)
     return cells
 
@@ -114,7 +114,7 @@ def _bands(b: Bands) -> list[str]:
     ]
     dev, held = b.splits.get("development"), b.splits.get("held_out")
     for label, key in [("honest answers", "n")] + [(f"level {n} recall", f"level_{n}_recall") for n in range(5)]:
-        cells = ["-" if f is None else _plain(getattr(f, key)) for f in (dev, held)]
+        cells = ["-" if f is None else plain(getattr(f, key)) for f in (dev, held)]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return lines
 
@@ -131,7 +131,7 @@ def _agreement(a: GraderAgreement) -> list[str]:
         "| figure | value |",
         "|---|---|",
         f"| cases | {a.n} |",
-        f"| quadratic weighted kappa, grader a vs b | {_plain(a.qwk)} |",
+        f"| quadratic weighted kappa, grader a vs b | {plain(a.qwk)} |",
         f"| exact agreement | {_pct(a.exact)} |",
         f"| within 1 | {_pct(a.within_1)} |",
         f"| adjudicated (a != b) | {a.adjudicated} |",
@@ -144,10 +144,6 @@ def _copied(report: CasesReport) -> list[str]:
         return [*lines, f"No case shares a run of {COPY_RUN}+ words with its prompt's rubric or reference answer."]
     lines += [f"These cases share {COPY_RUN}+ words with their prompt's rubric or reference answer (the gate fails):"]
     return lines + [f"- {c.case}: " + "; ".join(f'"{run}"' for run in c.runs) for c in report.copied]
-
-
-def _plain(value: float | int | None) -> str:
-    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def _verdicts(s: Summary) -> list[str]:

@@ -12,7 +12,8 @@ from interviewer.evals.summary import Agreement
 SPLITS = ("development", "held_out")
 
 
-def _num(value: float | int | None) -> str:
+def plain(value: float | int | None) -> str:
+    """A figure as a table cell: "-" for none, three decimals for a share or a correlation."""
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
@@ -24,7 +25,7 @@ def _interval(f: ShortcutFigures | None, name: str) -> str:
 
 
 def _agreement_cells(a: Agreement | None) -> list[str]:
-    return ["-"] * 4 if a is None else [str(a.n), _num(a.qwk), f"{a.exact:.1%}", f"{a.within_1:.1%}"]
+    return ["-"] * 4 if a is None else [str(a.n), plain(a.qwk), f"{a.exact:.1%}", f"{a.within_1:.1%}"]
 
 
 def shortcut_markdown(shortcut: dict[str, ShortcutFigures]) -> list[str]:
@@ -47,12 +48,12 @@ def shortcut_markdown(shortcut: dict[str, ShortcutFigures]) -> list[str]:
     ]
     rows: list[tuple[str, Callable[[ShortcutFigures], str], str | None]] = [
         ("answers", lambda f: str(f.n), None),
-        ("length vs gold, Spearman", lambda f: _num(f.length_gold_spearman), None),
-        ("shortcut QWK", lambda f: _num(f.length_baseline.qwk), None),
+        ("length vs gold, Spearman", lambda f: plain(f.length_gold_spearman), None),
+        ("shortcut QWK", lambda f: plain(f.length_baseline.qwk), None),
         ("shortcut exact", lambda f: f"{f.length_baseline.exact:.1%}", None),
         ("grader's margin over the shortcut, QWK", lambda f: f"{f.margin.qwk:+.3f}", "margin_qwk"),
         ("grader's margin over the shortcut, exact", lambda f: f"{f.margin.exact:+.1%}", "margin_exact"),
-        ("grader vs gold, length fixed (partial Spearman)", lambda f: _num(f.partial_spearman), "partial_spearman"),
+        ("grader vs gold, length fixed (partial Spearman)", lambda f: plain(f.partial_spearman), "partial_spearman"),
     ]
     for label, cell, interval in rows:
         values = ["-" if f is None else cell(f) for f in (dev, held)]
@@ -86,7 +87,7 @@ def balance_markdown(balance: dict[str, Balance], intended: Intended) -> list[st
     ]
     for name, b in balance.items():
         counts = " | ".join(str(n) for n in b.per_level)
-        lines.append(f"| {name.replace('_', '-')} | {counts} | {b.n} | {_num(b.length_gold_spearman)} |")
+        lines.append(f"| {name.replace('_', '-')} | {counts} | {b.n} | {plain(b.length_gold_spearman)} |")
     if intended.n:
         lines += [
             "",
