@@ -86,7 +86,8 @@ def _start_panel(page: Page, app: InterviewApp) -> None:
             info="Which brain grades your answers and writes the follow-ups.",
             visible=len(brains) > 1,
         )
-        page.start_btn = gr.Button("Start", variant="primary")
+        # The starters wake when the page has loaded (`_wire`): a click before then would be overwritten by it.
+        page.start_btn = gr.Button("Start", variant="primary", interactive=False)
         _cards(page, app)
 
 
@@ -102,7 +103,7 @@ def _cards(page: Page, app: InterviewApp) -> None:
                 gr.Markdown(card_markdown(card))
                 page.card_scores.append(gr.Markdown())
                 gr.Markdown(card_objectives(card))
-                button = gr.Button(f"Practise {card.title}", size="sm", variant="secondary")
+                button = gr.Button(f"Practise {card.title}", size="sm", variant="secondary", interactive=False)
                 page.card_buttons.append((button, card.value))
 
 
@@ -197,9 +198,10 @@ def _wire(page: Page, app: InterviewApp) -> None:
     review = [page.review, page.download_md, page.download_json]
     to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
     start_page = [page.weak, page.weak_btn, *page.card_scores]
+    starters = [page.start_btn, *(button for button, _ in page.card_buttons)]
     page.demo.load(app.load, None, screens, api_name="load").then(**set_url).then(
-        app.start_page, None, start_page, api_name="start_page"
-    )
+        lambda: [gr.update(interactive=True)] * len(starters), None, starters, **private
+    ).then(app.start_page, None, start_page, api_name="start_page")
     for button, value in page.card_buttons:
         button.click(app.starter(value), [page.count, page.brain], screens, **private).then(**set_url)
     page.weak_btn.click(app.starter("review:"), [page.count, page.brain], screens, **private).then(**set_url)
