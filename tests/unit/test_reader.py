@@ -33,6 +33,18 @@ def test_the_shipped_reader_loads_and_reads_only_known_evidence() -> None:
             ),
             "unknown features ['shoe_size']",
         ),
+        (
+            json.dumps(
+                {
+                    "features": ["mini_pt"],
+                    "partial_at": 0.5,
+                    "covered_at": 0.5,
+                    "partial": {"mean": [0], "scale": [1], "weights": [1, 0]},
+                    "covered": {"mean": [0], "scale": [1], "weights": [-1, 0]},
+                }
+            ),
+            "weighs some evidence negatively",
+        ),
     ],
 )
 def test_a_broken_reader_file_is_refused_naming_the_file(text: str, message: str) -> None:

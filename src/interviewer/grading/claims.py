@@ -30,7 +30,7 @@ _REJECTING = frozenset(
     )
 )
 # Words that open a clause contrasting with the one before it.
-_CONTRAST = frozenset(stems("but however although though whereas yet except unless instead"))
+CONTRAST = frozenset(stems("but however although though whereas yet except unless instead"))
 # Words that deny the clause before them when they follow a contrast or a relative pronoun ("but that misses",
 # "which is wrong"); alone, "wrong" is no denial ("if something goes wrong, metrics will catch it").
 _DENYING_NEXT = frozenset(stems("wrong incorrect misses mistaken untrue false myth"))
@@ -38,6 +38,27 @@ _RELATIVE = frozenset(stems("which"))
 # A condition right after a cue withdraws it: "only if", "only when", "provided".
 _CONDITION = (stems("only if"), stems("only when"), stems("provided"))
 _CLAUSE_BREAK = re.compile(r"[,;:()\u2013\u2014]|\s-\s")
+
+
+# Openings that deny the whole sentence after them: "It is not true that ...", "I don't think ...".
+_DENIAL_FRAMES = tuple(
+    stems(frame)
+    for frame in (
+        "it is not true",
+        "its not true",
+        "it isnt true",
+        "it is not the case",
+        "it isnt the case",
+        "it is false",
+        "it is a myth",
+        "it is a misconception",
+        "it is wrong to say",
+        "i dont think",
+        "i do not think",
+        "i dont believe",
+        "i do not believe",
+    )
+)
 
 
 @lru_cache(maxsize=4096)
@@ -51,7 +72,7 @@ def clauses(sentence: str) -> list[tuple[str, ...]]:
     for piece in _CLAUSE_BREAK.split(sentence):
         current: list[str] = []
         for token in stems(piece):
-            if token in _CONTRAST and current:
+            if token in CONTRAST and current:
                 out.append(tuple(current))
                 current = []
             current.append(token)
@@ -80,6 +101,15 @@ def states(sentence: str, cue: str) -> bool:
     return False
 
 
+def denies(sentence: str) -> bool:
+    """True when a frame that opens the sentence denies all of it ("It is not true that skew is overfitting") and
+    no contrasting clause follows to say what is true instead."""
+    parts = clauses(sentence)
+    if not parts or not any(parts[0][: len(f)] == f for f in _DENIAL_FRAMES):
+        return False
+    return not any(c[0] in CONTRAST for c in parts[1:])
+
+
 def _asserted(clause: tuple[str, ...], start: int, end: int, rejecting_before: bool) -> bool:
     """The cue at clause[start:end] is asserted: nothing negates or rejects it within its clause."""
     before, after = clause[max(0, start - 3) : start], clause[end : end + 2]
@@ -99,7 +129,7 @@ def _denied_next(following: list[tuple[str, ...]]) -> bool:
     clause that calls it wrong ("..., which is wrong")."""
     denying = NEGATIONS | _REJECTING | _DENIED_AFTER | _DENYING_NEXT
     return any(
-        (c[0] in _CONTRAST and any(t in denying for t in c[1:8]))
+        (c[0] in CONTRAST and any(t in denying for t in c[1:8]))
         or (c[0] in _RELATIVE and any(t in _DENYING_NEXT | _REJECTING for t in c[1:4]))
         for c in following
     )

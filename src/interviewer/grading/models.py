@@ -129,6 +129,8 @@ def merge_verdicts(grades: list[Grade]) -> list[PointVerdict]:
     best: dict[str, PointVerdict] = {}
     for grade in grades:
         for point in grade.points:
+            if "keyword_stuffing" in grade.flags and point.verdict == "covered":  # a list of terms explains nothing
+                point = point.model_copy(update={"verdict": "partial"})
             current = best.get(point.point_id)
             if current is None or VERDICT_CREDIT[point.verdict] > VERDICT_CREDIT[current.verdict]:
                 best[point.point_id] = point

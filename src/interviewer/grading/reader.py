@@ -1,18 +1,23 @@
 """The rubric brain's reader of meaning: evidence that an answer makes each key point, and a calibrated verdict.
 
-Several readers give evidence for each point, and a calibrated combination of them decides the verdict:
-- MiniLM sentence similarity to the point, its paraphrases, and pairs of sentences (an idea may run on). Each
-  sentence is read once, for its vector and its tokens' vectors;
-- the point's own terms, read with negation (the hand-tuned strength of earlier versions is one feature too);
+A point is judged on what the answer says about it, and on nothing else. Several readers give evidence that
+ties the answer's sentences to the point, and a calibrated combination of them decides its verdict:
+- MiniLM sentence similarity to the point and to its paraphrases (each sentence is read once, for its vector
+  and its tokens' vectors);
+- the point's own terms, read with negation, in its best sentence and anywhere in the answer (the hand-tuned
+  strength of earlier versions is one feature too);
 - soft token alignment (as in BERTScore): how well the point's content words are matched by the answer's,
   which credits a plain-language answer that says the same thing in other words;
-- multilingual-e5-small sentence similarity (a second, differently trained encoder; about 40 ms a sentence,
-  computed only for a reader that uses it);
-- the answer as a whole against the reference answer, and each point against the answer's other points.
+- multilingual-e5-small sentence similarity (a second, differently trained encoder, computed only for a reader
+  that uses it).
+No feature of the whole answer enters: its length, its likeness to the reference answer and the other points'
+evidence are not read, and answer-level judgements (padding, stuffing, off topic) are flags that act on the score.
 
-Two logistic heads turn the evidence into P(at least partly made) and P(covered). They, the feature list and
-the two cut-offs live in `reader.json`, fitted by `evals/fit_reader.py` on the development half of evals/cases
-only, choosing the best by development figures; the file's hash is part of the grader's version.
+Two logistic heads turn the evidence into P(at least partly made) and P(covered). Their weights are never
+negative, so more evidence never lowers a verdict: adding a sentence cannot cost another point anything. They,
+the feature list and the two cut-offs live in `reader.json`, fitted by `evals/fit_reader.py` on the development
+half of evals/cases only, choosing by a rule declared on development; the file's hash is part of the grader's
+version.
 """
 
 from __future__ import annotations
@@ -33,10 +38,9 @@ from interviewer.grading.models import Verdict
 from interviewer.grading.text import STOPWORDS, Sentence
 
 Table = dict[str, np.ndarray]  # feature name -> one value per rubric point
-FEATURES = frozenset(
-    "cur terms_next mini_pt mini_para mini_win rival qsim_best ref_mini tokal tokal_s ref_tok e5_pt e5_para "
-    "cur_rel mini_pt_rel tokal_rel e5_pt_rel".split()
-)
+# Each a point's own evidence: nothing of the whole answer (its length, its likeness to the reference answer, the
+# other points' evidence) enters a point's verdict.
+FEATURES = frozenset("cur terms_s terms_all mini_pt mini_para tokal tokal_s e5_pt e5_para nli_pt nli_margin".split())
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ def reader_from(text: str, source: str = "reader.json") -> Reader:
         raise InterviewerError(
             f"{source} does not fit this grader: unknown features {unknown} or wrong sizes {sorted(sizes)}."
         )
+    if any((h.weights[:-1] < 0).any() for h in (reader.partial, reader.covered)):
+        raise InterviewerError(f"{source} weighs some evidence negatively: more evidence could lower a verdict.")
     return reader
 
 
@@ -135,53 +141,42 @@ def evidence(
     strength: Table,
     features: frozenset[str] = FEATURES,
 ) -> Table:
-    """The features a reader uses (by default every one), one value per rubric point; `strength` holds `cur` and
-    `terms_next`. Only the second encoder's features need more than the sentences' one MiniLM reading."""
+    """The features a reader uses (by default every one), one value per rubric point; `strength` holds `cur`,
+    `terms_s` and `terms_all`. Only the second encoder's features need more than the sentences' MiniLM reading.
+
+    Every feature is a point's own evidence, the best over the answer's sentences (or over their union): adding a
+    sentence never lowers it, and the order of the sentences does not change it."""
     table = {**strength, **_sentence_evidence(prompt, answer, point_vecs)}
     table.update(_token_evidence(prompt, answer))
     if any(f.startswith("e5_") for f in features):
         table.update(_e5_evidence(prompt, answer))
-    for name in ("cur", "mini_pt", "tokal", "e5_pt"):
-        if name in table:
-            table[name + "_rel"] = table[name] - table[name].mean()
     return table
 
 
 def _sentence_evidence(prompt: Prompt, answer: Answer, point_vecs: dict[str, Vectors]) -> Table:
-    """MiniLM: the best sentence (and pair of sentences) for each point, its rival points, the whole answer."""
-    sv, texts = answer.vectors, [s.text for s in answer.sentences]
+    """MiniLM: the best sentence for each point, and for any of its paraphrases."""
+    sv = answer.vectors
     own = np.stack([point_vecs[p.id][0] for p in prompt.rubric])
-    sims = sv @ own.T  # sentences x points
-    pairs = encoder().encode([" ".join(texts[i : i + 2]) for i in range(max(1, len(texts) - 1))])
-    best = sims.argmax(axis=0)
-    cols = np.arange(len(prompt.rubric))
-    others = np.where(np.eye(len(cols), dtype=bool)[None, :, :], -np.inf, sims[:, None, :]).max(axis=2)
-    whole, reference = encoder().encode([answer.text[:2000], prompt.reference_answer])
     return {
-        "mini_pt": sims.max(axis=0),
+        "mini_pt": (sv @ own.T).max(axis=0),
         "mini_para": np.array([float((sv @ point_vecs[p.id].T).max()) for p in prompt.rubric]),
-        "mini_win": (pairs @ own.T).max(axis=0),
-        "rival": sims[best, cols] - (others[best, cols] if len(cols) > 1 else 0.0),
-        "qsim_best": sv[best] @ answer.question,
-        "ref_mini": np.full(len(cols), float(whole @ reference)),
     }
 
 
 def _token_evidence(prompt: Prompt, answer: Answer) -> Table:
-    """Soft token alignment: the share of each point's (and the reference answer's) content words matched."""
+    """Soft token alignment: the share of each point's content words matched in its best sentence, and anywhere."""
     per_sentence = [r.tokens for r in answer.readings]
     whole = np.vstack(per_sentence)  # the answer's content tokens, each read in its own sentence
-    *points, reference = _rubric_tokens((*(p.point for p in prompt.rubric), prompt.reference_answer))
+    points = _rubric_tokens(tuple(p.point for p in prompt.rubric))
     return {
         "tokal": np.array([_recall(p, whole) for p in points]),
         "tokal_s": np.array([max((_recall(p, s) for s in per_sentence), default=0.0) for p in points]),
-        "ref_tok": np.full(len(points), _recall(reference, whole)),
     }
 
 
 @lru_cache(maxsize=256)
 def _rubric_tokens(texts: tuple[str, ...]) -> list[Vectors]:
-    """Token vectors of a prompt's key points and reference answer (the same for every answer to it)."""
+    """Token vectors of a prompt's key points (the same for every answer to it)."""
     return encoder().token_vectors(list(texts), skip=STOPWORDS)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from interviewer.corpus import Prompt, RubricPoint
 from interviewer.embeddings import Vectors, encoder
 from interviewer.grading.brain import FollowUp, TurnContext
-from interviewer.grading.claims import states
+from interviewer.grading.claims import denies, states
 from interviewer.grading.guards import addresses_grader
 from interviewer.grading.models import (
     FLAG_MESSAGES,
@@ -93,7 +93,8 @@ def encode_points(prompt: Prompt) -> dict[str, Vectors]:
 class _Match:
     strength: float
     sentence: int | None
-    terms: float = 0.0  # the point's terms in the best sentence for them (with half of the next one's)
+    terms: float = 0.0  # the point's terms in the sentence that holds most of them
+    terms_all: float = 0.0  # the point's distinct terms anywhere in the answer
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,12 @@ class _Reading:
 
 
 def _strength(judged: list[tuple[PointVerdict, _Match]]) -> Table:
-    """The hand-tuned strength and term evidence, two of the calibrated reader's features."""
-    return {"cur": np.array([m.strength for _, m in judged]), "terms_next": np.array([m.terms for _, m in judged])}
+    """The hand-tuned strength and the term evidence, features of the calibrated reader."""
+    return {
+        "cur": np.array([m.strength for _, m in judged]),
+        "terms_s": np.array([m.terms for _, m in judged]),
+        "terms_all": np.array([m.terms_all for _, m in judged]),
+    }
 
 
 class RubricBrain:
@@ -133,10 +138,12 @@ class RubricBrain:
         """Grade a cleaned answer (see text.clean) against the prompt's rubric."""
         sentences = split_sentences(answer)
         injected = [s for s in sentences if addresses_grader(s.text)]
-        candidates = [s for s in sentences if s not in injected]
+        said = [s for s in sentences if s not in injected]
+        candidates = [s for s in said if not denies(s.text)]  # a denied sentence makes no point
         flags: list[Flag] = ["instruction_to_grader"] if injected else []
         if not candidates:
-            flags.insert(0, "empty")
+            if not said:
+                flags.insert(0, "empty")
             return self._finish(prompt, [verdict_for(p, "missed") for p in prompt.rubric], [], flags)
         reading = self._reading(prompt, answer, candidates)
         if reading is None:
@@ -145,15 +152,13 @@ class RubricBrain:
         verdicts = self._read(prompt, reading)
         usable = reading.answer.sentences
         flags.extend(self._answer_flags(prompt, usable, reading.answer.vectors, reading.point_vecs, verdicts))
-        if "keyword_stuffing" in flags:
-            verdicts = [v.model_copy(update={"verdict": "partial"}) if v.verdict == "covered" else v for v in verdicts]
         red_flags = red_flags_stated(prompt, usable)
         return self._finish(prompt, verdicts, red_flags, flags)
 
     def evidence(self, prompt: Prompt, answer: str, features: frozenset[str] = FEATURES) -> Table | None:
         """The readers' evidence (by default every feature) for each rubric point of a cleaned answer; None when
         no sentence is usable."""
-        candidates = [s for s in split_sentences(answer) if not addresses_grader(s.text)]
+        candidates = [s for s in split_sentences(answer) if not addresses_grader(s.text) and not denies(s.text)]
         reading = self._reading(prompt, answer, candidates) if candidates else None
         if reading is None:
             return None
@@ -200,23 +205,20 @@ class RubricBrain:
         column: int,
         question: set[str],
     ) -> tuple[PointVerdict, _Match]:
-        """The point's strength in its best sentence: meaning plus the point's own terms.
+        """The point's strength in its best sentence: meaning plus the point's own terms there.
 
         A sentence that is clearly closer to another rubric point lends this one only half its meaning,
         so one good sentence cannot make every point at once.
         """
         cfg = self.config
-        best, most_terms = _Match(0.0, None), 0.0
+        best = _Match(0.0, None)
         hits = [_term_hits(point.terms, s.stems, question) for s in sentences]
         for i in range(len(sentences)):
             sim = float(sims[i, column])
             meaning = float(np.clip((sim - cfg.sim_floor) / (cfg.sim_full - cfg.sim_floor), 0.0, 1.0))
             if sim < float(sims[i].max()) - cfg.rival_margin:
                 meaning *= 0.5
-            # The point's terms here, and half credit for those in the next sentence (an idea may run on).
-            terms = hits[i] + (0.5 * hits[i + 1] if i + 1 < len(sentences) else 0.0)
-            most_terms = max(most_terms, terms)
-            strength = min(1.0, cfg.meaning_weight * meaning + cfg.term_weight * min(terms, 2.0) / 2.0)
+            strength = min(1.0, cfg.meaning_weight * meaning + cfg.term_weight * min(hits[i], 2.0) / 2.0)
             if strength > best.strength:
                 best = _Match(strength, i)
         verdict: Verdict = (
@@ -224,7 +226,7 @@ class RubricBrain:
         )
         evidence = sentences[best.sentence].text if best.sentence is not None and verdict != "missed" else None
         return verdict_for(point, verdict, evidence, round(best.strength, 4)), _Match(
-            best.strength, best.sentence, most_terms
+            best.strength, best.sentence, max(hits, default=0.0), _distinct_terms(point.terms, sentences, question)
         )
 
     def _read(self, prompt: Prompt, reading: _Reading) -> list[PointVerdict]:
@@ -326,6 +328,15 @@ def verdict_for(
 
 def _occurs_affirmed(haystack: tuple[str, ...], phrase: tuple[str, ...]) -> bool:
     return any(not negated(haystack, i) for i in find_phrase(haystack, phrase))
+
+
+def _distinct_terms(terms: tuple[str, ...], sentences: list[Sentence], question: set[str]) -> float:
+    """The point's distinct terms affirmed in any sentence (a question-only term counts a quarter)."""
+    total = 0.0
+    for term in terms:
+        if any(_term_hits((term,), s.stems, question) for s in sentences):
+            total += 0.25 if set(stems(term)) <= question else 1.0
+    return total
 
 
 def _term_hits(terms: tuple[str, ...], haystack: tuple[str, ...], question: set[str]) -> float:

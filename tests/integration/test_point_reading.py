@@ -1,0 +1,92 @@
+"""Each rubric point is judged on what the answer says about it, for every point of the corpus.
+
+- a point's own text, and each of its paraphrases, given alone, earns it;
+- sentences that state other points, or that answer another question, lower no point's verdict;
+- the order of the sentences changes nothing;
+- a sentence that denies the point ("It is not true that ...") does not earn it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from interviewer.corpus import Corpus, Prompt, load_corpus
+from interviewer.grader import Grader
+from interviewer.grading.claims import CONTRAST, clauses
+from interviewer.grading.models import VERDICT_CREDIT, Grade
+from interviewer.grading.text import split_sentences
+from tests.helpers import ROOT
+
+PROMPTS = sorted(load_corpus(ROOT / "corpus").prompts)
+DENIALS = ("It is not true that {}", "I don't think {}")
+
+
+def _said(text: str) -> str:
+    """A point's text as a sentence of an answer."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _one_claim(text: str) -> bool:
+    """A point that one opening frame can deny whole: one sentence, with no second clause after a semicolon or a
+    contrast ("..., but let the run proceed" stays said)."""
+    return len(split_sentences(text)) == 1 and ";" not in text and not any(c[0] in CONTRAST for c in clauses(text))
+
+
+def _verdicts(grade: Grade) -> dict[str, float]:
+    return {p.point_id: VERDICT_CREDIT[p.verdict] for p in grade.points}
+
+
+def _lowered(before: dict[str, float], after: dict[str, float]) -> dict[str, tuple[float, float]]:
+    return {k: (before[k], after[k]) for k in before if after[k] < before[k]}
+
+
+@pytest.fixture(scope="module")
+def reading(tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    from interviewer.config import Settings
+
+    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=tmp_path_factory.mktemp("data")), progress=False)
+
+
+@pytest.mark.parametrize("prompt_id", PROMPTS)
+def test_a_point_stated_alone_earns_it_and_a_denial_of_it_does_not(reading: Grader, prompt_id: str) -> None:
+    prompt = reading.corpus.prompt(prompt_id).prompt
+    unearned, denied = [], []
+    for point in prompt.rubric:
+        for text in (point.point, *point.paraphrases):
+            verdict = _verdicts(reading.grade(prompt, _said(text)))[point.id]
+            if verdict < VERDICT_CREDIT["covered"]:
+                unearned.append((point.id, verdict, text))
+        for frame in DENIALS if _one_claim(point.point) else ():
+            sentence = frame.format(point.point[0].lower() + point.point[1:])
+            if _verdicts(reading.grade(prompt, _said(sentence)))[point.id] > 0:
+                denied.append((point.id, sentence))
+    assert unearned == [], "a point stated alone is not covered"
+    assert denied == [], "a denial earns the point it denies"
+
+
+@pytest.mark.parametrize("prompt_id", PROMPTS)
+def test_more_sentences_lower_no_point_and_their_order_changes_nothing(
+    reading: Grader, corpus: Corpus, prompt_id: str
+) -> None:
+    prompt = reading.corpus.prompt(prompt_id).prompt
+    other = _another(corpus, prompt)
+    for point in prompt.rubric:
+        alone = _verdicts(reading.grade(prompt, _said(point.point)))
+        others = [_said(p.point) for p in prompt.rubric if p.id != point.id]
+        with_others = _verdicts(reading.grade(prompt, " ".join([_said(point.point), *others])))
+        assert _lowered(alone, with_others) == {}, f"{point.id}: stating other points lowered a verdict"
+        elsewhere = _verdicts(reading.grade(prompt, _said(point.point) + " " + other.reference_answer))
+        assert _lowered(alone, elsewhere) == {}, f"{point.id}: another question's answer lowered a verdict"
+    every = [_said(p.point) for p in prompt.rubric]
+    forward = _verdicts(reading.grade(prompt, " ".join(every)))
+    backward = _verdicts(reading.grade(prompt, " ".join(reversed(every))))
+    assert forward == backward, "the order of the sentences changed a verdict"
+
+
+def _another(corpus: Corpus, prompt: Prompt) -> Prompt:
+    """A prompt of another topic, whose reference answer says nothing about this one's points."""
+    for ref in corpus.prompts.values():
+        if ref.prompt.id.split("-")[0] != prompt.id.split("-")[0]:
+            return ref.prompt
+    raise AssertionError("the corpus has one topic")
