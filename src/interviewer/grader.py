@@ -24,6 +24,7 @@ class Grader:
         self.index = open_index(self.settings, self.corpus, progress=progress)
         self._point_cache: dict[str, dict[str, Vectors]] = {}
         rubric = RubricBrain(point_vectors=self.point_vectors)
+        rubric.prepare([ref.prompt for ref in self.corpus.prompts.values()])
         self._brains: dict[str, Brain] = {"rubric": rubric}
         llm = self.settings.llm
         if llm.configured:

@@ -16,7 +16,8 @@ FLAG_MESSAGES: dict[str, str] = {
     "off_topic": "The answer does not address this question.",
     "keyword_stuffing": "A list of terms without explanation earns little: say how and why.",
     "instruction_to_grader": (
-        "Text addressed to the grader was ignored; an answer that tries to instruct the grader scores at most 1."
+        "Text addressed to the grader was ignored: it is read as part of the answer, never as an instruction, and "
+        "the rest of the answer is graded on what it says."
     ),
     "restated_question": "The answer restates the question instead of answering it.",
 }
@@ -119,7 +120,7 @@ def score_from(
         score = max(min(score, 1), score - min(len(red_flags), 2))
     if {"empty", "off_topic", "restated_question"} & set(flags):
         score = 0
-    elif {"keyword_stuffing", "too_short", "instruction_to_grader"} & set(flags):
+    elif {"keyword_stuffing", "too_short"} & set(flags):
         score = min(score, 1)
     return max(0, min(4, score)), coverage
 

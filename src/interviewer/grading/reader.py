@@ -9,7 +9,9 @@ ties the answer's sentences to the point, and a calibrated combination of them d
 - soft token alignment (as in BERTScore): how well the point's content words are matched by the answer's,
   which credits a plain-language answer that says the same thing in other words;
 - multilingual-e5-small sentence similarity (a second, differently trained encoder, computed only for a reader
-  that uses it).
+  that uses it);
+- the point reader (grading/cross.py): a cross-encoder that reads the point and the answer's two sentences
+  closest to it together, and tells a right claim from a wrong one in the same words.
 No feature of the whole answer enters: its length, its likeness to the reference answer and the other points'
 evidence are not read, and answer-level judgements (padding, stuffing, off topic) are flags that act on the score.
 
@@ -34,13 +36,14 @@ import numpy as np
 from interviewer.corpus import Prompt
 from interviewer.embeddings import TextReading, Vectors, e5, encoder
 from interviewer.errors import InterviewerError
+from interviewer.grading.cross import points_made
 from interviewer.grading.models import Verdict
 from interviewer.grading.text import STOPWORDS, Sentence
 
 Table = dict[str, np.ndarray]  # feature name -> one value per rubric point
 # Each a point's own evidence: nothing of the whole answer (its length, its likeness to the reference answer, the
 # other points' evidence) enters a point's verdict.
-FEATURES = frozenset("cur terms_s terms_all mini_pt mini_para tokal tokal_s e5_pt e5_para nli_pt nli_margin".split())
+FEATURES = frozenset("cur terms_s terms_all mini_pt mini_para tokal tokal_s e5_pt e5_para nli_pt".split())
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,10 @@ class Answer:
     question: Vectors
 
     @cached_property
+    def texts(self) -> list[str]:
+        return [s.text for s in self.sentences]
+
+    @cached_property
     def vectors(self) -> Vectors:
         """The sentence vectors as one matrix, stacked once."""
         return np.stack([r.vector for r in self.readings])
@@ -150,7 +157,38 @@ def evidence(
     table.update(_token_evidence(prompt, answer))
     if any(f.startswith("e5_") for f in features):
         table.update(_e5_evidence(prompt, answer))
+    if "nli_pt" in features:
+        table["nli_pt"] = points_made(prompt.rubric, answer.texts, answer.vectors, point_vecs)
     return table
+
+
+def read_answer(
+    reader: Reader,
+    prompt: Prompt,
+    answer: Answer,
+    point_vecs: dict[str, Vectors],
+    strength: Table,
+    every_point: bool = False,
+) -> tuple[list[Verdict], np.ndarray]:
+    """The reader's verdict and P(covered) on each point of an answer.
+
+    The point reader runs only on the points whose verdict it could still change. Its P(made) lies in [0, 1]
+    and weighs positively, so a point that gets the same verdict with it at 0 and at 1 gets that verdict at any
+    value: the verdicts are exact, and a point settled without it reports P(covered) with it at 0 (a lower
+    bound). `every_point` reads every point with it, for an exact P(covered) everywhere."""
+    needs = frozenset(reader.features)
+    table = evidence(prompt, answer, point_vecs, strength, needs - {"nli_pt"})
+    if "nli_pt" in needs:
+        count = len(prompt.rubric)
+        at_0 = reader.read({**table, "nli_pt": np.zeros(count)})[0]
+        at_1 = reader.read({**table, "nli_pt": np.ones(count)})[0]
+        unsettled = [j for j in range(count) if every_point or at_0[j] != at_1[j]]
+        made = np.zeros(count)
+        if unsettled:
+            points = [prompt.rubric[j] for j in unsettled]
+            made[unsettled] = points_made(points, answer.texts, answer.vectors, point_vecs)
+        table["nli_pt"] = made
+    return reader.read(table)
 
 
 def _sentence_evidence(prompt: Prompt, answer: Answer, point_vecs: dict[str, Vectors]) -> Table:
@@ -167,7 +205,7 @@ def _token_evidence(prompt: Prompt, answer: Answer) -> Table:
     """Soft token alignment: the share of each point's content words matched in its best sentence, and anywhere."""
     per_sentence = [r.tokens for r in answer.readings]
     whole = np.vstack(per_sentence)  # the answer's content tokens, each read in its own sentence
-    points = _rubric_tokens(tuple(p.point for p in prompt.rubric))
+    points = rubric_tokens(tuple(p.point for p in prompt.rubric))
     return {
         "tokal": np.array([_recall(p, whole) for p in points]),
         "tokal_s": np.array([max((_recall(p, s) for s in per_sentence), default=0.0) for p in points]),
@@ -175,7 +213,7 @@ def _token_evidence(prompt: Prompt, answer: Answer) -> Table:
 
 
 @lru_cache(maxsize=256)
-def _rubric_tokens(texts: tuple[str, ...]) -> list[Vectors]:
+def rubric_tokens(texts: tuple[str, ...]) -> list[Vectors]:
     """Token vectors of a prompt's key points (the same for every answer to it)."""
     return encoder().token_vectors(list(texts), skip=STOPWORDS)
 

@@ -1,0 +1,121 @@
+"""The point reader: a cross-encoder that reads a rubric point and the answer's words about it together.
+
+Sentence similarity sees that "skew is when serving features differ from training features" and "skew is when
+the model overfits its training data" use the same words; it cannot tell the right claim from the wrong one. A
+cross-encoder reads the point and the answer's text in one pass, word against word, and says whether the text
+makes the point.
+
+The model is MiniLM-L6 fine-tuned on the point verdicts of the development half of evals/cases (covered against
+missed; `evals/train_point_reader.py` builds the pairs, trains, exports ONNX and quantises it to int8). It ships
+as package data, and both files are checked against their SHA-256 before they are loaded.
+
+For each point it reads the answer's sentence closest to the point (MiniLM similarity to the point and its
+paraphrases) alone, and its window: that sentence and the next closest, most similar first, so the order of the
+answer's sentences does not matter. The point's P(made) is the better of the two, and an answer's readings run
+in one batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from interviewer.corpus import RubricPoint
+from interviewer.embeddings import Vectors, checked_file
+
+MODEL_FILE = "point-reader-int8.onnx"
+MODEL_SHA256 = "3fcf519d86b1d952cfa08e877bfcb629fa4420bb591d9bcb2ae4932f931e8ade"
+TOKENIZER_FILE = "point-reader-tokenizer.json"
+TOKENIZER_SHA256 = "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66"
+MAX_TOKENS = 160  # a point and two sentences; a longer pair is cut, longest part first
+WINDOW = 2  # sentences per point
+
+_MODEL: Any = None
+_MODEL_LOCK = threading.Lock()
+
+
+def _data(name: str) -> Path:
+    return Path(str(resources.files("interviewer.grading").joinpath("data", name)))
+
+
+class PointReader:
+    """One ONNX session of the point reader, thread-safe."""
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(checked_file(_data(TOKENIZER_FILE), TOKENIZER_SHA256)))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer = tokenizer
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 2
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        model = checked_file(_data(MODEL_FILE), MODEL_SHA256)
+        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    def made(self, pairs: list[tuple[str, str]]) -> np.ndarray:
+        """P(the text makes the point) for each (point, text) pair, read in one batch."""
+        if not pairs:
+            return np.zeros(0)
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(pairs)
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            logits = np.asarray(self._session.run(None, feed)[0], dtype=np.float64)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        out: np.ndarray = shifted[:, 1] / shifted.sum(axis=1)
+        return out
+
+
+def point_reader() -> PointReader:
+    """The process-wide point reader, loaded (and its files checked) on first use."""
+    global _MODEL
+    with _MODEL_LOCK:
+        if _MODEL is None:
+            _MODEL = PointReader()
+        reader: PointReader = _MODEL
+        return reader
+
+
+def windows(
+    points: Sequence[RubricPoint], sentences: list[str], vectors: Vectors, point_vecs: dict[str, Vectors]
+) -> list[tuple[str, str]]:
+    """For each rubric point, the answer's sentence closest to it, and that sentence with the next closest."""
+    out = []
+    for point in points:
+        sims = (vectors @ point_vecs[point.id].T).max(axis=1)
+        order = sorted(range(len(sentences)), key=lambda i: (-float(sims[i]), sentences[i]))
+        out.append((sentences[order[0]], " ".join(sentences[i] for i in order[:WINDOW])))
+    return out
+
+
+def points_made(
+    points: Sequence[RubricPoint], sentences: list[str], vectors: Vectors, point_vecs: dict[str, Vectors]
+) -> np.ndarray:
+    """The point reader's P(made) for each of `points`: the better of its closest sentence alone and its window,
+    so that a sentence added to the answer cannot dilute the one that makes the point (one batch)."""
+    texts = windows(points, sentences, vectors, point_vecs)
+    pairs = [
+        (p.point, text) for p, (one, both) in zip(points, texts, strict=True) for text in dict.fromkeys((one, both))
+    ]
+    made = point_reader().made(pairs)
+    out, at = np.zeros(len(points)), 0
+    for j, (one, both) in enumerate(texts):
+        width = 1 if one == both else 2
+        out[j] = float(made[at : at + width].max())
+        at += width
+    return out
