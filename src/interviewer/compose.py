@@ -14,4 +14,6 @@ def build_engine(settings: Settings | None = None, *, progress: bool = True, gra
     With `grader`, its settings are the engine's too.
     """
     grader = grader or Grader(settings, progress=progress)
-    return Engine(grader.settings, grader, open_storage(grader.settings))
+    storage = open_storage(grader.settings)
+    grader.prepare()  # the rubric side read now, so that no user's turn pays for it
+    return Engine(grader.settings, grader, storage)

@@ -24,11 +24,16 @@ class Grader:
         self.index = open_index(self.settings, self.corpus, progress=progress)
         self._point_cache: dict[str, dict[str, Vectors]] = {}
         rubric = RubricBrain(point_vectors=self.point_vectors)
-        rubric.prepare([ref.prompt for ref in self.corpus.prompts.values()])
         self._brains: dict[str, Brain] = {"rubric": rubric}
         llm = self.settings.llm
         if llm.configured:
             self._brains["llm"] = LLMBrain(chat_model(llm), llm, fallback=rubric, retrieve=self.related_texts)
+
+    def prepare(self) -> None:
+        """Read the rubric side of every prompt now, before the first turn (see RubricBrain.prepare)."""
+        rubric = self._brains["rubric"]
+        if isinstance(rubric, RubricBrain):
+            rubric.prepare([ref.prompt for ref in self.corpus.prompts.values()])
 
     def brain(self, name: str) -> Brain:
         try:

@@ -140,7 +140,7 @@ def test_an_interview_goes_on_when_the_server_dies(
     monkeypatch.setattr(index_server, "RETRY_SECONDS", 0.0)  # try the server again at every call
     replica, engine, session, first = _interviewing(own_chroma, settings, corpus, tmp_path)
     own_chroma.kill()
-    after = engine.submit(ME, session, engine.corpus.prompt("fst-p1").prompt.reference_answer)
+    after = engine.submit(ME, session, engine.corpus.prompt(PROMPT).prompt.reference_answer)
     assert after.grade is not None and after.grade.score >= 3
     assert engine.grader.index.degraded == DEGRADED and DEGRADED in _notice(engine, session)
     restarted = _engine(replica)  # a replica started while the server is down: the local copy of the rubric
