@@ -47,13 +47,18 @@ def cmd_corpus_validate(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from interviewer.corpus import load_corpus
+    from interviewer.grader import RUBRIC_TOKENS
+    from interviewer.grading.reader import save_rubric_tokens
     from interviewer.index_server import open_index
 
     settings = _settings()
-    index = open_index(settings, load_corpus(settings.corpus_dir), writer=True)  # the one writer of a server index
+    corpus = load_corpus(settings.corpus_dir)
+    index = open_index(settings, corpus, writer=True)  # the one writer of a server index
     report = index.rebuild() if args.rebuild else index.sync()
     where = settings.chroma_url or settings.index_dir
     print(f"index {where}: {report.added} embedded, {report.removed} removed, {report.kept} unchanged")
+    points = [p.point for ref in corpus.prompts.values() for p in ref.prompt.rubric]
+    save_rubric_tokens(settings.data_dir / RUBRIC_TOKENS, points)  # what each turn would otherwise read again
     return 0
 
 

@@ -159,6 +159,13 @@ class SentenceEncoder:
         """Unit vectors of each text's content tokens (no special tokens, no words in `skip`), in order."""
         return [r.tokens for r in self.read(texts, skip, batch_size=batch_size, cache=False)]
 
+    def remember(self, texts: list[str], vectors: Vectors) -> None:
+        """Keep vectors this encoder made earlier (the index stores them) for these texts."""
+        with self._lock:
+            self._cache.update(zip(texts, vectors, strict=True))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
     def encode(self, texts: list[str], batch_size: int = 4) -> Vectors:
         """Unit vectors, one row per text, in order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)

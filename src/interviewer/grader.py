@@ -14,6 +14,8 @@ from interviewer.grading.text import clean
 from interviewer.index_server import open_index
 from interviewer.llm import chat_model
 
+RUBRIC_TOKENS = "rubric-tokens.npz"  # in the data folder: the key points' token vectors, read once
+
 
 class Grader:
     """The corpus, its index and the brains; what both the engine and `interviewer grade` use."""
@@ -31,9 +33,13 @@ class Grader:
 
     def prepare(self) -> None:
         """Read the rubric side of every prompt now, before the first turn (see RubricBrain.prepare)."""
+        prompts = [ref.prompt for ref in self.corpus.prompts.values()]
+        asked = [i for p in prompts for i in self.index.entry_ids("prompt", p.id)]
+        if len(asked) == len(prompts):  # the questions' vectors, as the index holds them
+            encoder().remember([p.text for p in prompts], self.index.vectors(asked))
         rubric = self._brains["rubric"]
         if isinstance(rubric, RubricBrain):
-            rubric.prepare([ref.prompt for ref in self.corpus.prompts.values()])
+            rubric.prepare(prompts, self.settings.data_dir / RUBRIC_TOKENS)
 
     def brain(self, name: str) -> Brain:
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from interviewer.errors import InterviewerError
@@ -51,3 +53,18 @@ def test_a_broken_reader_file_is_refused_naming_the_file(text: str, message: str
     with pytest.raises(InterviewerError, match=r"reader-under-test\.json") as caught:
         reader_from(text, "reader-under-test.json")
     assert message in str(caught.value)
+
+
+def test_rubric_token_vectors_are_stored_once_and_read_back_the_same(tmp_path: Path) -> None:
+    from interviewer.grading import reader as reader_module
+
+    texts = ["Validates every input table against a declared schema.", "Alerts the owning team when a check fails."]
+    fresh = reader_module.rubric_tokens(tuple(texts))
+    stored = tmp_path / "rubric-tokens.npz"
+    reader_module.save_rubric_tokens(stored, texts)
+    for text in texts:
+        reader_module._TOKENS.pop(text)
+    assert reader_module.load_rubric_tokens(stored, [*texts, "A text it never held."]) == 2
+    assert all(np.allclose(a, b) for a, b in zip(reader_module.rubric_tokens(tuple(texts)), fresh, strict=True))
+    stored.write_bytes(b"not an npz file")
+    assert reader_module.load_rubric_tokens(stored, texts) == 0  # a broken file is read again from the model

@@ -26,20 +26,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import tempfile
+import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from interviewer.corpus import Prompt
-from interviewer.embeddings import TextReading, Vectors, e5, encoder
+from interviewer.embeddings import MODEL_SHA256, TextReading, Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.grading.cross import points_made
 from interviewer.grading.models import Verdict
 from interviewer.grading.text import STOPWORDS, Sentence
 
+log = logging.getLogger(__name__)
 Table = dict[str, np.ndarray]  # feature name -> one value per rubric point
 # Each a point's own evidence: nothing of the whole answer (its length, its likeness to the reference answer, the
 # other points' evidence) enters a point's verdict.
@@ -212,10 +218,56 @@ def _token_evidence(prompt: Prompt, answer: Answer) -> Table:
     }
 
 
-@lru_cache(maxsize=256)
+_TOKENS: dict[str, Vectors] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
 def rubric_tokens(texts: tuple[str, ...]) -> list[Vectors]:
-    """Token vectors of a prompt's key points (the same for every answer to it)."""
-    return encoder().token_vectors(list(texts), skip=STOPWORDS)
+    """Token vectors of a prompt's key points (the same for every answer to it), kept once read."""
+    with _TOKENS_LOCK:
+        missing = [t for t in dict.fromkeys(texts) if t not in _TOKENS]
+    if missing:
+        read = encoder().token_vectors(missing, skip=STOPWORDS)
+        with _TOKENS_LOCK:
+            _TOKENS.update(zip(missing, read, strict=True))
+    with _TOKENS_LOCK:
+        return [_TOKENS[t] for t in texts]
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(f"{MODEL_SHA256}\n{text}".encode()).hexdigest()[:32]
+
+
+def load_rubric_tokens(path: Path, texts: list[str]) -> int:
+    """Take the token vectors of `texts` that the file at `path` holds (written by `save_rubric_tokens` for the
+    same encoder); how many it held. A missing or unreadable file holds none."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys, offsets, vectors = list(data["keys"]), data["offsets"], data["vectors"]
+    except (OSError, ValueError, KeyError) as exc:
+        log.info("no stored rubric token vectors at %s: %s", path, exc)
+        return 0
+    at = {str(k): i for i, k in enumerate(keys)}
+    found = {t: at[_key(t)] for t in texts if _key(t) in at}
+    with _TOKENS_LOCK:
+        for text, i in found.items():
+            _TOKENS[text] = np.asarray(vectors[offsets[i] : offsets[i + 1]], dtype=np.float32)
+    return len(found)
+
+
+def save_rubric_tokens(path: Path, texts: list[str]) -> None:
+    """Write the token vectors of `texts` to `path` atomically (replicas sharing a folder may write it at once)."""
+    tokens = rubric_tokens(tuple(dict.fromkeys(texts)))
+    offsets = np.cumsum([0, *(len(v) for v in tokens)])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as out:
+            keys = np.array([_key(t) for t in dict.fromkeys(texts)], dtype=str)
+            np.savez(out, keys=keys, offsets=offsets, vectors=np.vstack(tokens))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("cannot store the rubric token vectors at %s: %s", path, exc)
 
 
 def _recall(reference: Vectors, answer: Vectors) -> float:

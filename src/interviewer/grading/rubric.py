@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import numpy as np
@@ -38,8 +39,10 @@ from interviewer.grading.reader import (
     Reader,
     Table,
     evidence,
+    load_rubric_tokens,
     read_answer,
     rubric_tokens,
+    save_rubric_tokens,
     shipped_reader,
 )
 from interviewer.grading.text import (
@@ -153,15 +156,19 @@ class RubricBrain:
     def version(self) -> str:
         return self.config.version + (f"-{self.reader.digest}" if self.reader else "")
 
-    def prepare(self, prompts: Sequence[Prompt]) -> None:
-        """Read the rubric side of every prompt now (its point vectors, the question's vector, the points' token
-        vectors, the point reader), so that a user's turn reads only the answer."""
+    def prepare(self, prompts: Sequence[Prompt], tokens_file: Path | None = None) -> None:
+        """Read the rubric side of every prompt now (its point vectors, the points' token vectors, the point
+        reader), so that a user's turn reads only the answer. The token vectors are kept in `tokens_file`, so a
+        process that finds them there reads none."""
         if self.reader is None:
             return
+        texts = [p.point for prompt in prompts for p in prompt.rubric]
+        held = load_rubric_tokens(tokens_file, texts) if tokens_file else 0
         for prompt in prompts:
             self.point_vectors(prompt)
-            encoder().encode([prompt.text])
             rubric_tokens(tuple(p.point for p in prompt.rubric))
+        if tokens_file and held < len(set(texts)):
+            save_rubric_tokens(tokens_file, texts)
         if "nli_pt" in self.reader.features:
             point_reader()
 
