@@ -48,7 +48,7 @@ def cmd_corpus_validate(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     from interviewer.corpus import load_corpus
     from interviewer.grader import RUBRIC_TOKENS
-    from interviewer.grading.reader import save_rubric_tokens
+    from interviewer.grading.reader import keep_rubric_tokens
     from interviewer.index_server import open_index
 
     settings = _settings()
@@ -58,7 +58,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     where = settings.chroma_url or settings.index_dir
     print(f"index {where}: {report.added} embedded, {report.removed} removed, {report.kept} unchanged")
     points = [p.point for ref in corpus.prompts.values() for p in ref.prompt.rubric]
-    save_rubric_tokens(settings.data_dir / RUBRIC_TOKENS, points)  # what each turn would otherwise read again
+    keep_rubric_tokens(settings.data_dir / RUBRIC_TOKENS, points)  # what each turn would otherwise read again
     return 0
 
 

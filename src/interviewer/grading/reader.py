@@ -255,6 +255,12 @@ def load_rubric_tokens(path: Path, texts: list[str]) -> int:
     return len(found)
 
 
+def keep_rubric_tokens(path: Path, texts: list[str]) -> None:
+    """Read the token vectors of `texts` from `path`, and read the rest with the encoder and store them all there."""
+    if load_rubric_tokens(path, texts) < len(set(texts)):
+        save_rubric_tokens(path, texts)
+
+
 def save_rubric_tokens(path: Path, texts: list[str]) -> None:
     """Write the token vectors of `texts` to `path` atomically (replicas sharing a folder may write it at once)."""
     tokens = rubric_tokens(tuple(dict.fromkeys(texts)))

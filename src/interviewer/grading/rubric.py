@@ -39,10 +39,9 @@ from interviewer.grading.reader import (
     Reader,
     Table,
     evidence,
-    load_rubric_tokens,
+    keep_rubric_tokens,
     read_answer,
     rubric_tokens,
-    save_rubric_tokens,
     shipped_reader,
 )
 from interviewer.grading.text import (
@@ -162,13 +161,11 @@ class RubricBrain:
         process that finds them there reads none."""
         if self.reader is None:
             return
-        texts = [p.point for prompt in prompts for p in prompt.rubric]
-        held = load_rubric_tokens(tokens_file, texts) if tokens_file else 0
+        if tokens_file:
+            keep_rubric_tokens(tokens_file, [p.point for prompt in prompts for p in prompt.rubric])
         for prompt in prompts:
             self.point_vectors(prompt)
             rubric_tokens(tuple(p.point for p in prompt.rubric))
-        if tokens_file and held < len(set(texts)):
-            save_rubric_tokens(tokens_file, texts)
         if "nli_pt" in self.reader.features:
             point_reader()
 
