@@ -35,7 +35,7 @@ from interviewer.evals.cases import HONEST, LabelledCase, load_cases
 from interviewer.evals.summary import EXPECTED
 from interviewer.grader import Grader
 from interviewer.grading.models import PointVerdict, score_from
-from interviewer.grading.reader import FEATURES, Table
+from interviewer.grading.reader import FEATURES, Head, Table, fit_logistic
 from interviewer.grading.rubric import RubricBrain, RubricConfig
 from interviewer.grading.text import clean
 
@@ -127,32 +127,6 @@ def timings(grader: Grader, rows: list[Row], sample: int = 40) -> dict[str, dict
     return out
 
 
-@dataclass(frozen=True)
-class Head:
-    """A logistic regression over standardised features whose weights are never negative (as reader.py asks)."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray  # one per feature, then the bias
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
-        out: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ self.weights)))
-        return out
-
-
-def fit_head(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000) -> Head:
-    """Projected gradient descent on the L2-regularised log-loss, each feature weight kept at 0 or above."""
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        w -= 0.2 * (z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0] / len(y))
-        w[:-1] = np.maximum(w[:-1], 0.0)
-    return Head(mean, scale, w)
-
-
 def _xy(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.ndarray]:
     usable = [r for r in rows if r.table]
     x = np.vstack([np.stack([r.table[f] for f in features], axis=1) for r in usable])
@@ -162,7 +136,7 @@ def _xy(rows: list[Row], features: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def fit(rows: list[Row], features: list[str]) -> tuple[Head, Head]:
     x, y = _xy(rows, features)
-    return fit_head(x, (y >= 1).astype(float)), fit_head(x, (y >= 2).astype(float))
+    return fit_logistic(x, (y >= 1).astype(float)), fit_logistic(x, (y >= 2).astype(float))
 
 
 def probabilities(heads: tuple[Head, Head], row: Row, features: list[str]) -> list[tuple[float, float]]:
@@ -170,7 +144,7 @@ def probabilities(heads: tuple[Head, Head], row: Row, features: list[str]) -> li
         return [(0.0, 0.0)] * len(row.hand)
     x = np.stack([row.table[f] for f in features], axis=1)
     says = row.table["mini_para"] >= SAYS_POINT  # a sentence that says the point is covered, as in the product
-    made, covered = heads[0].predict(x), heads[1].predict(x)
+    made, covered = heads[0].probability(x), heads[1].probability(x)
     return list(zip(np.where(says, 1.0, made).tolist(), np.where(says, 1.0, covered).tolist(), strict=True))
 
 

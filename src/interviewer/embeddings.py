@@ -53,6 +53,30 @@ def model_files() -> tuple[Path, Path]:
     return model, tokenizer
 
 
+def batch_tokenizer(path: Path, max_tokens: int) -> Any:
+    """A `tokenizers` tokenizer that truncates at `max_tokens` and pads each batch to its longest text (the shipped
+    files may pad every input to a fixed length)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+def onnx_session(path: Path) -> Any:
+    """An onnxruntime CPU session on 2 threads that does not busy-wait between calls."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 @dataclass(frozen=True)
 class TextReading:
     """One text read once: its unit sentence vector and the unit vectors of its content tokens."""
@@ -85,22 +109,9 @@ class SentenceEncoder:
     """One ONNX session, thread-safe, with a small cache of recent sentences."""
 
     def __init__(self, cache_size: int = 4096) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         model_path, tokenizer_path = model_files()
-        tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        # The shipped tokenizer pads every input to 128 tokens; pad per batch instead.
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy-waiting between calls
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = batch_tokenizer(tokenizer_path, MAX_TOKENS)
+        self._session = onnx_session(model_path)
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size

@@ -28,6 +28,7 @@ from interviewer.embeddings import Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.evals import metrics
 from interviewer.evals.summary import Figures
+from interviewer.grading.reader import fit_logistic
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import NEGATIONS, STOPWORDS, clean, content_stems, words
 
@@ -307,12 +308,8 @@ class Calibration:
 
 
 def fit_calibration(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 4000) -> Calibration:
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        w -= 0.1 * (z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0] / len(y))
+    head = fit_logistic(x, y, l2=l2, steps=steps, rate=0.1, nonnegative=False)
+    mean, scale, w = head.mean, head.scale, head.weights
     model = Calibration(mean, scale, w, 0.5)
     probs = model.predict(x)
     cut = best_threshold(probs.tolist(), ["correct" if v else "incorrect" for v in y], "correct")

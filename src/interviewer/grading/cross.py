@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from interviewer.corpus import RubricPoint
-from interviewer.embeddings import Vectors, checked_file
+from interviewer.embeddings import Vectors, batch_tokenizer, checked_file, onnx_session
 
 MODEL_FILE = "point-reader-int8.onnx"
 MODEL_SHA256 = "3fcf519d86b1d952cfa08e877bfcb629fa4420bb591d9bcb2ae4932f931e8ade"
@@ -47,21 +47,8 @@ class PointReader:
     """One ONNX session of the point reader, thread-safe."""
 
     def __init__(self) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(checked_file(_data(TOKENIZER_FILE), TOKENIZER_SHA256)))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self._tokenizer = tokenizer
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 2
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        model = checked_file(_data(MODEL_FILE), MODEL_SHA256)
-        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._tokenizer = batch_tokenizer(checked_file(_data(TOKENIZER_FILE), TOKENIZER_SHA256), MAX_TOKENS)
+        self._session = onnx_session(checked_file(_data(MODEL_FILE), MODEL_SHA256))
         self._lock = threading.Lock()
 
     def made(self, pairs: list[tuple[str, str]]) -> np.ndarray:

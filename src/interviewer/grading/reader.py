@@ -86,6 +86,22 @@ class Reader:
         return verdicts, covered
 
 
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, steps: int = 3000, rate: float = 0.2, nonnegative: bool = True
+) -> Head:
+    """Gradient descent on the L2-regularised log-loss over standardised features; with `nonnegative`, each
+    feature's weight is projected back to 0 or above after every step (as a reader's heads must be)."""
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(z.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        w -= rate * (z.T @ (p - y) / len(y) + l2 * np.r_[w[:-1], 0.0] / len(y))
+        if nonnegative:
+            w[:-1] = np.maximum(w[:-1], 0.0)
+    return Head(mean, scale, w)
+
+
 def _head(data: dict[str, list[float]]) -> Head:
     return Head(np.array(data["mean"]), np.array(data["scale"]), np.array(data["weights"]))
 
