@@ -47,8 +47,7 @@ def cmd_corpus_validate(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     from interviewer.corpus import load_corpus
-    from interviewer.grader import RUBRIC_TOKENS
-    from interviewer.grading.reader import keep_rubric_tokens
+    from interviewer.grader import store_rubric_tokens
     from interviewer.index_server import open_index
 
     settings = _settings()
@@ -57,8 +56,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = index.rebuild() if args.rebuild else index.sync()
     where = settings.chroma_url or settings.index_dir
     print(f"index {where}: {report.added} embedded, {report.removed} removed, {report.kept} unchanged")
-    points = [p.point for ref in corpus.prompts.values() for p in ref.prompt.rubric]
-    keep_rubric_tokens(settings.data_dir / RUBRIC_TOKENS, points)  # what each turn would otherwise read again
+    store_rubric_tokens(settings, corpus)
     return 0
 
 

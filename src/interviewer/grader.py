@@ -9,12 +9,19 @@ from interviewer.errors import AnswerRejected, NotFoundError
 from interviewer.grading import Brain, TurnContext
 from interviewer.grading.llm_brain import LLMBrain
 from interviewer.grading.models import Grade
+from interviewer.grading.reader import keep_rubric_tokens
 from interviewer.grading.rubric import RubricBrain, encode_points
 from interviewer.grading.text import clean
 from interviewer.index_server import open_index
 from interviewer.llm import chat_model
 
 RUBRIC_TOKENS = "rubric-tokens.npz"  # in the data folder: the key points' token vectors, read once
+
+
+def store_rubric_tokens(settings: Settings, corpus: Corpus) -> None:
+    """Store the key points' token vectors in the data folder (at index time), so no start or turn reads them."""
+    points = [p.point for ref in corpus.prompts.values() for p in ref.prompt.rubric]
+    keep_rubric_tokens(settings.data_dir / RUBRIC_TOKENS, points)
 
 
 class Grader:

@@ -314,21 +314,9 @@ class RubricBrain:
         any_terms = any(_term_hits(p.terms, s.stems, set()) for p in prompt.rubric for s in sentences)
         if relevance < cfg.off_topic_below and not any_terms:
             flags.append("off_topic")
-        if self._stuffed(prompt, all_words, sentences):
+        if _stuffed(cfg, prompt, all_words, sentences):
             flags.append("keyword_stuffing")
         return flags
-
-    def _stuffed(self, prompt: Prompt, all_words: list[str], sentences: list[Sentence]) -> bool:
-        if len(all_words) < 4:
-            return False
-        function_ratio = sum(1 for w in all_words if w in STOPWORDS) / len(all_words)
-        distinct_terms = {
-            t for p in prompt.rubric for t in p.terms for s in sentences if find_phrase(s.stems, stems(t))
-        }
-        return (
-            function_ratio < self.config.stuffing_function_ratio
-            and len(distinct_terms) >= self.config.stuffing_min_terms
-        )
 
     # -- result ----------------------------------------------------------------------------------
 
@@ -364,6 +352,15 @@ def verdict_for(
         evidence=evidence,
         strength=strength,
     )
+
+
+def _stuffed(cfg: RubricConfig, prompt: Prompt, all_words: list[str], sentences: list[Sentence]) -> bool:
+    """A list of the rubric's terms with few function words between them."""
+    if len(all_words) < 4:
+        return False
+    function_ratio = sum(1 for w in all_words if w in STOPWORDS) / len(all_words)
+    distinct_terms = {t for p in prompt.rubric for t in p.terms for s in sentences if find_phrase(s.stems, stems(t))}
+    return function_ratio < cfg.stuffing_function_ratio and len(distinct_terms) >= cfg.stuffing_min_terms
 
 
 def _sentences_and_pairs(vectors: Vectors) -> Vectors:
