@@ -1,5 +1,5 @@
-"""The point reader: a right claim and a wrong one in the same words, a window that ignores sentence order, and a
-model file that is refused when it is not the one shipped."""
+"""The point reader: a right claim and a wrong one in the same words, a reading that ignores sentence order and the
+other points read with it, and a model file that is refused when it is not the one shipped."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_the_reader_tells_the_point_made_from_the_same_words_misused(
     assert made[0] > made[1], made
 
 
-def test_an_answers_windows_are_read_in_one_batch_and_do_not_depend_on_sentence_order(corpus: Corpus) -> None:
+def test_a_points_reading_depends_on_neither_sentence_order_nor_the_other_points_read_with_it(corpus: Corpus) -> None:
     prompt = next(iter(corpus.prompts.values())).prompt
     sentences = [p.point for p in prompt.rubric]
     point_vecs = {p.id: encoder().encode([p.point, *p.paraphrases]) for p in prompt.rubric}
@@ -53,9 +53,10 @@ def test_an_answers_windows_are_read_in_one_batch_and_do_not_depend_on_sentence_
         one == p.point and both.startswith(p.point) for (one, both), p in zip(forward, prompt.rubric, strict=True)
     ] == [True] * len(sentences)
     pairs = [(p.point, both) for p, (_, both) in zip(prompt.rubric, forward, strict=True)]
-    batched = point_reader().made(pairs)
-    one_by_one = np.array([point_reader().made([pair])[0] for pair in pairs])
-    assert np.allclose(batched, one_by_one, atol=0.02)
+    together = point_reader().made(pairs)
+    alone = np.array([point_reader().made([pair])[0] for pair in pairs])
+    assert np.array_equal(together, alone)
+    assert np.array_equal(point_reader().made(pairs[::-1]), together[::-1])
 
 
 def test_an_altered_model_file_is_refused_before_it_is_loaded(tmp_path: Path) -> None:

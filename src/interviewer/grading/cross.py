@@ -11,14 +11,15 @@ as package data, and both files are checked against their SHA-256 before they ar
 
 For each point it reads the answer's sentence closest to the point (MiniLM similarity to the point and its
 paraphrases) alone, and its window: that sentence and the next closest, most similar first, so the order of the
-answer's sentences does not matter. The point's P(made) is the better of the two, and an answer's readings run
-in one batch.
+answer's sentences does not matter. The point's P(made) is the better of the two. Each pair is read on its own,
+so a point's reading depends on nothing but the point and its text; the windows are read only where the closest
+sentence alone leaves the verdict open.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,20 @@ class PointReader:
         self._lock = threading.Lock()
 
     def made(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        """P(the text makes the point) for each (point, text) pair, read in one batch."""
-        if not pairs:
-            return np.zeros(0)
+        """P(the text makes the point) for each (point, text) pair.
+
+        Each pair is read on its own: the model quantises its activations with one scale per input, so a pair
+        read in a batch would depend on its batch mates (and on their padding). Alone, it is also faster."""
+        logits = np.zeros((len(pairs), 2))
         with self._lock:
-            encodings = self._tokenizer.encode_batch(pairs)
-            feed = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
-            logits = np.asarray(self._session.run(None, feed)[0], dtype=np.float64)
+            for i, (point, text) in enumerate(pairs):
+                e = self._tokenizer.encode(point, text)
+                feed = {
+                    "input_ids": np.array([e.ids], dtype=np.int64),
+                    "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+                    "token_type_ids": np.array([e.type_ids], dtype=np.int64),
+                }
+                logits[i] = np.asarray(self._session.run(None, feed)[0], dtype=np.float64)[0]
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         out: np.ndarray = shifted[:, 1] / shifted.sum(axis=1)
         return out
@@ -91,18 +95,25 @@ def windows(
 
 
 def points_made(
-    points: Sequence[RubricPoint], sentences: list[str], vectors: Vectors, point_vecs: dict[str, Vectors]
+    points: Sequence[RubricPoint],
+    sentences: list[str],
+    vectors: Vectors,
+    point_vecs: dict[str, Vectors],
+    undecided: Callable[[np.ndarray], list[bool]] | None = None,
 ) -> np.ndarray:
     """The point reader's P(made) for each of `points`: the better of its closest sentence alone and its window,
-    so that a sentence added to the answer cannot dilute the one that makes the point (one batch)."""
+    so that a sentence added to the answer cannot dilute the one that makes the point.
+
+    The closest sentences are read first. `undecided` (given their readings) says which points a higher reading
+    could still change: only those windows are read, and the others keep the lower bound their closest sentence
+    gives."""
     texts = windows(points, sentences, vectors, point_vecs)
-    pairs = [
-        (p.point, text) for p, (one, both) in zip(points, texts, strict=True) for text in dict.fromkeys((one, both))
-    ]
-    made = point_reader().made(pairs)
-    out, at = np.zeros(len(points)), 0
-    for j, (one, both) in enumerate(texts):
-        width = 1 if one == both else 2
-        out[j] = float(made[at : at + width].max())
-        at += width
+    reader = point_reader()
+    out = reader.made([(p.point, one) for p, (one, _) in zip(points, texts, strict=True)])
+    todo = [j for j, (one, both) in enumerate(texts) if one != both]
+    if undecided is not None and todo:
+        open_ = undecided(out)
+        todo = [j for j in todo if open_[j]]
+    if todo:
+        out[todo] = np.maximum(out[todo], reader.made([(points[j].point, texts[j][1]) for j in todo]))
     return out

@@ -197,7 +197,9 @@ def read_answer(
     The point reader runs only on the points whose verdict it could still change. Its P(made) lies in [0, 1]
     and weighs positively, so a point that gets the same verdict with it at 0 and at 1 gets that verdict at any
     value: the verdicts are exact, and a point settled without it reports P(covered) with it at 0 (a lower
-    bound). `every_point` reads every point with it, for an exact P(covered) everywhere."""
+    bound). Likewise a point whose closest sentence alone settles it is not read in its wider window, and reports
+    P(covered) at that reading (a lower bound too). `every_point` reads every point in full, for an exact
+    P(covered) everywhere."""
     needs = frozenset(reader.features)
     table = evidence(prompt, answer, point_vecs, strength, needs - {"nli_pt"})
     if "nli_pt" in needs:
@@ -206,9 +208,15 @@ def read_answer(
         at_1 = reader.read({**table, "nli_pt": np.ones(count)})[0]
         unsettled = [j for j in range(count) if every_point or at_0[j] != at_1[j]]
         made = np.zeros(count)
+
+        def undecided(lower: np.ndarray) -> list[bool]:
+            made[unsettled] = lower
+            at_lower = reader.read({**table, "nli_pt": made})[0]
+            return [every_point or at_lower[j] != at_1[j] for j in unsettled]
+
         if unsettled:
             points = [prompt.rubric[j] for j in unsettled]
-            made[unsettled] = points_made(points, answer.texts, answer.vectors, point_vecs)
+            made[unsettled] = points_made(points, answer.texts, answer.vectors, point_vecs, undecided)
         table["nli_pt"] = made
     return reader.read(table)
 
