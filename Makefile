@@ -108,6 +108,10 @@ reports: index browser
 	    $(BIN)/interviewer eval asag "$(ASAG_DATA)/$$name.jsonl" || exit 1; \
 	  else echo "asag-$$name: not refreshed (no $(ASAG_DATA)/$$name.jsonl)"; fi; \
 	done
+	@if [ -f "$(ASAG_DATA)/beetle.jsonl" ] && [ -f "$(ASAG_DATA)/scientsbank.jsonl" ]; then \
+	  echo "$(BIN)/python evals/point_reader_semeval.py --data $(ASAG_DATA) --report evals/reports"; \
+	  $(BIN)/python evals/point_reader_semeval.py --data $(ASAG_DATA) --report evals/reports || exit 1; \
+	else echo "readers-semeval: not refreshed (no SemEval files in $(ASAG_DATA))"; fi
 	$(BIN)/interviewer bench
 	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py tests/browser/test_voice.py
 

@@ -66,7 +66,9 @@ def batch_tokenizer(path: Path, max_tokens: int) -> Any:
 
 
 def onnx_session(path: Path) -> Any:
-    """An onnxruntime CPU session on 2 threads that does not busy-wait between calls."""
+    """An onnxruntime CPU session on 2 threads that does not busy-wait between calls, and keeps no memory pool
+    of its own: the activations of a read are given back after it (see `heap`), not held for the largest batch
+    ever read."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -74,6 +76,7 @@ def onnx_session(path: Path) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = False
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

@@ -22,6 +22,7 @@ from interviewer.config import Settings
 from interviewer.config import parse_host as parse_host
 from interviewer.config import parse_port as parse_port
 from interviewer.errors import InterviewerError
+from interviewer.heap import bound_heap
 
 if TYPE_CHECKING:
     from interviewer.engine import Engine
@@ -161,6 +162,7 @@ def launch(
 def serve(settings: Settings, public: bool = False) -> int:
     """Serve on `settings.host`:`settings.port` until stopped; a problem the user can fix is one line
     `error: ...` on stderr and exit code 2."""
+    bound_heap()  # before any handler thread or encoder allocates
     try:
         launch(settings.host, settings.port, public=public, settings=settings)
     except InterviewerError as exc:
