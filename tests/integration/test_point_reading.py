@@ -14,6 +14,7 @@ from interviewer.corpus import Corpus, Prompt, load_corpus
 from interviewer.grader import Grader
 from interviewer.grading.claims import CONTRAST, clauses
 from interviewer.grading.models import VERDICT_CREDIT, Grade
+from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import split_sentences
 from tests.helpers import ROOT
 
@@ -90,3 +91,23 @@ def _another(corpus: Corpus, prompt: Prompt) -> Prompt:
         if ref.prompt.id.split("-")[0] != prompt.id.split("-")[0]:
             return ref.prompt
     raise AssertionError("the corpus has one topic")
+
+
+@pytest.mark.parametrize("case_file", ["fsw-p1.yaml", "dv-p2.yaml"])
+def test_reading_only_the_windows_that_can_change_a_verdict_gives_every_verdict_of_reading_them_all(
+    reading: Grader, case_file: str
+) -> None:
+    import yaml
+
+    cases = yaml.safe_load((ROOT / "evals" / "cases" / case_file).read_text(encoding="utf-8"))
+    prompt = reading.corpus.prompt(cases["prompt_id"]).prompt
+    brain = reading.brain("rubric")
+    assert isinstance(brain, RubricBrain)
+    answers = [c["answer"] for c in cases["cases"] if c["kind"] in ("level", "concise", "long_wrong", "paraphrase")]
+    fast = [[p.verdict for p in brain.grade(prompt, a).points] for a in answers]
+    brain.read_every_point = True
+    try:
+        full = [[p.verdict for p in brain.grade(prompt, a).points] for a in answers]
+    finally:
+        brain.read_every_point = False
+    assert len(answers) >= 10 and fast == full
