@@ -118,10 +118,12 @@ class SentenceEncoder:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size
+        self._kept: dict[str, Vectors] = {}  # vectors the index stores (see `remember`), never evicted
         self._readings: OrderedDict[tuple[int, str], TextReading] = OrderedDict()
         self._readings_size = 1024
 
     def clear_cache(self) -> None:
+        """Forget recent sentences (the vectors given to `remember` stay)."""
         with self._lock:
             self._cache.clear()
             self._readings.clear()
@@ -174,20 +176,23 @@ class SentenceEncoder:
         return [r.tokens for r in self.read(texts, skip, batch_size=batch_size, cache=False)]
 
     def remember(self, texts: list[str], vectors: Vectors) -> None:
-        """Keep vectors this encoder made earlier (the index stores them) for these texts."""
+        """Keep vectors this encoder made earlier (the index stores them) for these texts, for as long as the
+        process runs: however many answers pass through the cache, they are never read again on a turn."""
         with self._lock:
-            self._cache.update(zip(texts, vectors, strict=True))
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._kept.update(zip(texts, vectors, strict=True))
 
     def encode(self, texts: list[str], batch_size: int = 4) -> Vectors:
         """Unit vectors, one row per text, in order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         with self._lock:
-            todo = [i for i, t in enumerate(texts) if t not in self._cache]
+            todo = [i for i, t in enumerate(texts) if t not in self._cache and t not in self._kept]
             missing = set(todo)
             for i, text in enumerate(texts):
-                if i not in missing:
+                if i in missing:
+                    continue
+                if text in self._kept:
+                    out[i] = self._kept[text]
+                else:
                     out[i] = self._cache[text]
                     self._cache.move_to_end(text)
             # Sort by length so each batch pads little.

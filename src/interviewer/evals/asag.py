@@ -28,7 +28,7 @@ from interviewer.embeddings import Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.evals import metrics
 from interviewer.evals.summary import Figures
-from interviewer.grading.reader import fit_logistic
+from interviewer.grading.reader import Head, fit_logistic
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import NEGATIONS, STOPWORDS, clean, content_stems, words
 
@@ -294,26 +294,19 @@ def _alignment(reference: np.ndarray, answer: np.ndarray) -> tuple[float, float,
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic regression from evidence to P(correct), fitted on the train split."""
+    """Logistic regression from evidence to P(correct), fitted on the train split, and its 2-way cut."""
 
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: np.ndarray
+    head: Head
     threshold: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        z = np.hstack([(x - self.mean) / self.scale, np.ones((len(x), 1))])
-        probs: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ self.weights)))
-        return probs
+        return self.head.probability(x)
 
 
 def fit_calibration(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 4000) -> Calibration:
     head = fit_logistic(x, y, l2=l2, steps=steps, rate=0.1, nonnegative=False)
-    mean, scale, w = head.mean, head.scale, head.weights
-    model = Calibration(mean, scale, w, 0.5)
-    probs = model.predict(x)
-    cut = best_threshold(probs.tolist(), ["correct" if v else "incorrect" for v in y], "correct")
-    return Calibration(mean, scale, w, cut)
+    cut = best_threshold(head.probability(x).tolist(), ["correct" if v else "incorrect" for v in y], "correct")
+    return Calibration(head, cut)
 
 
 class SplitFigures(Figures):
