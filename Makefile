@@ -130,7 +130,7 @@ TARGET ?= embedded
 LOADTEST_NEEDS = $(if $(filter embedded all,$(TARGET)),index,setup) \
   $(if $(filter cluster all,$(TARGET)),$(if $(URL),,postgres haproxy))
 loadtest: $(LOADTEST_NEEDS)
-	$(BIN)/python -m interviewer.loadtest --target $(TARGET) $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
+	$(BIN)/python -m interviewer.perf.loadtest --target $(TARGET) $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .interviewer .pytest_cache .mypy_cache .ruff_cache

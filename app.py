@@ -8,7 +8,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from interviewer.errors import InterviewerError
-    from interviewer.web import serve, web_settings
+    from interviewer.web.server import serve, web_settings
 
     parser = argparse.ArgumentParser(description="Serve the MLOps mock interviewer in the browser.")
     parser.add_argument("--host", help="address to bind (default INTERVIEWER_HOST or 127.0.0.1)")

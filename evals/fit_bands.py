@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from interviewer.config import Settings
-from interviewer.corpus import load_corpus
+from interviewer.curriculum.corpus import load_corpus
 from interviewer.evals.cases import HONEST, LabelledCase, load_cases
 from interviewer.evals.labels import gold_score_in_code
 from interviewer.evals.summary import level_recall

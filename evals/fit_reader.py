@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from interviewer.config import Settings
-from interviewer.embeddings import encoder
+from interviewer.curriculum.embeddings import encoder
 from interviewer.evals import metrics
 from interviewer.evals.cases import HONEST, LabelledCase, load_cases
 from interviewer.evals.summary import EXPECTED
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
 from interviewer.grading.models import PointVerdict, score_from
 from interviewer.grading.reader import FEATURES, Head, Table, fit_logistic
 from interviewer.grading.rubric import RubricBrain, RubricConfig

@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from interviewer.embeddings import encoder
+from interviewer.curriculum.embeddings import encoder
+from interviewer.curriculum.tokens import split_sentences
 from interviewer.evals import metrics
 from interviewer.evals.asag import AsagRow, best_threshold, read_rows, reference_prompt
 from interviewer.grading.cross import points_made
 from interviewer.grading.reader import fit_logistic
 from interviewer.grading.text import clean
-from interviewer.text import split_sentences
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "asag"
 SIGNALS = ("similarity", "point reader", "combined")

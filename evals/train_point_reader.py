@@ -38,8 +38,8 @@ def build_pairs(out: Path) -> None:
 
     from interviewer.config import Settings
     from interviewer.evals.cases import load_cases
-    from interviewer.grader import Grader
     from interviewer.grading.claims import denies
+    from interviewer.grading.grader import Grader
     from interviewer.grading.guards import addresses_grader
     from interviewer.grading.rubric import RubricBrain
     from interviewer.grading.text import clean, split_sentences

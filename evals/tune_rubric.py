@@ -19,7 +19,7 @@ from pathlib import Path
 
 from interviewer.evals.cases import CaseResult, LabelledCase, development_prompts, load_cases
 from interviewer.evals.summary import Summary, summarise
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
 from interviewer.grading.models import score_from
 from interviewer.grading.rubric import RubricBrain, RubricConfig
 from interviewer.grading.text import clean

@@ -34,9 +34,9 @@ os.environ.pop("INTERVIEWER_CHROMA_URL", None)  # never a developer's own Chroma
 
 from interviewer.compose import build_engine  # noqa: E402
 from interviewer.config import Settings  # noqa: E402
-from interviewer.corpus import Corpus, load_corpus  # noqa: E402
-from interviewer.engine import Engine  # noqa: E402
-from interviewer.grader import Grader  # noqa: E402
+from interviewer.curriculum.corpus import Corpus, load_corpus  # noqa: E402
+from interviewer.grading.grader import Grader  # noqa: E402
+from interviewer.interview.engine import Engine  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from interviewer.engine import Engine
+    from interviewer.interview.engine import Engine
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -77,7 +77,7 @@ def free_port() -> int:
 @contextmanager
 def serving(engine: Engine | None = None) -> Iterator[str]:
     """The web app, served for real on a free local port (over the given engine, or a new one); its URL."""
-    from interviewer.web import launch
+    from interviewer.web.server import launch
 
     port = free_port()
     demo = launch("127.0.0.1", port, block=False, engine=engine)

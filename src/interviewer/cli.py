@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from interviewer.access import Caller
 from interviewer.config import Settings
 from interviewer.errors import InterviewerError
+from interviewer.interview.access import Caller
 
 if TYPE_CHECKING:
-    from interviewer.records import Question, ShownGrade
+    from interviewer.interview.records import Question, ShownGrade
 
 EXIT_ERROR = 2
 
@@ -28,7 +28,7 @@ def _settings() -> Settings:
 
 
 def cmd_corpus_validate(args: argparse.Namespace) -> int:
-    from interviewer.corpus import load_corpus, validate
+    from interviewer.curriculum.corpus import load_corpus, validate
 
     settings = _settings()
     problems = validate(settings.corpus_dir)
@@ -46,9 +46,9 @@ def cmd_corpus_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from interviewer.corpus import load_corpus
-    from interviewer.grader import store_rubric_tokens
-    from interviewer.index_server import open_index
+    from interviewer.curriculum.corpus import load_corpus
+    from interviewer.curriculum.index_server import open_index
+    from interviewer.grading.grader import store_rubric_tokens
 
     settings = _settings()
     corpus = load_corpus(settings.corpus_dir)
@@ -61,7 +61,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_prompts(args: argparse.Namespace) -> int:
-    from interviewer.corpus import load_corpus
+    from interviewer.curriculum.corpus import load_corpus
 
     corpus = load_corpus(_settings().corpus_dir)
     for ref in corpus.prompts.values():
@@ -77,9 +77,9 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 
 def _grade_text(grade: ShownGrade, verbose: bool = False) -> str:
-    """A grade for the terminal (see `grades.render_grade`): short (the points made, a count of the rest), or with
+    """A grade for the terminal (see `grade_text.render_grade`): short (the points made, a count of the rest), or with
     `verbose` every key point in full with the grader's advice under it."""
-    from interviewer.grades import advice_lines, render_grade
+    from interviewer.interview.grade_text import advice_lines, render_grade
 
     if not verbose:
         return render_grade(grade, "text", verbose=False)
@@ -87,8 +87,8 @@ def _grade_text(grade: ShownGrade, verbose: bool = False) -> str:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from interviewer.disclosure import shown_grade
-    from interviewer.grader import Grader
+    from interviewer.grading.grader import Grader
+    from interviewer.interview.disclosure import shown_grade
 
     grader = Grader(_settings())
     if args.batch:
@@ -109,7 +109,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def _spoken_answer(path: Path, question: str, as_json: bool) -> str:
     """The text of a recorded answer; its transcription and delivery are printed first (a JSON line with --json)."""
-    from interviewer.speech import transcribe
+    from interviewer.speech.recognition import transcribe
 
     spoken = transcribe(path, max_audio_s=_settings().max_audio_s, context=question)
     print(spoken.model_dump_json() if as_json else "\n".join(["You said:", *spoken.lines(), ""]), flush=True)
@@ -118,7 +118,7 @@ def _spoken_answer(path: Path, question: str, as_json: bool) -> str:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     """A recorded answer as text, with its length, the real-time factor and the delivery figures."""
-    from interviewer.speech import transcribe
+    from interviewer.speech.recognition import transcribe
 
     spoken = transcribe(Path(args.file), max_audio_s=_settings().max_audio_s)
     print(spoken.model_dump_json(indent=2) if args.json else "\n".join(spoken.lines()))
@@ -190,8 +190,8 @@ def cmd_interview(args: argparse.Namespace) -> int:
 
     engine, me = build_engine(_settings()), Caller.terminal()
     if args.session:
-        session_id = engine.resolve(me, args.session)
-        question = engine.current(me, session_id)
+        session_id = engine.views.resolve(me, args.session)
+        question = engine.views.current(me, session_id)
         if question is None:
             print(f"Session {session_id} has finished. Read it with: interviewer transcript {session_id}")
             return 0
@@ -226,9 +226,9 @@ def cmd_interview(args: argparse.Namespace) -> int:
         if outcome.next is None:
             break
         _print_question(outcome.next)
-    from interviewer.report import overall_line
+    from interviewer.interview.report import overall_line
 
-    overall = overall_line(engine.transcript(me, session_id).overall)
+    overall = overall_line(engine.views.transcript(me, session_id).overall)
     print(f"\nInterview finished. {overall}. Transcript: interviewer transcript {session_id}")
     return 0
 
@@ -241,7 +241,7 @@ def _print_question(question: Question) -> None:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from interviewer.compose import build_engine
 
-    rows = build_engine(_settings(), progress=False).sessions(Caller(args.owner, prefixes=True, limited=False))
+    rows = build_engine(_settings(), progress=False).views.sessions(Caller(args.owner, prefixes=True, limited=False))
     if args.json:
         print(json.dumps([r.as_dict() for r in rows], indent=2))
         return 0
@@ -257,9 +257,9 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def cmd_transcript(args: argparse.Namespace) -> int:
     from interviewer.compose import build_engine
-    from interviewer.report import to_markdown
+    from interviewer.interview.report import to_markdown
 
-    data = build_engine(_settings(), progress=False).transcript(Caller.terminal(), args.session)
+    data = build_engine(_settings(), progress=False).views.transcript(Caller.terminal(), args.session)
     text = data.model_dump_json(indent=2) if args.format == "json" else to_markdown(data)
     if args.output:
         try:
@@ -300,7 +300,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from interviewer.evals.gate import check_thresholds, goals
     from interviewer.evals.render import cases_markdown, report_json, write_reports
     from interviewer.evals.run import evaluate_cases
-    from interviewer.grader import Grader
+    from interviewer.grading.grader import Grader
 
     settings = _settings()
     grader = Grader(settings)
@@ -339,7 +339,7 @@ def _eval_asag(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from interviewer.llm import diagnose
+    from interviewer.grading.llm import diagnose
 
     settings = _settings().llm
     if not settings.configured:
@@ -352,7 +352,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from interviewer.bench import run_bench
+    from interviewer.perf.bench import run_bench
 
     reports = Path(args.reports) if args.reports else None
     return run_bench(_settings(), as_json=args.json, turns=args.turns, reports=reports)
@@ -388,7 +388,7 @@ def _new_password() -> str:
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     """Add a web login, or give an existing one a new password; the file is created with mode 0600."""
-    from interviewer.auth import NAME_RULE, set_user, valid_name
+    from interviewer.web.auth import NAME_RULE, set_user, valid_name
 
     path = _password_file(args)
     if not valid_name(args.name):
@@ -399,7 +399,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
-    from interviewer.auth import remove_user
+    from interviewer.web.auth import remove_user
 
     path = _password_file(args)
     remove_user(path, args.name)
@@ -409,7 +409,7 @@ def cmd_user_remove(args: argparse.Namespace) -> int:
 
 def cmd_user_list(args: argparse.Namespace) -> int:
     """The user names in the password file, one per line (never a hash)."""
-    from interviewer.auth import read_password_file
+    from interviewer.web.auth import read_password_file
 
     path = _password_file(args)
     names = list(read_password_file(path))
@@ -427,7 +427,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     """Start, stop or show the one-machine cluster (PostgreSQL, Chroma server, replicas, HAProxy)."""
     import os
 
-    from interviewer.cluster import DEFAULT_PORT, Cluster
+    from interviewer.team.cluster import DEFAULT_PORT, Cluster
 
     cluster = Cluster(Path(args.dir) if args.dir else _settings().data_dir / "cluster")
     if args.action == "up":

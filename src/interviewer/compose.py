@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from interviewer.config import Settings
-from interviewer.engine import Engine
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
+from interviewer.interview.engine import Engine
 from interviewer.storage import open_storage
 
 

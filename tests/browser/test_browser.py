@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from interviewer.corpus import Corpus
+from interviewer.curriculum.corpus import Corpus
 from tests.helpers import free_port
 
 from .conftest import answer
@@ -146,7 +146,7 @@ def test_each_tab_keeps_its_own_session(browser: Browser, app_url: str, corpus: 
 
 
 def test_the_session_survives_a_server_restart(browser: Browser, data_dir: Path, corpus: Corpus) -> None:
-    from interviewer.web import launch
+    from interviewer.web.server import launch
 
     port = free_port()
     demo = launch("127.0.0.1", port, block=False)

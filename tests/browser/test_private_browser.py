@@ -12,10 +12,10 @@ import pytest
 from langchain_core.messages import BaseMessage
 from playwright.sync_api import Browser, Page, expect
 
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.corpus import Corpus
+from interviewer.curriculum.corpus import Corpus
+from interviewer.interview.access import Caller
 from tests.helpers import serving
 from tests.llm.scripted import ScriptedChatModel
 
@@ -50,10 +50,10 @@ def test_opening_someone_elses_session_link_shows_the_start_screen_and_a_neutral
 @pytest.fixture
 def hostile_app(settings: Settings) -> Iterator[str]:
     """The app with a model whose follow-ups carry HTML and script, and whose quotes do too."""
-    from interviewer.grader import Grader
+    from interviewer.grading.grader import Grader
+    from interviewer.grading.llm import LLMSettings
     from interviewer.grading.llm_brain import LLMBrain
     from interviewer.grading.rubric import RubricBrain
-    from interviewer.llm import LLMSettings
 
     def respond(messages: list[BaseMessage]) -> str:
         if "grading one key point" in str(messages[0].content):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from interviewer.speech import synthesize
+from interviewer.speech.recognition import synthesize
 
 from .conftest import CHROMIUM, FLAGS
 

@@ -43,12 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.engine import Engine
-from interviewer.grader import Grader
-from interviewer.records import ShownTurn, Transcript, Turn
+from interviewer.grading.grader import Grader
+from interviewer.interview.access import Caller
+from interviewer.interview.engine import Engine
+from interviewer.interview.records import ShownTurn, Transcript, Turn
 from tests.helpers import ROOT, cli_command
 
 ME = Caller.terminal()
@@ -289,7 +289,7 @@ class Harness:
 
     def _compare(self, engine: Engine, kill: Kill) -> int | None:
         """Check the transcript and the session list; the number of answers stored, or None if unusable."""
-        snap = engine.snapshot(ME, kill.session)
+        snap = engine.views.snapshot(ME, kill.session)
         data, state = snap.transcript, checkpointed(engine, kill.session)
         answered = [t for t in snap.turns if t.answer is not None]
         shown = [t for b in data.prompts for t in b.turns if t.answer is not None]  # as the screen showed them
@@ -330,7 +330,7 @@ class Harness:
 
     def _resume(self, engine: Engine, kill: Kill, answered: int) -> None:
         """The session goes on where it stopped: one more answer is graded, stored and recorded."""
-        question = engine.current(ME, kill.session)
+        question = engine.views.current(ME, kill.session)
         if kill.finished:
             if question is not None:
                 kill.problems.append("a finished session still waits for an answer")
@@ -340,7 +340,7 @@ class Harness:
             return
         text = self._answer(question.prompt_id, True)
         outcome = engine.submit(ME, kill.session, text)
-        turns = [t for t in engine.snapshot(ME, kill.session).turns if t.answer is not None]
+        turns = [t for t in engine.views.snapshot(ME, kill.session).turns if t.answer is not None]
         row = engine.store.get(kill.session)
         if outcome.grade is None or len(turns) != answered + 1 or turns[-1].answer != text:
             kill.problems.append("the resumed session did not grade and store the next answer")

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from interviewer.config import Settings
-from interviewer.corpus import Corpus, load_corpus
-from interviewer.embeddings import encoder
+from interviewer.curriculum.corpus import Corpus, load_corpus
+from interviewer.curriculum.embeddings import encoder
+from interviewer.curriculum.index import CurriculumIndex, corpus_entries
 from interviewer.errors import AnswerRejected, InterviewerError
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
+from interviewer.grading.llm import LLMSettings
 from interviewer.grading.text import printable
-from interviewer.index import CurriculumIndex, corpus_entries
-from interviewer.llm import LLMSettings
 from tests.helpers import ROOT, Cli, run_app, serving
 
 REAL_ANSWER = (
@@ -165,16 +165,16 @@ def test_the_copy_of_an_answer_a_transcript_shows_keeps_wording_and_markup() -> 
 
 
 def test_the_engine_stores_nothing_for_a_refused_answer(settings: Settings) -> None:
-    from interviewer.access import Caller
     from interviewer.compose import build_engine
+    from interviewer.interview.access import Caller
 
     engine, me = build_engine(settings, progress=False), Caller.terminal()
     session_id, question = engine.start(me, "topic", "fs-why")
-    before = engine.transcript(me, session_id)
+    before = engine.views.transcript(me, session_id)
     with pytest.raises(AnswerRejected, match="lone UTF-16 surrogate"):
         engine.submit(me, session_id, "Feature stores \ud800 avoid skew.")
-    assert engine.transcript(me, session_id) == before
-    assert engine.current(me, session_id) == question
+    assert engine.views.transcript(me, session_id) == before
+    assert engine.views.current(me, session_id) == question
     outcome = engine.submit(me, session_id, "\ufeff" + REAL_ANSWER.replace(" ", "\x00 ", 3))
     assert outcome.grade is not None and outcome.grade.score >= 1
 
@@ -300,18 +300,18 @@ def test_a_broken_index_at_web_start_is_rebuilt_and_the_page_says_so(data_dir: P
 def test_control_characters_never_reach_the_stored_transcript_and_odd_ids_name_no_session(
     settings: Settings,
 ) -> None:
-    from interviewer.access import Caller
     from interviewer.compose import build_engine
     from interviewer.errors import NotFoundError
+    from interviewer.interview.access import Caller
 
     engine, me = build_engine(settings, progress=False), Caller.terminal()
     sid, _ = engine.start(me, "topic", "fs-why", count=1)
     engine.submit(me, sid, "Skew\x00 is when\x1b training and serving\u200b features differ.")
-    stored = engine.transcript(me, sid).prompts[0].turns[0].answer
+    stored = engine.views.transcript(me, sid).prompts[0].turns[0].answer
     assert stored == "Skew  is when  training and serving features differ."
     for odd in ("\ud800abcd", sid[:4] + "\ud800", "<img src=x>", "' OR 1=1 --", "%"):
         with pytest.raises(NotFoundError, match=r"^No session "):
-            engine.transcript(me, odd)
+            engine.views.transcript(me, odd)
 
 
 def test_a_lone_surrogate_sent_through_the_web_api_gets_a_message_and_the_session_is_kept(

@@ -1,6 +1,6 @@
 """Faults on the real team deployment: PostgreSQL, a Chroma server, two replicas and HAProxy, all on 127.0.0.1.
 
-The cluster is started once for the module by `interviewer.cluster` in a temporary folder, on free ports, with
+The cluster is started once for the module by `interviewer.team.cluster` in a temporary folder, on free ports, with
 a login (so the replicas' shared web secret is exercised). Each test drives the app through HAProxy with
 gradio_client, which keeps HAProxy's SERVERID cookie as a browser does. The tests run in this order, each on a
 session of its own: PostgreSQL restarted, a replica killed with -9, the Chroma server killed.
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from gradio_client import Client
 
-from interviewer.cluster import Cluster
-from interviewer.cluster_parts import missing_binaries
+from interviewer.team.cluster import Cluster
+from interviewer.team.parts import missing_binaries
 from tests.helpers import free_port
 from tests.integration.test_web_api import CHAT, GRADE, NOTICE, PROGRESS, SESSION, text
 

@@ -19,15 +19,15 @@ from typing import Any
 
 import pytest
 
-from interviewer import store
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.engine import Engine
 from interviewer.grading.rubric import RubricBrain
+from interviewer.interview.access import Caller
+from interviewer.interview.engine import Engine
 from interviewer.storage import open_storage
-from interviewer.store import SessionRow
-from interviewer.store_pg import postgres_sql
+from interviewer.storage import session_index as store
+from interviewer.storage.postgres import postgres_sql
+from interviewer.storage.session_index import SessionRow
 from tests.integration import crash_harness
 
 ME = Caller.terminal()
@@ -118,7 +118,7 @@ def test_a_turn_that_fails_midway_is_dropped_and_the_next_answer_graded_in_its_p
     answer = engine.corpus.prompt(first.prompt_id).prompt.reference_answer
     outcome = engine.submit(ME, session, answer)
     assert outcome.grade is not None and outcome.grade.score >= 3
-    turns = engine.snapshot(ME, session).turns
+    turns = engine.views.snapshot(ME, session).turns
     assert [t.answer for t in turns] == [answer]
     assert _row(storage_settings, session) == (0, 1, float(outcome.grade.score))
 
@@ -137,11 +137,11 @@ def test_sessions_from_before_the_mark_are_checked_once_when_it_arrives(
     )
     engine = build_engine(storage_settings, progress=False)
     # The active row had no checkpoint (a start killed by an earlier version): gone; the finished one stays.
-    assert [r.id for r in engine.sessions(ME)] == ["bbbbbbbbbbbb"]
+    assert [r.id for r in engine.views.sessions(ME)] == ["bbbbbbbbbbbb"]
 
 
 def test_the_mark_stays_out_of_the_session_list(engine: Engine) -> None:
     engine.start(ME, "topic", "fs-why")
-    (row,) = engine.sessions(ME)
+    (row,) = engine.views.sessions(ME)
     assert list(row.as_dict()) == [f.name for f in fields(SessionRow)]
     assert "syncing" not in row.as_dict()

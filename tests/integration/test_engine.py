@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.access import Caller
 from interviewer.cli import _grade_text
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.corpus import Corpus
-from interviewer.engine import Engine
+from interviewer.curriculum.corpus import Corpus
 from interviewer.errors import AnswerRejected, NotFoundError, SessionFinished, StorageError
-from interviewer.grades import render_grade
-from interviewer.report import overall_line, to_markdown
+from interviewer.interview.access import Caller
+from interviewer.interview.engine import Engine
+from interviewer.interview.grade_text import render_grade
+from interviewer.interview.report import overall_line, to_markdown
 from tests.helpers import ROOT, Cli, cli_command, run_cli
 
 WEAK = "It depends on the company and I would ask the team."
@@ -73,7 +73,7 @@ def test_a_probed_point_answered_in_the_follow_up_counts_for_the_prompt(engine: 
     assert follow is not None and follow.kind == "followup"
     engine.submit(ME, session, _strong(engine, "fsw-p1"))
     engine.end(ME, session)
-    block = engine.transcript(ME, session).prompts[0]
+    block = engine.views.transcript(ME, session).prompts[0]
     assert block.result is not None and block.result.score >= 3
     assert [t.kind for t in block.turns][:2] == ["question", "followup"]
 
@@ -86,17 +86,17 @@ def test_while_a_prompt_is_probed_its_open_points_and_reference_answer_stay_hidd
     assert outcome.next is not None and outcome.next.kind == "followup"
     assert outcome.grade is not None and any(p.verdict != "covered" for p in outcome.grade.points)
     probed = next(r for r in prompt.rubric if r.id == outcome.next.point_id)
-    for shown in (outcome.shown, engine.snapshot(ME, session).last_grade):
+    for shown in (outcome.shown, engine.views.snapshot(ME, session).last_grade):
         assert shown is not None and shown.withheld >= 1
         assert all(p.verdict == "covered" for p in shown.points)
         assert probed.point not in shown.model_dump_json()
-    markdown = to_markdown(engine.transcript(ME, session))
+    markdown = to_markdown(engine.views.transcript(ME, session))
     assert probed.point not in markdown and prompt.reference_answer not in markdown
     assert "not made yet: the interviewer may ask about them" in markdown
     engine.end(ME, session)  # the prompt is done: everything is named
-    done = engine.transcript(ME, session)
+    done = engine.views.transcript(ME, session)
     assert probed.point in to_markdown(done) and done.prompts[0].reference_answer == prompt.reference_answer
-    last = engine.snapshot(ME, session).last_grade
+    last = engine.views.snapshot(ME, session).last_grade
     assert last is not None and last.withheld == 0
 
 
@@ -129,14 +129,14 @@ def test_a_short_follow_up_reply_after_a_full_answer_shows_what_it_changed_and_e
     assert not any(line.startswith("Score:") for line in short) and "/4" not in "".join(short[2:])
     verbose = _grade_text(reply.shown, verbose=True)
     assert f"To study: {pit.rstrip('.')}." in verbose.splitlines() and verbose.count("To study") == 1
-    panel = render_grade(engine.snapshot(ME, session).last_grade, "markdown")
+    panel = render_grade(engine.views.snapshot(ME, session).last_grade, "markdown")
     assert panel.startswith("### Last answer, to the follow-up: the point it asked about is missed")
     assert "**This question so far: 4/4** over 2 answers" in panel
-    block = engine.transcript(ME, session).prompts[0]
+    block = engine.views.transcript(ME, session).prompts[0]
     assert block.study == [pit] and block.result is not None and block.result.score == 4
 
     engine.end(ME, session)  # after question 1 of 2
-    data = engine.transcript(ME, session)
+    data = engine.views.transcript(ME, session)
     assert overall_line(data.overall) == "Overall 4.00/4 over 1 of 2 questions asked; 1 unanswered"
     assert (data.overall.asked, data.overall.planned, data.overall.unanswered) == (1, 2, 1)
     markdown = to_markdown(data)
@@ -149,7 +149,7 @@ def test_the_transcript_shows_every_turn_with_evidence_reference_and_objectives(
     outcome = engine.submit(ME, session, _strong(engine, "mlf-p1"))
     while outcome.next is not None:  # skip any follow-up, then the second prompt
         outcome = engine.skip(ME, session)
-    data = engine.transcript(ME, session)
+    data = engine.views.transcript(ME, session)
     assert data.status == "finished"
     first, second = data.prompts
     assert first.result is not None and first.result.score >= 3 and first.reference_answer
@@ -167,7 +167,7 @@ def test_user_text_in_the_markdown_transcript_cannot_inject_markup(engine: Engin
     session, _ = engine.start(ME, "topic", "fs-why", count=1)
     engine.submit(ME, session, "<script>alert(1)</script> A feature store keeps **one** definition [link](http://x).")
     engine.end(ME, session)
-    markdown = to_markdown(engine.transcript(ME, session))
+    markdown = to_markdown(engine.views.transcript(ME, session))
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
     assert "[link](http://x)" not in markdown
 
@@ -175,12 +175,12 @@ def test_user_text_in_the_markdown_transcript_cannot_inject_markup(engine: Engin
 def test_bad_answers_are_refused_and_lose_nothing(engine: Engine) -> None:
     session, _ = engine.start(ME, "topic", "fs-why")
     engine.submit(ME, session, _strong(engine, "fsw-p1"))
-    before = engine.transcript(ME, session)
+    before = engine.views.transcript(ME, session)
     for bad in ["", "   ", "x" * 100_000, "\x00\x01"]:
         with pytest.raises(AnswerRejected):
             engine.submit(ME, session, bad)
-    assert engine.transcript(ME, session).prompts == before.prompts
-    current = engine.current(ME, session)
+    assert engine.views.transcript(ME, session).prompts == before.prompts
+    current = engine.views.current(ME, session)
     assert current is not None and current.prompt_id == "fsw-p2"
 
 
@@ -195,7 +195,7 @@ def test_sessions_are_listed_newest_first_with_status_and_score(engine: Engine) 
     first, _ = engine.start(ME, "day", "57", count=1)
     engine.submit(ME, first, _strong(engine, "lc-p1"))
     second, _ = engine.start(ME, "topic", "versioning")
-    rows = engine.sessions(ME)
+    rows = engine.views.sessions(ME)
     assert [r.id for r in rows[:2]] == [second, first]
     assert rows[1].status == "finished" and rows[1].score is not None and rows[1].score >= 3
     assert rows[0].status == "active" and rows[0].label.startswith("Day 59 - Versioning")
@@ -216,7 +216,7 @@ def test_unknown_ids_get_clear_messages(engine: Engine) -> None:
     with pytest.raises(NotFoundError, match="No topic with id 'nope'"):
         engine.start(ME, "topic", "nope")
     with pytest.raises(NotFoundError, match="No session 'deadbeef'"):
-        engine.transcript(ME, "deadbeef")
+        engine.views.transcript(ME, "deadbeef")
 
 
 # -- through the command line, as a user runs it ----------------------------------------------------------
@@ -355,7 +355,7 @@ def test_a_locked_database_gets_one_clear_line(settings: Settings) -> None:
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    current = engine.current(ME, session)
+    current = engine.views.current(ME, session)
     assert current is not None and current.prompt_id == "fsw-p1"
     assert engine.submit(ME, session, _strong(engine, "fsw-p1")).grade is not None
 

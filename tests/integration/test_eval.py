@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from interviewer.config import Settings
-from interviewer.corpus import Corpus, Prompt
+from interviewer.curriculum.corpus import Corpus, Prompt
+from interviewer.curriculum.tokens import words
 from interviewer.errors import InterviewerError
 from interviewer.evals.asag import evaluate as evaluate_asag
 from interviewer.evals.cases import HONEST, copied_runs, load_cases
@@ -20,11 +21,10 @@ from interviewer.evals.gate import check_figures, check_thresholds, goals
 from interviewer.evals.render_shortcut import goals_markdown
 from interviewer.evals.run import CasesReport, evaluate_cases
 from interviewer.evals.summary import EXPECTED
-from interviewer.grader import Grader
 from interviewer.grading import FollowUp
+from interviewer.grading.grader import Grader
 from interviewer.grading.models import SCORE_CUTS
 from interviewer.grading.rubric import RubricBrain, RubricConfig
-from interviewer.text import words
 from tests.helpers import Cli
 
 ROOT = Path(__file__).resolve().parents[2]

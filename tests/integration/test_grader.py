@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.corpus import Corpus
-from interviewer.embeddings import encoder
+from interviewer.curriculum.corpus import Corpus
+from interviewer.curriculum.embeddings import encoder
 from interviewer.errors import AnswerRejected
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
 from tests.helpers import Cli
 
 SKEW_PARAPHRASE = (

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from interviewer.corpus import load_corpus
-from interviewer.embeddings import encoder
-from interviewer.index import CurriculumIndex, corpus_entries
+from interviewer.curriculum.corpus import load_corpus
+from interviewer.curriculum.embeddings import encoder
+from interviewer.curriculum.index import CurriculumIndex, corpus_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 

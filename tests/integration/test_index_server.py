@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from interviewer import index_server
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import CHROMA_URL_VAR, Settings
-from interviewer.corpus import Corpus
-from interviewer.engine import Engine
+from interviewer.curriculum import index_server
+from interviewer.curriculum.corpus import Corpus
+from interviewer.curriculum.index import COLLECTION, corpus_entries
+from interviewer.curriculum.index_server import DEGRADED, RUBRIC_COPY, ServerIndex, load_copy, open_index, server_client
 from interviewer.errors import InterviewerError
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
 from interviewer.grading.models import Grade
-from interviewer.index import COLLECTION, corpus_entries
-from interviewer.index_server import DEGRADED, RUBRIC_COPY, ServerIndex, load_copy, open_index, server_client
+from interviewer.interview.access import Caller
+from interviewer.interview.engine import Engine
 from tests.chroma_server import ChromaServer
 from tests.helpers import run_cli
 
@@ -117,7 +117,7 @@ def test_a_replica_refuses_an_empty_server_or_another_embedding_function(
 
 
 def _notice(engine: Engine, session: str) -> Any:
-    from interviewer.ui import InterviewApp
+    from interviewer.web.handlers import InterviewApp
 
     return InterviewApp(engine).screens(session, ME)[6]
 

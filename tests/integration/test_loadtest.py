@@ -16,13 +16,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from interviewer.cluster_parts import missing_binaries, port_open
+from interviewer.team.parts import missing_binaries, port_open
 from tests.helpers import ROOT
 
 
 def _loadtest(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "interviewer.loadtest", *args],
+        [sys.executable, "-m", "interviewer.perf.loadtest", *args],
         capture_output=True,
         text=True,
         timeout=timeout,

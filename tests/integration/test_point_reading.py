@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.corpus import Corpus, Prompt, load_corpus
-from interviewer.grader import Grader
+from interviewer.curriculum.corpus import Corpus, Prompt, load_corpus
 from interviewer.grading.claims import CONTRAST, clauses
+from interviewer.grading.grader import Grader
 from interviewer.grading.models import VERDICT_CREDIT, Grade
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import split_sentences

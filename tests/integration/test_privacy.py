@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from gradio_client import Client
 
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.corpus import Corpus
+from interviewer.curriculum.corpus import Corpus
 from interviewer.errors import LimitReached, NotFoundError
+from interviewer.interview.access import Caller
 from tests.helpers import Cli, serving
 from tests.llm.scripted import ScriptedChatModel
 
@@ -121,22 +121,22 @@ def test_the_engine_refuses_other_peoples_sessions_and_prefixes_on_the_web(setti
         with pytest.raises(NotFoundError):
             engine.delete(bob, probe)
     with pytest.raises(NotFoundError):
-        engine.transcript(alice, sid[:6])  # the web takes full ids only
-    assert engine.resolve(Caller("alice", prefixes=True), sid[:6]) == sid  # the terminal may use a prefix
-    assert engine.current(alice, sid) is not None and engine.sessions(bob) == []
+        engine.views.transcript(alice, sid[:6])  # the web takes full ids only
+    assert engine.views.resolve(Caller("alice", prefixes=True), sid[:6]) == sid  # the terminal may use a prefix
+    assert engine.views.current(alice, sid) is not None and engine.views.sessions(bob) == []
 
 
 def test_forget_deletes_a_users_sessions_checkpoints_results_and_downloads(settings: Settings, cli: Cli) -> None:
     import sqlite3
 
-    from interviewer import exports
-    from interviewer.report import to_markdown
+    from interviewer.interview.report import to_markdown
+    from interviewer.storage import exports
 
     engine = build_engine(settings, progress=False)
     alice, bob = Caller.web("alice"), Caller.web("bob")
     gone, _ = engine.start(alice, "topic", "fs-why", count=1)
     engine.submit(alice, gone, engine.corpus.prompt("fsw-p1").prompt.reference_answer)
-    data = engine.transcript(alice, gone)
+    data = engine.views.transcript(alice, gone)
     exports.write(settings.downloads_dir, gone, to_markdown(data), data.model_dump_json())
     kept, _ = engine.start(bob, "topic", "fs-why", count=1)
     del engine
@@ -170,10 +170,10 @@ def test_per_user_limits_refuse_with_a_clear_message_and_lose_nothing(settings: 
     engine.start(Caller.web("bob"), "topic", "point-in-time")  # limits are per user
     engine.submit(alice, first, "I would compare training features with the served ones.")
     engine.submit(alice, first, "And log what was served.")
-    before = engine.transcript(alice, first)
+    before = engine.views.transcript(alice, first)
     with pytest.raises(LimitReached, match=r"INTERVIEWER_ANSWERS_PER_MINUTE.*still in the box"):
         engine.submit(alice, first, "A third answer within the minute.")
-    assert engine.transcript(alice, first).prompts == before.prompts
+    assert engine.views.transcript(alice, first).prompts == before.prompts
     engine.end(alice, first)  # ending and skipping are never limited
     terminal = Caller.terminal()
     local, _ = engine.start(terminal, "topic", "fs-why")
@@ -182,10 +182,10 @@ def test_per_user_limits_refuse_with_a_clear_message_and_lose_nothing(settings: 
 
 
 def test_over_the_model_call_limit_the_rubric_brain_grades_and_says_so(settings: Settings) -> None:
-    from interviewer.grader import Grader
+    from interviewer.grading.grader import Grader
+    from interviewer.grading.llm import LLMSettings
     from interviewer.grading.llm_brain import LLMBrain
     from interviewer.grading.rubric import RubricBrain
-    from interviewer.llm import LLMSettings
 
     grader = Grader(replace(settings, model_calls_per_minute=3, max_followups=0), progress=False)
     rubric = grader.brain("rubric")
@@ -201,11 +201,11 @@ def test_over_the_model_call_limit_the_rubric_brain_grades_and_says_so(settings:
     second = engine.submit(alice, sid, "Feast keeps offline and online stores.")
     assert second.grade is not None and second.grade.brain == "rubric"
     assert second.grade.fallback and "INTERVIEWER_MODEL_CALLS_PER_MINUTE" in second.grade.fallback
-    assert len(engine.transcript(alice, sid).prompts) == 2
+    assert len(engine.views.transcript(alice, sid).prompts) == 2
 
 
 def test_downloads_are_private_unguessable_and_swept_after_an_hour(settings: Settings, corpus: Corpus) -> None:
-    from interviewer import exports
+    from interviewer.storage import exports
 
     folder = settings.downloads_dir
     md, js = exports.write(folder, "abcdef123456", "# transcript", '{"x": 1}')

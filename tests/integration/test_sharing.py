@@ -22,7 +22,8 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from interviewer.auth import (
+from interviewer.errors import InterviewerError
+from interviewer.web.auth import (
     AUTH_FILE_VAR,
     AUTH_VAR,
     Credentials,
@@ -32,8 +33,7 @@ from interviewer.auth import (
     file_targets,
     inside,
 )
-from interviewer.errors import InterviewerError
-from interviewer.web import MAX_UPLOAD_MB, check_exposure, is_loopback, web_settings
+from interviewer.web.server import MAX_UPLOAD_MB, check_exposure, is_loopback, web_settings
 from tests import helpers
 from tests.helpers import ROOT, free_port, run_cli
 
@@ -84,7 +84,7 @@ def serving(data: Path, env: dict[str, str]) -> Iterator[Server]:
     """A real server over `data`, with exactly the login variables in `env`."""
     from interviewer.compose import build_engine
     from interviewer.config import Settings
-    from interviewer.web import launch
+    from interviewer.web.server import launch
 
     with pytest.MonkeyPatch.context() as mp:
         for key in (AUTH_VAR, AUTH_FILE_VAR):

@@ -1,10 +1,10 @@
 """Spoken answers, for real: answers spoken by espeak-ng, transcribed by the shipped whisper tiny.en, graded.
 
 The answers are sentences of the corpus's reference answers, picked by rule (the first plain sentences of each
-prompt's reference answer, see `plain_sentences`), spoken with `interviewer.speech.synthesize`. "Plain" leaves
-out sentences with digits, symbols, acronyms or names (a capital anywhere but the first letter and "I"): how a
-name or a number is written cannot be heard ("BigQuery" or "big query", "p95" or "P 95"), so the word error rate
-measures recognition, not spelling.
+prompt's reference answer, see `plain_sentences`), spoken with `interviewer.speech.recognition.synthesize`.
+"Plain" leaves out sentences with digits, symbols, acronyms or names (a capital anywhere but the first letter
+and "I"): how a name or a number is written cannot be heard ("BigQuery" or "big query", "p95" or "P 95"), so the
+word error rate measures recognition, not spelling.
 
 espeak-ng comes from Debian (`make speech`); without it these tests fail and say so. They write only to
 temporary folders. Speed is measured by `interviewer bench`; here the real-time factor is only sanity-checked.
@@ -28,11 +28,11 @@ import av
 import numpy as np
 import pytest
 
-from interviewer.corpus import Corpus, PromptRef
+from interviewer.curriculum.corpus import Corpus, PromptRef
+from interviewer.curriculum.tokens import split_sentences
 from interviewer.errors import AudioRejected
-from interviewer.grader import Grader
-from interviewer.speech import Transcription, espeak, synthesize, transcribe
-from interviewer.text import split_sentences
+from interviewer.grading.grader import Grader
+from interviewer.speech.recognition import Transcription, espeak, synthesize, transcribe
 from tests.helpers import Cli
 
 ANSWERS = 22
@@ -268,14 +268,14 @@ def test_interviewer_transcribe_prints_text_length_speed_and_delivery(cli: Cli, 
     assert {"text", "start", "end"} <= set(result["words"][0])
     text = cli("transcribe", str(one.wav))
     assert text.returncode == 0, text.stderr
-    assert "real-time factor" in text.stdout and "words per minute" in text.stdout and "filler words: 0" in text.stdout
+    assert "real-time factor" in text.stdout and "words a minute" in text.stdout and "0 filler words" in text.stdout
 
 
 def test_interviewer_grade_audio_transcribes_then_grades(cli: Cli, one: Spoken) -> None:
     done = cli("grade", "--prompt-id", one.ref.prompt.id, "--audio", str(one.wav))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("You said:\n")
-    assert "words per minute" in done.stdout and "longest pause" in done.stdout
+    assert "words a minute" in done.stdout and "longest pause" in done.stdout
     as_json = cli("grade", "--prompt-id", one.ref.prompt.id, "--audio", str(one.wav), "--json")
     spoken_line, grade_line = as_json.stdout.strip().splitlines()
     assert json.loads(spoken_line)["delivery"]["words"] > 5

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from interviewer.access import Caller
-from interviewer.engine import Engine
-from interviewer.report import to_markdown
-from interviewer.speech import synthesize
-from interviewer.ui import InterviewApp, chat_messages
+from interviewer.interview.access import Caller
+from interviewer.interview.engine import Engine
+from interviewer.interview.report import to_markdown
+from interviewer.speech.recognition import synthesize
+from interviewer.web.handlers import InterviewApp, chat_messages
 
 ME = Caller.web(None)
 SAID = "A feature store keeps one definition of each feature for training and serving, so there is no skew."
@@ -34,11 +34,11 @@ def test_a_spoken_answer_is_kept_with_its_delivery_and_summed_in_the_review(engi
     session, _ = engine.start(ME, "topic", "fs-why")
     box, spoken, said = app.transcribe(session, str(synthesize(SAID, tmp_path / "a.wav")), TYPED, None)  # type: ignore[arg-type]
     assert box.startswith(TYPED + " ") and "feature store" in box.lower() and "words a minute" in said
-    assert engine.transcript(ME, session).prompts == []  # transcribed, not sent
+    assert engine.views.transcript(ME, session).prompts == []  # transcribed, not sent
 
     app.answer(session, box, spoken, None)  # type: ignore[arg-type]
     engine.submit(ME, session, "I would log the served features and compare them with the offline values.")
-    data = engine.transcript(ME, session)
+    data = engine.views.transcript(ME, session)
     first, second = data.prompts[0].turns[0], data.prompts[-1].turns[-1]
     assert first.spoken is not None and second.spoken is None
     assert first.spoken.words >= 15 and first.spoken.words_per_minute > 60
@@ -46,7 +46,7 @@ def test_a_spoken_answer_is_kept_with_its_delivery_and_summed_in_the_review(engi
     markdown = to_markdown(data)
     assert "**Delivery over 1 spoken answer:**" in markdown and markdown.count("*Spoken: ") == 1
     assert json.loads(data.model_dump_json())["delivery"]["words"] == first.spoken.words
-    chat = chat_messages(engine.snapshot(ME, session).messages)
+    chat = chat_messages(engine.views.snapshot(ME, session).messages)
     assert sum("*Spoken: " in m["content"] for m in chat if m["role"] == "user") == 1
 
 

@@ -12,13 +12,13 @@ from dataclasses import replace
 import pytest
 from langgraph.checkpoint.postgres import PostgresSaver
 
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
 from interviewer.errors import InterviewerError, StorageError
-from interviewer.grader import Grader
+from interviewer.grading.grader import Grader
+from interviewer.interview.access import Caller
 from interviewer.storage import open_storage
-from interviewer.store import MIGRATIONS
+from interviewer.storage.session_index import MIGRATIONS
 from tests.helpers import ROOT, Cli, cli_command, free_port
 from tests.postgres_server import PostgresServer
 
@@ -35,14 +35,14 @@ def test_sessions_and_answers_persist_across_reopening_the_storage(storage_setti
     first.storage.close()
 
     again = build_engine(grader=grader)
-    (row,) = again.sessions(ME)
+    (row,) = again.views.sessions(ME)
     assert (row.id, row.status, row.answered) == (session, "active", 1)
     assert graded is not None and row.score == graded.score
-    assert [t.answer for t in again.snapshot(ME, session).turns] == [answer]
-    waiting = again.current(ME, session)
+    assert [t.answer for t in again.views.snapshot(ME, session).turns] == [answer]
+    waiting = again.views.current(ME, session)
     assert waiting is not None and waiting.prompt_id != question.prompt_id  # the next prompt, not the same again
     again.end(ME, session)
-    assert again.transcript(ME, session).status == "finished"
+    assert again.views.transcript(ME, session).status == "finished"
     again.storage.close()
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from interviewer.access import Caller
-from interviewer.engine import Engine
-from interviewer.views import practice
+from interviewer.interview.access import Caller
+from interviewer.interview.engine import Engine
 
 ALICE, BOB = Caller.web("alice"), Caller.web("bob")
 UNSURE = "I am not sure, I have not worked with that."
@@ -22,7 +21,7 @@ def _finish(engine: Engine, who: Caller, mode: str, target: str, answers: list[s
 
 
 def test_cards_show_what_each_day_and_topic_card_holds(engine: Engine) -> None:
-    view = practice(engine, ALICE)
+    view = engine.views.start_page(ALICE)
     by_value = {c.value: c for c in view.cards}
     assert {"day:57", "day:58", "day:59"} <= set(by_value)  # the daily-plan days
     assert {f"topic:{t.id}" for t in engine.corpus.topics.values() if t.kind == "topic_card"} <= set(by_value)
@@ -33,15 +32,16 @@ def test_cards_show_what_each_day_and_topic_card_holds(engine: Engine) -> None:
     day = by_value["day:58"]
     assert day.prompts == 6 and day.minutes_estimated and day.title == "Day 58 - Feature stores"
     assert all(c.last is None and c.best is None for c in view.cards)
-    assert view.mastery == [] and view.weakest == [] and view.trend == []
+    assert view.weakest == [] and not view.practised
+    assert engine.views.history(ALICE).model_dump() == {"mastery": [], "trend": []}
 
 
 def test_scores_mastery_and_weak_points_follow_the_persons_own_answers(engine: Engine) -> None:
     strong = engine.corpus.prompt("fsw-p1").prompt.reference_answer
     _finish(engine, ALICE, "topic", "fs-why", [UNSURE])
     _finish(engine, ALICE, "day", "58", [strong])  # fsw-p1 again, inside the day
-    view = practice(engine, ALICE)
-    cards = {c.value: c for c in view.cards}
+    view = engine.views.history(ALICE)
+    cards = {c.value: c for c in engine.views.start_page(ALICE).cards}
     fs_why = engine.corpus.topic("fs-why")
     assert cards["day:58"].sessions == 2  # the topic session counts on its day's card too
     assert cards["day:58"].last is not None and cards["day:58"].best is not None
@@ -53,8 +53,9 @@ def test_scores_mastery_and_weak_points_follow_the_persons_own_answers(engine: E
     assert [p.score for p in view.trend][-1] >= 3 and len(view.trend) == 2
 
     _finish(engine, ALICE, "topic", "fs-why", [UNSURE])  # the latest attempt is weak again
-    again = practice(engine, ALICE)
+    again = engine.views.history(ALICE)
     weak = next(r for r in again.mastery if r.objective == skew.objective)
-    assert weak.weak and weak.best >= 3 and weak.attempts == 3 and weak in again.weakest
+    assert weak.weak and weak.best >= 3 and weak.attempts == 3 and weak in engine.views.start_page(ALICE).weakest
     assert again.mastery[0].latest <= again.mastery[-1].latest  # weakest first
-    assert practice(engine, BOB).mastery == [] and all(c.last is None for c in practice(engine, BOB).cards)
+    assert engine.views.history(BOB).mastery == [] and not engine.views.start_page(BOB).practised
+    assert all(c.last is None for c in engine.views.start_page(BOB).cards)

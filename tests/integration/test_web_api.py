@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from interviewer.corpus import Corpus
+from interviewer.curriculum.corpus import Corpus
 from tests.helpers import free_port, run_app
 
 # The first outputs of every screen-changing endpoint, in order. A turn (/answer, /skip, /end) returns these and the
@@ -117,7 +117,7 @@ def test_the_app_refuses_to_start_on_an_unusable_data_folder_with_one_clear_line
 def test_with_a_model_configured_the_app_offers_it_and_carries_on_when_it_is_down(
     data_dir: Path, corpus: Corpus, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from interviewer.web import launch
+    from interviewer.web.server import launch
 
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "local-model")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.corpus import load_corpus
-from interviewer.prompting import prompts_version
+from interviewer.curriculum.corpus import load_corpus
+from interviewer.grading.prompting import prompts_version
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSWER = (
@@ -97,7 +97,8 @@ def test_the_installed_wheel_validates_its_corpus_and_grades_from_outside_the_re
         [
             python,
             "-c",
-            "import interviewer, interviewer.prompting as p; print(interviewer.__file__); print(p.prompts().folder)",
+            "import interviewer, interviewer.grading.prompting as p;"
+            " print(interviewer.__file__); print(p.prompts().folder)",
         ],
         outside,
         env,
@@ -105,7 +106,9 @@ def test_the_installed_wheel_validates_its_corpus_and_grades_from_outside_the_re
     assert Path(where[0]).is_relative_to(purelib), where
     assert Path(where[1]) == purelib / "interviewer" / "data" / "prompts"
     version = _run(
-        [python, "-c", "from interviewer.prompting import prompts_version; print(prompts_version())"], outside, env
+        [python, "-c", "from interviewer.grading.prompting import prompts_version; print(prompts_version())"],
+        outside,
+        env,
     )
     assert version.strip() == prompts_version(ROOT / "prompts")
 

@@ -9,14 +9,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.grader import Grader
 from interviewer.grading import TurnContext
+from interviewer.grading.grader import Grader
+from interviewer.grading.llm import LLMSettings, chat_model
 from interviewer.grading.llm_brain import LLMBrain
 from interviewer.grading.rubric import RubricBrain
-from interviewer.llm import LLMSettings, chat_model
+from interviewer.interview.access import Caller
 
 GARBAGE_COMPLETION = (
     b'{"id":"x","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,'
@@ -85,9 +85,9 @@ def test_the_interview_never_stops_when_the_model_is_down(settings: Settings, gr
         probes = {p.probe for p in prompt.rubric}
         assert outcome.next is not None and outcome.next.kind == "followup" and outcome.next.text in probes
         engine.end(ME, session)
-        from interviewer.report import to_markdown
+        from interviewer.interview.report import to_markdown
 
-        markdown = to_markdown(engine.transcript(ME, session))
+        markdown = to_markdown(engine.views.transcript(ME, session))
         assert "*Graded by the rubric brain: The model failed (" in markdown and "Error code: 500" in markdown
         assert "The model's follow-up was not used (" in markdown and "the authored probe was asked" in markdown
     finally:

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 import pytest
 from langchain_core.messages import BaseMessage
 
-from interviewer.grader import Grader
 from interviewer.grading import TurnContext
+from interviewer.grading.grader import Grader
+from interviewer.grading.llm import LLMSettings, count_tokens
 from interviewer.grading.llm_brain import LLMBrain
+from interviewer.grading.prompting import render
 from interviewer.grading.rubric import RubricBrain
-from interviewer.llm import LLMSettings, count_tokens
-from interviewer.prompting import render
 
 from .scripted import ScriptedChatModel
 

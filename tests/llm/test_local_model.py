@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from interviewer.access import Caller
 from interviewer.compose import build_engine
 from interviewer.config import Settings
-from interviewer.grader import Grader
 from interviewer.grading import TurnContext
+from interviewer.grading.grader import Grader
+from interviewer.grading.llm import LLMSettings, chat_model
 from interviewer.grading.llm_brain import LLMBrain
 from interviewer.grading.rubric import RubricBrain
-from interviewer.llm import LLMSettings, chat_model
-from interviewer.report import to_markdown
+from interviewer.interview.access import Caller
+from interviewer.interview.report import to_markdown
 from tests.helpers import Cli, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -96,7 +96,7 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
         assert outcome.next.kind == "followup" and outcome.next.text.endswith("?")
         engine.submit(ME, session, "I would log the served features and compare them with training.")
     engine.end(ME, session)
-    data = engine.transcript(ME, session)
+    data = engine.views.transcript(ME, session)
     graded = [t.grade for b in data.prompts for t in b.turns if t.grade]
     assert graded and all(g.brain == "llm" or g.fallback for g in graded)
     assert any(g.usage and g.usage.input_tokens > 0 for g in graded)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from interviewer.config import Settings
-from interviewer.corpus import Corpus, RedFlag, load_corpus
+from interviewer.curriculum.corpus import Corpus, RedFlag, load_corpus
 from interviewer.grading.claims import states
 
 STATEMENTS: list[dict[str, Any]] = yaml.safe_load(

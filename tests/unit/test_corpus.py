@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from interviewer.corpus import Corpus, load_corpus, validate
+from interviewer.curriculum.corpus import Corpus, load_corpus, validate
 from interviewer.errors import CorpusError
 
 ROOT = Path(__file__).resolve().parents[2]

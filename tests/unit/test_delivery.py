@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interviewer.delivery import SpokenWord, combine, count_fillers, delivery
+from interviewer.speech.delivery import SpokenWord, combine, count_fillers, delivery
 
 
 def timed(text: str, gaps: dict[int, float] | None = None, word_s: float = 0.4) -> list[SpokenWord]:
@@ -57,7 +57,7 @@ def test_pace_pause_and_speaking_time_of_one_answer() -> None:
     # From the first word to the last is 6 + 0.8 + 3 = 9.8 s; the long pause does not count as speaking.
     assert figures.speaking_s == pytest.approx(6.8)
     assert figures.words_per_minute == pytest.approx(12 * 60 / 6.8, abs=0.1)
-    assert "longest pause: 3.0 s" in "\n".join(figures.lines())
+    assert "longest pause 3.0 s" in "\n".join(figures.lines()) and "longest pause 3.0 s" in figures.line()
 
 
 def test_no_words_give_zero_figures_not_an_error() -> None:

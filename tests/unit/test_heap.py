@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interviewer.heap import bound_heap
+from interviewer.web.heap import bound_heap
 
 
 def test_the_heap_is_bounded() -> None:

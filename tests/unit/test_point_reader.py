@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interviewer.corpus import Corpus
-from interviewer.embeddings import checked_file, encoder
+from interviewer.curriculum.corpus import Corpus
+from interviewer.curriculum.embeddings import checked_file, encoder
 from interviewer.errors import InterviewerError
 from interviewer.grading import cross
 from interviewer.grading.cross import point_reader, windows

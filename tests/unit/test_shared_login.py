@@ -1,4 +1,4 @@
-"""Sign-ins that every replica holding the same secret accepts (interviewer.shared_login)."""
+"""Sign-ins that every replica holding the same secret accepts (interviewer.web.shared_login)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from interviewer.errors import InterviewerError
-from interviewer.shared_login import SharedLogin
+from interviewer.web.shared_login import SharedLogin
 
 
 class GradioApp:

@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from interviewer.corpus import Corpus, Prompt
-from interviewer.disclosure import last_shown_grade, shown_grade
-from interviewer.grades import advice_lines, render_grade, shorten
+from interviewer.curriculum.corpus import Corpus, Prompt
 from interviewer.grading.models import Grade, Verdict
 from interviewer.grading.rubric import assess, verdict_for
-from interviewer.records import Question, Turn
-from interviewer.report import overall_line, to_markdown
-from interviewer.results import overall, session_score
-from interviewer.store import SessionRow
-from interviewer.transcript import transcript
+from interviewer.interview.disclosure import last_shown_grade, shown_grade
+from interviewer.interview.grade_text import advice_lines, render_grade, shorten
+from interviewer.interview.records import Question, Turn
+from interviewer.interview.report import overall_line, to_markdown
+from interviewer.interview.results import overall, session_score
+from interviewer.interview.transcript import transcript
+from interviewer.storage.session_index import SessionRow
 
 PLAN = ["lc-p1", "lc-p2"]
 SHORT_REPLY = "We would watch the dashboards."

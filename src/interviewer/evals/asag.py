@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from pydantic import SerializerFunctionWrapHandler, model_serializer
 
-from interviewer.corpus import Prompt, RubricPoint
-from interviewer.embeddings import Vectors, e5, encoder
+from interviewer.curriculum.corpus import Prompt, RubricPoint
+from interviewer.curriculum.embeddings import Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.evals import metrics
 from interviewer.evals.summary import Figures

@@ -10,11 +10,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from interviewer.corpus import Corpus, Prompt
+from interviewer.curriculum.corpus import Corpus, Prompt
+from interviewer.curriculum.tokens import words
 from interviewer.errors import CorpusError, InterviewerError
 from interviewer.grading import FollowUp
 from interviewer.grading.models import Grade, Verdict
-from interviewer.text import words
 
 Kind = Literal[
     "level",

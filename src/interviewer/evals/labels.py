@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import get_args
 
+from interviewer.curriculum.tokens import words
 from interviewer.evals import metrics
 from interviewer.evals.cases import HONEST, LabelledCase, Split, copied_runs
 from interviewer.evals.summary import Figures, LevelRecall, level_recall
 from interviewer.grading.models import SCORE_CUTS, PointVerdict, RedFlagHit, score_from
-from interviewer.text import words
 
 
 class BandRecall(LevelRecall):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from interviewer.curriculum.index import query_vector
+from interviewer.curriculum.tokens import words
 from interviewer.evals.cases import HONEST, CaseResult, LabelledCase, folder_hash, load_cases
 from interviewer.evals.labels import (
     Balance,
@@ -35,12 +37,10 @@ from interviewer.evals.summary import (
     usage_summary,
     worst_cases,
 )
-from interviewer.grader import Grader
 from interviewer.grading import FollowUp, TurnContext
+from interviewer.grading.grader import Grader
+from interviewer.grading.prompting import prompts_hash
 from interviewer.grading.text import reveals
-from interviewer.index import query_vector
-from interviewer.prompting import prompts_hash
-from interviewer.text import words
 
 
 class FollowUpExample(Figures):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from interviewer.curriculum.tokens import words
 from interviewer.evals import metrics
 from interviewer.evals.summary import Agreement, Figures, agreement
-from interviewer.text import words
 
 BOOTSTRAP_ROUNDS = 1000
 BOOTSTRAP_SEED = 20261206

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from interviewer.corpus import Prompt
+from interviewer.curriculum.corpus import Prompt
+from interviewer.curriculum.index import Related
 from interviewer.grading.models import Grade, PointVerdict, Usage
-from interviewer.index import Related
 
 
 @dataclass(frozen=True)

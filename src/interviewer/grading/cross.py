@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from interviewer.corpus import RubricPoint
-from interviewer.embeddings import Vectors, batch_tokenizer, checked_file, onnx_session
+from interviewer.curriculum.corpus import RubricPoint
+from interviewer.curriculum.embeddings import Vectors, batch_tokenizer, checked_file, onnx_session
 
 MODEL_FILE = "point-reader-int8.onnx"
 MODEL_SHA256 = "3fcf519d86b1d952cfa08e877bfcb629fa4420bb591d9bcb2ae4932f931e8ade"

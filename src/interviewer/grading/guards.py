@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from interviewer.text import split_sentences
+from interviewer.curriculum.tokens import split_sentences
 
 REMOVED = "[removed: text addressed to the grader]"
 _TARGET = (

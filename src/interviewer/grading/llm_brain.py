@@ -19,15 +19,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from interviewer.corpus import Prompt, RubricPoint
+from interviewer.curriculum.corpus import Prompt, RubricPoint
 from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.guards import REMOVED, redact
+from interviewer.grading.llm import LLMSettings
 from interviewer.grading.llm_interviewer import LLMInterviewer, Retrieve
 from interviewer.grading.metering import InvalidOutput, Meter, ModelFailure
 from interviewer.grading.models import VERDICT_CREDIT, Grade, PointVerdict, Usage
+from interviewer.grading.prompting import prompts
 from interviewer.grading.rubric import RubricBrain, assess, verdict_for
-from interviewer.llm import LLMSettings
-from interviewer.prompting import prompts
 
 POINT_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 
-from interviewer.corpus import Prompt, RubricPoint
+from interviewer.curriculum.corpus import Prompt, RubricPoint
 from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.guards import redact
 from interviewer.grading.metering import Meter, ModelFailure, describe
 from interviewer.grading.models import PointVerdict, Usage
+from interviewer.grading.prompting import Prompts
 from interviewer.grading.rubric import RubricBrain
 from interviewer.grading.text import reveals, shared_runs
-from interviewer.prompting import Prompts
 
 Retrieve = Callable[[str, str], list[str]]  # (prompt id, query) -> objectives and rubric points from the index
 

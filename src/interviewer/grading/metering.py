@@ -6,8 +6,8 @@ import json
 import time
 from typing import Any
 
+from interviewer.grading.llm import LLMSettings, count_tokens
 from interviewer.grading.models import Usage
-from interviewer.llm import LLMSettings, count_tokens
 
 
 class ModelFailure(Exception):

@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from interviewer.corpus import Prompt
-from interviewer.embeddings import MODEL_SHA256, TextReading, Vectors, e5, encoder
+from interviewer.curriculum.corpus import Prompt
+from interviewer.curriculum.embeddings import MODEL_SHA256, TextReading, Vectors, e5, encoder
 from interviewer.errors import InterviewerError
 from interviewer.grading.cross import points_made
 from interviewer.grading.models import Verdict

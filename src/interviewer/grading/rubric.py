@@ -17,8 +17,8 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from interviewer.corpus import Prompt, RubricPoint
-from interviewer.embeddings import Vectors, encoder
+from interviewer.curriculum.corpus import Prompt, RubricPoint
+from interviewer.curriculum.embeddings import Vectors, encoder
 from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.claims import denies, states
 from interviewer.grading.cross import point_reader

@@ -1,6 +1,6 @@
 """Answer text as the grader sees it: cleaned, split into sentences, tokenised and lightly stemmed.
 
-The words and sentences come from `interviewer.text` (which the index uses too) and are re-exported here.
+The words and sentences come from `interviewer.curriculum.tokens` (which the index uses too) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import html
 import re
 import unicodedata
 
-from interviewer.corpus import Prompt
+from interviewer.curriculum.corpus import Prompt
+from interviewer.curriculum.tokens import STOPWORDS as STOPWORDS
+from interviewer.curriculum.tokens import Sentence as Sentence
+from interviewer.curriculum.tokens import split_sentences as split_sentences
+from interviewer.curriculum.tokens import stem as stem
+from interviewer.curriculum.tokens import stems as stems
+from interviewer.curriculum.tokens import words as words
 from interviewer.errors import AnswerRejected
-from interviewer.text import STOPWORDS as STOPWORDS
-from interviewer.text import Sentence as Sentence
-from interviewer.text import split_sentences as split_sentences
-from interviewer.text import stem as stem
-from interviewer.text import stems as stems
-from interviewer.text import words as words
 
 _TAG = re.compile(r"<[^>]{0,200}>")
 _MD = re.compile(r"(\*\*|__|`{1,3}|^#{1,6}\s*|^\s*>\s?)", re.MULTILINE)

@@ -1,0 +1,1 @@
+"""Speed and memory: `interviewer bench` and the load test (`make loadtest`)."""

@@ -1,0 +1,1 @@
+"""Spoken answers: offline speech-to-text and the delivery figures of a recording."""

@@ -1,0 +1,1 @@
+"""The browser app: the server, sign-in, the page's layout and its handlers."""
