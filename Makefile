@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 CHROMIUM ?= /usr/bin/chromium
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test lint typecheck unit bench browser postgres speech clean fuzz-kill reports loadtest
+.PHONY: setup index run test check lint typecheck imports unit bench browser postgres speech clean fuzz-kill reports loadtest
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy
+
+# The packages' layers and forbidden imports ([tool.importlinter] in pyproject.toml, docs/architecture.md).
+imports: setup
+	$(BIN)/lint-imports --no-cache
 
 unit: setup
 	$(BIN)/python -m pytest -q
@@ -82,10 +86,18 @@ cluster-status: setup
 cluster-down: setup
 	$(BIN)/interviewer cluster down
 
-test: lint typecheck browser postgres haproxy speech
+# The loop while working: lint, types, import layers, the corpus and the unit tests, in well under 2 minutes.
+check: lint typecheck imports
+	$(BIN)/interviewer corpus validate
+	$(BIN)/python -m pytest -q tests/unit
+
+# Everything, as CI runs it. The suite runs on every core (pytest-xdist; TEST_WORKERS=1 runs it in one process);
+# the servers the tests start listen on ports of each worker's own range (tests/helpers.py, `free_port`).
+TEST_WORKERS ?= auto
+test: lint typecheck imports browser postgres haproxy speech
 	$(BIN)/interviewer corpus validate
 	$(BIN)/interviewer eval --check > /dev/null
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: index
 	$(BIN)/interviewer bench

@@ -6,6 +6,7 @@ Nothing here blocks the network or sets the environment: tests/conftest.py does,
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -68,10 +69,24 @@ class Cli(Protocol):
     ) -> subprocess.CompletedProcess[str]: ...
 
 
+PORTS_PER_WORKER = 2000
+FIRST_PORT = 20000
+"""Servers the tests start listen on ports below Linux's ephemeral range (32768 and up), where no outgoing
+connection can take a port between its choice and its use; each pytest-xdist worker has a range of its own."""
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on, from this process's own range (see `FIRST_PORT`)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")  # "gw0", "gw1"...; "gw-1" without xdist
+    start = FIRST_PORT + (int(worker.removeprefix("gw")) + 1) * PORTS_PER_WORKER
+    for port in random.sample(range(start, start + PORTS_PER_WORKER), PORTS_PER_WORKER):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORTS_PER_WORKER - 1}")
 
 
 @contextmanager

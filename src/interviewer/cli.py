@@ -352,10 +352,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from interviewer.perf.bench import run_bench
+    from dataclasses import replace
 
+    from interviewer.perf.bench import QUICK, Runs, run_bench
+
+    if args.quick and not args.reports:
+        raise InterviewerError("`bench --quick` checks that bench runs; give it --reports FOLDER to write to.")
+    runs = replace(QUICK if args.quick else Runs(), **({"turns": args.turns} if args.turns else {}))
     reports = Path(args.reports) if args.reports else None
-    return run_bench(_settings(), as_json=args.json, turns=args.turns, reports=reports)
+    return run_bench(_settings(), as_json=args.json, runs=runs, reports=reports)
 
 
 # -- web logins ---------------------------------------------------------------------------------------
@@ -548,7 +553,10 @@ def _measuring_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
 
     bench = sub.add_parser("bench", help="measure speed and memory; writes evals/reports/")
     bench.add_argument("--json", action="store_true")
-    bench.add_argument("--turns", type=int, default=200)
+    bench.add_argument("--turns", type=int, help="turns to time (default 200; 5 with --quick)")
+    bench.add_argument(
+        "--quick", action="store_true", help="run each measure once or twice: checks that bench works, not figures"
+    )
     bench.add_argument("--reports", help="folder to write the reports to (default evals/reports)")
     bench.set_defaults(func=cmd_bench)
 

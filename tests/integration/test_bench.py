@@ -10,7 +10,7 @@ from tests.helpers import Cli
 
 
 def test_bench_measures_a_turn_a_cold_start_the_index_and_transcription(cli: Cli, tmp_path: Path) -> None:
-    result = cli("bench", "--turns", "5", "--json", "--reports", str(tmp_path), timeout=600)
+    result = cli("bench", "--quick", "--json", "--reports", str(tmp_path), timeout=600)
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
     assert figures["turn_grade_and_next_question"]["n"] == 5
@@ -22,3 +22,8 @@ def test_bench_measures_a_turn_a_cold_start_the_index_and_transcription(cli: Cli
     assert 0 < figures["speech_transcription"]["rtf_median"] <= figures["speech_transcription"]["rtf_p95"]
     report = (tmp_path / "bench.md").read_text(encoding="utf-8")
     assert "turn: grade + next question" in report and "real-time factor median" in report
+
+
+def test_a_quick_bench_never_overwrites_the_kept_reports(cli: Cli) -> None:
+    refused = cli("bench", "--quick")
+    assert refused.returncode != 0 and "--reports" in refused.stderr, refused.stderr

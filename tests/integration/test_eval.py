@@ -83,14 +83,14 @@ def test_a_report_holds_every_figure_and_traces_to_its_inputs(module_grader: Gra
     assert report.copied == []
 
 
-def test_a_worse_grader_is_caught_by_the_gate(module_grader: Grader, sample: Path) -> None:
+def test_a_worse_grader_is_caught_by_the_gate(module_grader: Grader, report: CasesReport, sample: Path) -> None:
     lenient = RubricConfig(sim_floor=0.2, sim_full=0.5, meaning_weight=1.0, covered_at=0.4, partial_at=0.2)
 
     class Lenient(RubricBrain):
         name = "lenient"
 
     module_grader.register_brain(Lenient(point_vectors=module_grader.point_vectors, config=lenient, reader=None))
-    baseline = _failing(check_thresholds(evaluate_cases(module_grader, sample), THRESHOLDS))
+    baseline = _failing(check_thresholds(report, THRESHOLDS))  # the rubric brain on the same sample
     worse = _failing(check_thresholds(evaluate_cases(module_grader, sample, brain="lenient"), THRESHOLDS))
     assert any(f.startswith(("spearman", "qwk", "held-out", "development")) for f in worse - baseline)
 
@@ -120,7 +120,7 @@ def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_i
             return replace(asked, text=f"Did you know that {point.point.rstrip('.')}?")
 
     module_grader.register_brain(Leaking(point_vectors=module_grader.point_vectors))
-    baseline = check_thresholds(evaluate_cases(module_grader, sample), THRESHOLDS)
+    baseline = check_thresholds(report, THRESHOLDS)  # the rubric brain on the same sample
     failures = check_thresholds(evaluate_cases(module_grader, sample, brain="leaking"), THRESHOLDS)
     assert _failing(failures) - _failing(baseline) == {"follow-up gives_away"}
     assert follow.on_a_gold_gap is not None and follow.on_a_gold_gap >= 0.65  # 0.70 on this sample, 0.75 on all

@@ -110,10 +110,10 @@ def test_a_session_that_is_not_yours_reads_as_missing(shared_url: str, tmp_path:
 
 def test_the_engine_refuses_other_peoples_sessions_and_prefixes_on_the_web(settings: Settings) -> None:
     engine = build_engine(settings, progress=False)
-    alice, bob = Caller.web("alice"), Caller.web("bob")
+    alice, bob, v = Caller.web("alice"), Caller.web("bob"), engine.views
     sid, _ = engine.start(alice, "topic", "fs-why")
     for probe in (sid, sid[:4], sid[:6]):
-        for call in (engine.transcript, engine.snapshot, engine.overview, engine.current, engine.skip, engine.end):
+        for call in (v.transcript, v.snapshot, v.overview, v.current, engine.skip, engine.end):
             with pytest.raises(NotFoundError, match=r"^No session '"):
                 call(bob, probe)
         with pytest.raises(NotFoundError):

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,22 @@ from typing import Any
 from interviewer.config import Settings
 from interviewer.curriculum.corpus import Corpus
 from interviewer.interview.access import Caller
+
+
+@dataclass(frozen=True)
+class Runs:
+    """How often each measure runs: the defaults for figures worth keeping, `QUICK` to check that bench works."""
+
+    turns: int = 200
+    index_builds: int = 3
+    resyncs: int = 10
+    index_commands: int = 3
+    cold_starts: int = 5
+    spoken_answers: int = 5
+
+
+QUICK = Runs(turns=5, index_builds=1, resyncs=2, index_commands=1, cold_starts=1, spoken_answers=1)
+
 
 FILLER = (
     "In my last role we ran this for several teams and learned a lot along the way. "
@@ -94,21 +110,21 @@ def _cold_start(settings: Settings, runs: int) -> tuple[dict[str, float], float]
     return _stats(samples), round(peak_kb / 1024, 1)
 
 
-def _index_figures(settings: Settings, corpus: Corpus, builds: int, resyncs: int) -> dict[str, Any]:
+def _index_figures(settings: Settings, corpus: Corpus, runs: Runs) -> dict[str, Any]:
     from interviewer.curriculum.embeddings import encoder
     from interviewer.curriculum.index import CurriculumIndex
 
     build_ms: list[float] = []
-    for n in range(builds):
+    for n in range(runs.index_builds):
         path = settings.data_dir / f"index-build-{n}"
         encoder().clear_cache()  # every build embeds everything from scratch
         build_ms.append(_timed(lambda p=path: CurriculumIndex(p, corpus, progress=False).sync()))  # type: ignore[misc]
     sync_ms = [
-        _timed(lambda: CurriculumIndex(settings.index_dir, corpus, progress=False).sync()) for _ in range(resyncs)
+        _timed(lambda: CurriculumIndex(settings.index_dir, corpus, progress=False).sync()) for _ in range(runs.resyncs)
     ]
     cli_ms: list[float] = []
     env = {**os.environ, "INTERVIEWER_DATA_DIR": str(settings.data_dir)}
-    for _ in range(3):
+    for _ in range(runs.index_commands):
         cli_ms.append(
             _timed(
                 lambda: subprocess.run(
@@ -192,17 +208,17 @@ def _speech_line(s: dict[str, Any]) -> str:
     )
 
 
-def measure(settings: Settings, turns: int = 200) -> dict[str, Any]:
+def measure(settings: Settings, runs: Runs = Runs()) -> dict[str, Any]:
     from interviewer.curriculum.corpus import load_corpus
     from interviewer.grading.rubric import RubricBrain
 
     corpus = load_corpus(settings.corpus_dir)
     with tempfile.TemporaryDirectory(prefix="interviewer-bench-") as scratch:
         local = replace(settings, data_dir=Path(scratch))
-        index = _index_figures(local, corpus, builds=3, resyncs=10)
-        cold, cold_rss = _cold_start(local, runs=5)
-        turn, retrieval, shape = _turn_figures(local, turns)
-        speech = _speech_figures(Path(scratch), corpus)
+        index = _index_figures(local, corpus, runs)
+        cold, cold_rss = _cold_start(local, runs=runs.cold_starts)
+        turn, retrieval, shape = _turn_figures(local, runs.turns)
+        speech = _speech_figures(Path(scratch), corpus, answers=runs.spoken_answers)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -254,8 +270,9 @@ def to_markdown(r: dict[str, Any]) -> str:
     )
 
 
-def run_bench(settings: Settings, as_json: bool = False, turns: int = 200, reports: Path | None = None) -> int:
-    result = measure(settings, turns)
+def run_bench(settings: Settings, as_json: bool = False, runs: Runs = Runs(), reports: Path | None = None) -> int:
+    """Measure, print, and write bench.json and bench.md to `reports` (default the tracked evals/reports/)."""
+    result = measure(settings, runs)
     out_dir = reports or settings.reports_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
