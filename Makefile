@@ -92,7 +92,7 @@ check: lint typecheck imports
 	$(BIN)/python -m pytest -q tests/unit
 
 # Everything, as CI runs it. The suite runs on every core, a test file at a time, so that each file's servers and
-# models start once (pytest-xdist; TEST_WORKERS=1 runs it in one process); the servers the tests start listen on
+# models start once (pytest-xdist; TEST_WORKERS=0 runs it without workers); the servers the tests start listen on
 # ports of each worker's own range (tests/helpers.py, `free_port`).
 TEST_WORKERS ?= auto
 test: lint typecheck imports browser postgres haproxy speech
