@@ -69,7 +69,8 @@ class Engine:
         self.planner = Planner(self.corpus, self.store)
         self.graph = build_graph(self.corpus, grader.index, grader.brain, self.checkpointer)
         self.views = SessionViews(self.corpus, storage, self.graph, self.planner)
-        """Every read of a session (`views.SessionViews`): its overview, snapshot, transcript, progress."""
+        """Every read (`views.SessionViews`): a session's overview, snapshot and transcript; the caller's sessions,
+        progress, start page and history."""
         repair_marked(self)
 
     # -- planning ----------------------------------------------------------------------------------
