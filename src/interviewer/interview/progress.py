@@ -135,13 +135,13 @@ def mastery(corpus: Corpus, finished: list[FinishedPrompt]) -> list[MasteryRow]:
     for row in finished:
         by_session[row.session_id].extend(PointVerdict.model_validate(p) for p in row.points)
         at_of[row.session_id] = max(row.at, at_of.get(row.session_id, ""))
-    history: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    scores_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for session_id in sorted(by_session, key=lambda s: at_of[s]):
         for objective, score in objective_scores(by_session[session_id]).items():
             if objective in corpus.objectives:
-                history[objective].append((at_of[session_id], score))
+                scores_of[objective].append((at_of[session_id], score))
     rows = []
-    for objective, seen in history.items():
+    for objective, seen in scores_of.items():
         text, topic = corpus.objectives[objective][0].text, corpus.objectives[objective][1].title
         latest = seen[-1][1]
         rows.append(
