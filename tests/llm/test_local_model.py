@@ -135,7 +135,8 @@ def test_eval_with_the_llm_brain_reports_model_use_and_follow_ups(
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "smollm2")
     monkeypatch.setenv("INTERVIEWER_LLM_TIMEOUT", "120")
     reports = tmp_path / "reports"
-    result = cli("eval", "--brain", "llm", "--cases", str(cases), "--reports", str(reports))
+    # The timeout bounds a hang, not the speed: beside other work, the local model's calls take minutes.
+    result = cli("eval", "--brain", "llm", "--cases", str(cases), "--reports", str(reports), timeout=900)
     assert result.returncode == 0, result.stderr
     report = json.loads((reports / "eval-llm.json").read_text(encoding="utf-8"))
     assert report["brain"] == "llm" and report["summary"]["n"] == 2
