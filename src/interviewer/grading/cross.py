@@ -22,12 +22,11 @@ import threading
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from interviewer.curriculum.corpus import RubricPoint
-from interviewer.curriculum.embeddings import Vectors, batch_tokenizer, checked_file, onnx_session
+from interviewer.curriculum.embeddings import Vectors, batch_tokenizer, checked_file, loaded_once, onnx_session
 
 MODEL_FILE = "point-reader-int8.onnx"
 MODEL_SHA256 = "3fcf519d86b1d952cfa08e877bfcb629fa4420bb591d9bcb2ae4932f931e8ade"
@@ -35,9 +34,6 @@ TOKENIZER_FILE = "point-reader-tokenizer.json"
 TOKENIZER_SHA256 = "d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66"
 MAX_TOKENS = 160  # a point and two sentences; a longer pair is cut, longest part first
 WINDOW = 2  # sentences per point
-
-_MODEL: Any = None
-_MODEL_LOCK = threading.Lock()
 
 
 def _data(name: str) -> Path:
@@ -72,14 +68,10 @@ class PointReader:
         return out
 
 
+@loaded_once
 def point_reader() -> PointReader:
     """The process-wide point reader, loaded (and its files checked) on first use."""
-    global _MODEL
-    with _MODEL_LOCK:
-        if _MODEL is None:
-            _MODEL = PointReader()
-        reader: PointReader = _MODEL
-        return reader
+    return PointReader()
 
 
 def windows(
