@@ -312,7 +312,7 @@ class Harness:
 
     def _agree(self, engine: Engine, kill: Kill, answered: list[Turn], data: Transcript) -> None:
         """The session row and the prompt results say what the transcript says."""
-        row = engine.store.get(kill.session)
+        row = engine.storage.sessions.get(kill.session)
         if row is None:
             return
         listed = (row.status, row.answered, row.score)
@@ -341,7 +341,7 @@ class Harness:
         text = self._answer(question.prompt_id, True)
         outcome = engine.submit(ME, kill.session, text)
         turns = [t for t in engine.views.snapshot(ME, kill.session).turns if t.answer is not None]
-        row = engine.store.get(kill.session)
+        row = engine.storage.sessions.get(kill.session)
         if outcome.grade is None or len(turns) != answered + 1 or turns[-1].answer != text:
             kill.problems.append("the resumed session did not grade and store the next answer")
         elif row is None or row.answered != answered + 1:

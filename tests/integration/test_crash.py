@@ -75,7 +75,7 @@ def _row(settings: Settings, session: str) -> tuple[Any, ...] | None:
 def test_opening_an_engine_repairs_a_row_a_dead_process_left_behind(engine: Engine, storage_settings: Settings) -> None:
     session, first = engine.start(ME, "topic", "fs-why")
     engine.submit(ME, session, engine.corpus.prompt(first.prompt_id).prompt.reference_answer)
-    good, results = _row(storage_settings, session), engine.store.latest_prompt_scores()
+    good, results = _row(storage_settings, session), engine.storage.sessions.latest_prompt_scores()
     assert good is not None and good[0] == 0 and good[1] == 1 and list(results) == [first.prompt_id]
     # Killed after the checkpoint, before the record:
     _sql(
@@ -86,20 +86,20 @@ def test_opening_an_engine_repairs_a_row_a_dead_process_left_behind(engine: Engi
     _sql(storage_settings, "DELETE FROM prompt_results WHERE session_id = ?", (session,))
     build_engine(storage_settings, progress=False, grader=engine.grader)
     assert _row(storage_settings, session) == good
-    assert engine.store.latest_prompt_scores() == results
+    assert engine.storage.sessions.latest_prompt_scores() == results
 
 
 def test_a_session_killed_before_its_first_checkpoint_is_removed_once_its_process_is_gone(
     engine: Engine, storage_settings: Settings
 ) -> None:
-    engine.store.create("0123456789ab", "topic", "fs-why", "Why feature stores", "rubric", 2)
+    engine.storage.sessions.create("0123456789ab", "topic", "fs-why", "Why feature stores", "rubric", 2)
     build_engine(
         storage_settings, progress=False, grader=engine.grader
     )  # this process is alive: it may be about to write it
-    assert engine.store.get("0123456789ab") is not None
+    assert engine.storage.sessions.get("0123456789ab") is not None
     _sql(storage_settings, "UPDATE sessions SET syncing = ? WHERE id = ?", (_dead_mark(), "0123456789ab"))
     build_engine(storage_settings, progress=False, grader=engine.grader)
-    assert engine.store.get("0123456789ab") is None
+    assert engine.storage.sessions.get("0123456789ab") is None
 
 
 def test_a_turn_that_fails_midway_is_dropped_and_the_next_answer_graded_in_its_place(

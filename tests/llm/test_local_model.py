@@ -88,7 +88,7 @@ def test_a_short_interview_with_the_llm_brain_end_to_end(
         Settings(corpus_dir=settings.corpus_dir, data_dir=settings.data_dir, max_followups=1), progress=False
     )
     session, _ = engine.start(ME, "topic", "fs-why", count=1)
-    row = engine.store.get(session)
+    row = engine.storage.sessions.get(session)
     assert row is not None and row.brain == "llm"
     outcome = engine.submit(ME, session, "Skew is when training features differ from serving features.")
     assert outcome.grade is not None and outcome.grade.brain in {"llm", "rubric"}

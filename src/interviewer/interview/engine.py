@@ -63,11 +63,10 @@ class Engine:
         """Over parts built once by `compose.build_engine`: the brains and curriculum, and the storage."""
         self.settings, self.grader, self.storage = settings, grader, storage
         self.corpus: Corpus = grader.corpus
-        self.store, self.checkpointer = storage.sessions, storage.checkpointer
         self.limits, self.meter = Limits.from_settings(settings), Meter()
         self.locks = SessionLocks()
-        self.planner = Planner(self.corpus, self.store)
-        self.graph = build_graph(self.corpus, grader.index, grader.brain, self.checkpointer)
+        self.planner = Planner(self.corpus, self.storage.sessions)
+        self.graph = build_graph(self.corpus, grader.index, grader.brain, self.storage.checkpointer)
         self.views = SessionViews(self.corpus, storage, self.graph, self.planner)
         """Every read (`views.SessionViews`): a session's overview, snapshot and transcript; the caller's sessions,
         progress, start page and history."""
@@ -108,9 +107,9 @@ class Engine:
         brain_name = brain or self.settings.brain
         self.grader.brain(brain_name)
         plan, label = self.planner.plan(mode, target, count, caller.name)
-        self.limits.check_open(caller, self.store.count_open(caller.name))
+        self.limits.check_open(caller, self.storage.sessions.count_open(caller.name))
         session_id = secrets.token_hex(6)
-        self.store.create(session_id, mode, str(target), label, brain_name, len(plan), caller.name)
+        self.storage.sessions.create(session_id, mode, str(target), label, brain_name, len(plan), caller.name)
         initial = {
             "session_id": session_id,
             "brain": brain_name,
@@ -121,7 +120,7 @@ class Engine:
         }
         self._invoke(session_id, initial)
         state = self.views.state(session_id)
-        record_session(self.store, self.corpus, session_id, state)
+        record_session(self.storage.sessions, self.corpus, session_id, state)
         question = waiting(state)
         assert question is not None
         return session_id, question
@@ -159,11 +158,11 @@ class Engine:
                 if reply["action"] == "end":
                     return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
-            self.store.mark(session_id)  # committed first: a kill from here on leaves the row to `repair`
+            self.storage.sessions.mark(session_id)  # committed first: a kill from here on leaves the row to `repair`
             self._invoke(session_id, Command(resume=reply))
             after = self.views.state(session_id)
             new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
-            record_session(self.store, self.corpus, session_id, after, only=asked.prompt_id)
+            record_session(self.storage.sessions, self.corpus, session_id, after, only=asked.prompt_id)
         last = Turn.model_validate(new_turns[-1]) if new_turns else None
         if last is None or last.grade is None:
             return TurnOutcome(session_id, None, waiting(after))
@@ -188,7 +187,7 @@ class Engine:
     def forget(self, *, owner: str | None = None, session_id: str | None = None) -> Forgotten:
         """The operator's `interviewer forget`: every session of an owner, or one session by its full id."""
         return forget_sessions(
-            self.storage, self.locks, self.settings.downloads_dir, targets(self.store, owner, session_id)
+            self.storage, self.locks, self.settings.downloads_dir, targets(self.storage.sessions, owner, session_id)
         )
 
 
@@ -231,7 +230,7 @@ def repair_marked(engine: Engine, session_id: str | None = None) -> int:
     also a turn that failed in this process). Returns how many rows it repaired or removed.
     """
     done = 0
-    for marked, mark in engine.store.marked(session_id):
+    for marked, mark in engine.storage.sessions.marked(session_id):
         with engine.locks.of(marked):
             if abandoned(mark, mine=session_id is not None):
                 repair_session(engine, marked, mark)
@@ -247,12 +246,12 @@ def repair_session(engine: Engine, session_id: str, mark: int) -> None:
     """
     config = thread(session_id)
     with engine.storage.guard():
-        if engine.checkpointer.get_tuple(config) is None:
-            engine.store.delete(session_id, mark=mark)
+        if engine.storage.checkpointer.get_tuple(config) is None:
+            engine.storage.sessions.delete(session_id, mark=mark)
             return
         settle(engine.graph, config)
         state = dict(engine.graph.get_state(config).values)
-    record_session(engine.store, engine.corpus, session_id, state, mark)
+    record_session(engine.storage.sessions, engine.corpus, session_id, state, mark)
 
 
 def settle(graph: Any, config: Any) -> None:

@@ -14,9 +14,9 @@ Mode = Literal["day", "topic", "review"]
 class Planner:
     """Plans sessions from the curriculum, and a review from the owner's weakest prompts."""
 
-    def __init__(self, corpus: Corpus, store: SessionIndex) -> None:
+    def __init__(self, corpus: Corpus, sessions: SessionIndex) -> None:
         self.corpus = corpus
-        self.store = store
+        self.sessions = sessions
 
     def plan(self, mode: Mode, target: str, count: int | None = None, owner: str = "") -> tuple[list[str], str]:
         """The prompt ids of a session and its label."""
@@ -29,7 +29,7 @@ class Planner:
             topic = self.corpus.topic(target)
             plan, label = [p.id for p in topic.prompts], topic.label
         else:
-            scores = self.store.latest_prompt_scores(owner)
+            scores = self.sessions.latest_prompt_scores(owner)
             weak = sorted((s, pid) for pid, s in scores.items() if s <= 2 and pid in self.corpus.prompts)
             if not weak:
                 raise NotFoundError("No weak prompts to review yet: finish some answers scored 2 or less first.")

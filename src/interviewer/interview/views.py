@@ -39,7 +39,6 @@ class SessionViews:
 
     def __init__(self, corpus: Corpus, storage: Storage, graph: Any, planner: Planner) -> None:
         self.corpus, self.storage, self.graph, self.planner = corpus, storage, graph, planner
-        self.store = storage.sessions
 
     def resolve(self, caller: Caller, session_id: str) -> str:
         """The full id of one of the caller's sessions, from its id (or, in a terminal, a unique prefix).
@@ -48,11 +47,11 @@ class SessionViews:
         """
         given = (session_id or "").strip()
         well_formed = given.isascii() and given.isalnum()  # ids are hex: anything else names no session
-        row = self.store.get(given) if well_formed else None
+        row = self.storage.sessions.get(given) if well_formed else None
         if row is not None and row.owner == caller.name:
             return row.id
         if caller.prefixes and well_formed and len(given) >= 4:
-            matches = [m for m in self.store.find(given) if m.owner == caller.name]
+            matches = [m for m in self.storage.sessions.find(given) if m.owner == caller.name]
             if len(matches) == 1:
                 return matches[0].id
             if len(matches) > 1:
@@ -68,7 +67,7 @@ class SessionViews:
 
     def row(self, session_id: str) -> SessionRow:
         """A resolved session's row of the session index."""
-        row = self.store.get(session_id)
+        row = self.storage.sessions.get(session_id)
         if row is None:  # deleted since it was resolved
             raise NotFoundError(f"No session {session_id!r}.")
         return row
@@ -79,7 +78,7 @@ class SessionViews:
 
     def sessions(self, caller: Caller) -> list[SessionRow]:
         """The caller's sessions, newest first."""
-        return self.store.recent(caller.name)
+        return self.storage.sessions.recent(caller.name)
 
     def overview(self, caller: Caller, session_id: str) -> Overview:
         """Where a session stands: label, progress, time budget and what is waiting."""
@@ -105,17 +104,17 @@ class SessionViews:
 
     def progress(self, caller: Caller) -> list[ProgressRow]:
         """0-4 score per learning objective in each of the caller's sessions, oldest first."""
-        return results.progress_rows(self.corpus, self.store.prompt_history(caller.name))
+        return results.progress_rows(self.corpus, self.storage.sessions.prompt_history(caller.name))
 
     def start_page(self, caller: Caller) -> StartPage:
         """The start page's view of the caller's practice: each card's last and best score, the weak points."""
-        return start_page(self.corpus, self.store.finished_prompts(caller.name))
+        return start_page(self.corpus, self.storage.sessions.finished_prompts(caller.name))
 
     def history(self, caller: Caller, sessions: list[SessionRow] | None = None) -> History:
         """The History tab's view of the caller's practice: mastery per objective and the session trend
         (`sessions`: the caller's session list, when they have just read it)."""
         listed = self.sessions(caller) if sessions is None else sessions
-        return history(self.corpus, self.store.finished_prompts(caller.name), listed)
+        return history(self.corpus, self.storage.sessions.finished_prompts(caller.name), listed)
 
     def _overview(self, row: SessionRow, values: dict[str, Any]) -> Overview:
         return overview_of(row, values, self.planner.minutes(row.mode, row.target))
