@@ -352,14 +352,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from interviewer.perf.bench import chosen_runs, run_bench
 
-    from interviewer.perf.bench import QUICK, Runs, run_bench
-
-    if args.quick and not args.reports:
-        raise InterviewerError("`bench --quick` checks that bench runs; give it --reports FOLDER to write to.")
-    runs = replace(QUICK if args.quick else Runs(), **({"turns": args.turns} if args.turns else {}))
     reports = Path(args.reports) if args.reports else None
+    runs = chosen_runs(args.quick, args.turns, reports)
     return run_bench(_settings(), as_json=args.json, runs=runs, reports=reports)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from interviewer.config import Settings
 from interviewer.curriculum.corpus import Corpus
+from interviewer.errors import InterviewerError
 from interviewer.interview.access import Caller
 
 
@@ -40,6 +41,15 @@ class Runs:
 
 
 QUICK = Runs(turns=5, index_builds=1, resyncs=2, index_commands=1, cold_starts=1, spoken_answers=1)
+
+
+def chosen_runs(quick: bool, turns: int | None, reports: Path | None) -> Runs:
+    """The runs `interviewer bench` was asked for. A quick bench's figures are not worth keeping, so it must be
+    given a folder of its own to write to, never the tracked reports."""
+    if quick and reports is None:
+        raise InterviewerError("`bench --quick` checks that bench runs; give it --reports FOLDER to write to.")
+    runs = QUICK if quick else Runs()
+    return replace(runs, turns=turns) if turns else runs
 
 
 FILLER = (
