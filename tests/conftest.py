@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, TESTS, Cli, run_cli, serving
+from tests.helpers import ROOT, TESTS, Cli, call_cli, run_cli, serving
 from tests.postgres_server import PostgresServer, missing_binaries
 
 NETBLOCK = TESTS / "netblock"
@@ -83,8 +83,8 @@ def grader(settings: Settings) -> Grader:
 
 @pytest.fixture
 def cli(data_dir: Path) -> Cli:
-    """`cli("grade", ...)` runs the command line against this test's data folder."""
-    return run_cli
+    """`cli("grade", ...)` runs the command line against this test's data folder, in this process (`call_cli`)."""
+    return call_cli
 
 
 @pytest.fixture

@@ -5,13 +5,15 @@ Nothing here blocks the network or sets the environment: tests/conftest.py does,
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,13 +58,56 @@ def run_cli(
     return _run(cli_command(*args), stdin, env, timeout)
 
 
+def call_cli(
+    *args: str, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """`interviewer ARGS` called in this process, as `run_cli` runs it in a new one: the same arguments, standard
+    input, environment, folder, output and exit status, without a new Python importing the libraries and loading
+    the models again. For the tests of what a command says and does; a test of a process itself (killed, locked,
+    started twice) uses `run_cli`. Nothing bounds a hang here, so `timeout` is ignored.
+    """
+    from interviewer.cli import main
+
+    data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    os.chdir(ROOT)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = _exit_status(main, list(args))
+    finally:
+        sys.stdin = saved_stdin
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(cli_command(*args), code, out.getvalue(), err.getvalue())
+
+
+def _exit_status(main: Callable[[list[str]], int], args: list[str]) -> int:
+    """What the process would exit with: main's result, argparse's exit, or 1 and the traceback on stderr."""
+    try:
+        return main(args)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except Exception:
+        traceback.print_exc()
+        return 1
+
+
 def run_app(*args: str, env: Mapping[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """`python app.py ARGS` as an operator starts it; the tests that use it expect it to stop at once."""
     return _run([sys.executable, "app.py", *args], None, env, timeout)
 
 
 class Cli(Protocol):
-    """The `cli` fixture: `run_cli` against the test's data folder."""
+    """The `cli` fixture: `call_cli` against the test's data folder."""
 
     def __call__(
         self, *args: str, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None, timeout: float = 180
