@@ -5,6 +5,7 @@ Tests write only inside pytest's temporary folders; the helpers they import are 
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 import shutil
@@ -54,10 +55,20 @@ def corpus() -> Corpus:
 
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A curriculum index built once for the run; tests get copies of it."""
-    data = tmp_path_factory.mktemp("index-base")
-    done = run_cli("index", env={**os.environ, "INTERVIEWER_DATA_DIR": str(data)}, timeout=600)
-    assert done.returncode == 0, done.stderr
+    """A curriculum index built once for the run, by `interviewer index`; tests get copies of it.
+
+    Under pytest-xdist the first worker to need it builds it in the run's folder, which every worker shares,
+    while the others wait for it."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        run_folder = run_folder.parent  # the run's folder; each worker's own is below it
+    data = run_folder / "index-base"
+    with (run_folder / "index-base.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (data / "built").exists():
+            done = run_cli("index", env={**os.environ, "INTERVIEWER_DATA_DIR": str(data)}, timeout=600)
+            assert done.returncode == 0, done.stderr
+            (data / "built").touch()
     return data / "index"
 
 

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from interviewer.curriculum.corpus import Corpus, Prompt, load_corpus
@@ -43,10 +46,12 @@ def _lowered(before: dict[str, float], after: dict[str, float]) -> dict[str, tup
 
 
 @pytest.fixture(scope="module")
-def reading(tmp_path_factory: pytest.TempPathFactory) -> Grader:
+def reading(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Grader:
     from interviewer.config import Settings
 
-    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=tmp_path_factory.mktemp("data")), progress=False)
+    data = tmp_path_factory.mktemp("data")
+    shutil.copytree(built_index, data / "index")
+    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
 
 
 @pytest.mark.parametrize("prompt_id", PROMPTS)
