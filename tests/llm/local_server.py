@@ -32,7 +32,9 @@ def main(port: int) -> None:
     params.model_alias = {"smollm2"}
     params.n_ctx = 4096
     params.n_parallel = 1
-    params.cpuparams.n_threads = 2
+    # One thread: the tests run on every core, and two threads spin waiting for each other when a core is taken.
+    params.cpuparams.n_threads = 1
+    params.cpuparams_batch.n_threads = 1
     params.hostnames = ["127.0.0.1"]
     params.port = port
     params.warmup = False

