@@ -39,6 +39,29 @@ from interviewer.curriculum.corpus import Corpus, load_corpus  # noqa: E402
 from interviewer.grading.grader import Grader  # noqa: E402
 from interviewer.interview.engine import Engine  # noqa: E402
 
+# The files that take longest (`pytest --durations`), started first: pytest-xdist hands a worker a file at a time
+# in the order they were collected, so a long file left to the end would run alone while the other worker waits.
+LONGEST_FIRST = (
+    "integration/test_gate.py",
+    "llm/test_local_model.py",
+    "integration/test_engine.py",
+    "integration/test_point_reading.py",
+    "integration/test_eval.py",
+    "integration/test_speech.py",
+    "integration/test_loadtest.py",
+    "integration/test_index_server.py",
+    "integration/test_cluster.py",
+    "integration/test_crash.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        where = item.path.relative_to(TESTS).as_posix()
+        return LONGEST_FIRST.index(where) if where in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a file, and among the other files, the usual order
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_default_data_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
