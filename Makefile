@@ -93,12 +93,13 @@ check: lint typecheck imports
 
 # Everything, as CI runs it. The suite runs on every core, a test file at a time, so that each file's servers and
 # models start once (pytest-xdist; TEST_WORKERS=0 runs it without workers); the servers the tests start listen on
-# ports of each worker's own range (tests/helpers.py, `free_port`). The grading gate, `interviewer eval --check`
+# ports of each worker's own range (tests/helpers.py, `free_port`). Files start in the order tests/conftest.py gives
+# them, longest first, not xdist's (most tests first). The grading gate, `interviewer eval --check`
 # over every labelled case, is one of the tests (tests/integration/test_gate.py).
 TEST_WORKERS ?= auto
 test: lint typecheck imports browser postgres haproxy speech
 	$(BIN)/interviewer corpus validate
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: index
 	$(BIN)/interviewer bench

@@ -39,20 +39,25 @@ from interviewer.curriculum.corpus import Corpus, load_corpus  # noqa: E402
 from interviewer.grading.grader import Grader  # noqa: E402
 from interviewer.interview.engine import Engine  # noqa: E402
 
-# The files that take longest (`pytest --durations`), started first: pytest-xdist hands a worker a file at a time
-# in the order they were collected, so a long file left to the end would run alone while the other worker waits.
+# The files that take longest (`pytest --durations`), started first: with `--no-loadscope-reorder` (make test),
+# pytest-xdist hands a worker a file at a time in the order they were collected, so no long file is left to the end
+# to run alone while the other worker waits.
 LONGEST_FIRST = (
     "integration/test_gate.py",
-    "llm/test_local_model.py",
-    "integration/test_engine.py",
     "integration/test_point_reading.py",
     "integration/test_eval.py",
-    "integration/test_speech.py",
     "integration/test_loadtest.py",
-    "integration/test_index_server.py",
+    "integration/test_speech.py",
+    "integration/test_engine.py",
+    "llm/test_local_model.py",
     "integration/test_cluster.py",
     "integration/test_crash.py",
+    "integration/test_index_server.py",
+    "browser/test_browser.py",
+    "integration/test_bench.py",
+    "integration/test_bad_input.py",
 )
+assert all((TESTS / name).is_file() for name in LONGEST_FIRST), "a file in LONGEST_FIRST was renamed or removed"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
