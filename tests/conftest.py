@@ -114,6 +114,15 @@ def settings(data_dir: Path) -> Settings:
     return Settings(corpus_dir=ROOT / "corpus", data_dir=data_dir)
 
 
+@pytest.fixture(scope="module")
+def module_grader(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Grader:
+    """The grader over a copy of the built index, shared by one test file's tests (a brain a file registers on it
+    stays in that file)."""
+    data = tmp_path_factory.mktemp("module-data")
+    shutil.copytree(built_index, data / "index")
+    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
+
+
 @pytest.fixture
 def grader(settings: Settings) -> Grader:
     """The grader (rubric brain) over this test's data folder."""

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import yaml
 
-from interviewer.config import Settings
 from interviewer.curriculum.corpus import Corpus, Prompt
 from interviewer.curriculum.tokens import words
 from interviewer.errors import InterviewerError
@@ -32,13 +31,6 @@ CASES = ROOT / "evals" / "cases"
 THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
 # A few prompts of each split: enough for a worse grader's figures to fall, small enough to grade in seconds.
 SAMPLE = ("dv-p1", "fsw-p1", "tp-p4", "sv-p1", "mon-p2", "ver-p2")
-
-
-@pytest.fixture(scope="module")
-def module_grader(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    data = tmp_path_factory.mktemp("eval-data")
-    shutil.copytree(built_index, data / "index")
-    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
 
 
 @pytest.fixture(scope="module")

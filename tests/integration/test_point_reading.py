@@ -8,9 +8,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from interviewer.curriculum.corpus import Corpus, Prompt, load_corpus
@@ -45,27 +42,18 @@ def _lowered(before: dict[str, float], after: dict[str, float]) -> dict[str, tup
     return {k: (before[k], after[k]) for k in before if after[k] < before[k]}
 
 
-@pytest.fixture(scope="module")
-def reading(built_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Grader:
-    from interviewer.config import Settings
-
-    data = tmp_path_factory.mktemp("data")
-    shutil.copytree(built_index, data / "index")
-    return Grader(Settings(corpus_dir=ROOT / "corpus", data_dir=data), progress=False)
-
-
 @pytest.mark.parametrize("prompt_id", PROMPTS)
-def test_a_point_stated_alone_earns_it_and_a_denial_of_it_does_not(reading: Grader, prompt_id: str) -> None:
-    prompt = reading.corpus.prompt(prompt_id).prompt
+def test_a_point_stated_alone_earns_it_and_a_denial_of_it_does_not(module_grader: Grader, prompt_id: str) -> None:
+    prompt = module_grader.corpus.prompt(prompt_id).prompt
     unearned, denied = [], []
     for point in prompt.rubric:
         for text in (point.point, *point.paraphrases):
-            verdict = _verdicts(reading.grade(prompt, _said(text)))[point.id]
+            verdict = _verdicts(module_grader.grade(prompt, _said(text)))[point.id]
             if verdict < VERDICT_CREDIT["covered"]:
                 unearned.append((point.id, verdict, text))
         for frame in DENIALS if _one_claim(point.point) else ():
             sentence = frame.format(point.point[0].lower() + point.point[1:])
-            if _verdicts(reading.grade(prompt, _said(sentence)))[point.id] > 0:
+            if _verdicts(module_grader.grade(prompt, _said(sentence)))[point.id] > 0:
                 denied.append((point.id, sentence))
     assert unearned == [], "a point stated alone is not covered"
     assert denied == [], "a denial earns the point it denies"
@@ -73,20 +61,20 @@ def test_a_point_stated_alone_earns_it_and_a_denial_of_it_does_not(reading: Grad
 
 @pytest.mark.parametrize("prompt_id", PROMPTS)
 def test_more_sentences_lower_no_point_and_their_order_changes_nothing(
-    reading: Grader, corpus: Corpus, prompt_id: str
+    module_grader: Grader, corpus: Corpus, prompt_id: str
 ) -> None:
-    prompt = reading.corpus.prompt(prompt_id).prompt
+    prompt = module_grader.corpus.prompt(prompt_id).prompt
     other = _another(corpus, prompt)
     for point in prompt.rubric:
-        alone = _verdicts(reading.grade(prompt, _said(point.point)))
+        alone = _verdicts(module_grader.grade(prompt, _said(point.point)))
         others = [_said(p.point) for p in prompt.rubric if p.id != point.id]
-        with_others = _verdicts(reading.grade(prompt, " ".join([_said(point.point), *others])))
+        with_others = _verdicts(module_grader.grade(prompt, " ".join([_said(point.point), *others])))
         assert _lowered(alone, with_others) == {}, f"{point.id}: stating other points lowered a verdict"
-        elsewhere = _verdicts(reading.grade(prompt, _said(point.point) + " " + other.reference_answer))
+        elsewhere = _verdicts(module_grader.grade(prompt, _said(point.point) + " " + other.reference_answer))
         assert _lowered(alone, elsewhere) == {}, f"{point.id}: another question's answer lowered a verdict"
     every = [_said(p.point) for p in prompt.rubric]
-    forward = _verdicts(reading.grade(prompt, " ".join(every)))
-    backward = _verdicts(reading.grade(prompt, " ".join(reversed(every))))
+    forward = _verdicts(module_grader.grade(prompt, " ".join(every)))
+    backward = _verdicts(module_grader.grade(prompt, " ".join(reversed(every))))
     assert forward == backward, "the order of the sentences changed a verdict"
 
 
@@ -100,13 +88,13 @@ def _another(corpus: Corpus, prompt: Prompt) -> Prompt:
 
 @pytest.mark.parametrize("case_file", ["fsw-p1.yaml", "dv-p2.yaml"])
 def test_reading_only_the_windows_that_can_change_a_verdict_gives_every_verdict_of_reading_them_all(
-    reading: Grader, case_file: str
+    module_grader: Grader, case_file: str
 ) -> None:
     import yaml
 
     cases = yaml.safe_load((ROOT / "evals" / "cases" / case_file).read_text(encoding="utf-8"))
-    prompt = reading.corpus.prompt(cases["prompt_id"]).prompt
-    brain = reading.brain("rubric")
+    prompt = module_grader.corpus.prompt(cases["prompt_id"]).prompt
+    brain = module_grader.brain("rubric")
     assert isinstance(brain, RubricBrain)
     answers = [c["answer"] for c in cases["cases"] if c["kind"] in ("level", "concise", "long_wrong", "paraphrase")]
     fast = [[p.verdict for p in brain.grade(prompt, a).points] for a in answers]
