@@ -76,6 +76,16 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+THREADS_VAR = "INTERVIEWER_THREADS"
+
+
+def model_threads() -> int:
+    """INTERVIEWER_THREADS: the cores each model (the sentence encoder, the point reader, the recogniser) may use
+    at once in this process; 2 by default. One is the better choice where processes already share the cores
+    (replicas of a cluster on one machine, a test run on every core): it costs the least CPU per answer."""
+    return _env_int(THREADS_VAR, 2, 1)
+
+
 def _env_float(name: str, default: float, *, positive: bool = False) -> float:
     """A decimal setting; a bad value is one clear line that names the variable."""
     raw = os.environ.get(name, "").strip()
@@ -279,6 +289,8 @@ class Settings:
     """INTERVIEWER_MAX_ANSWER_CHARS: the longest answer graded; a longer one is refused."""
     max_audio_s: float = field(default_factory=lambda: _env_float("INTERVIEWER_MAX_AUDIO_S", 300.0, positive=True))
     """INTERVIEWER_MAX_AUDIO_S: the longest spoken answer transcribed, in seconds; a longer recording is refused."""
+    threads: int = field(default_factory=model_threads)
+    """INTERVIEWER_THREADS: the cores each model may use at once (read again where a model loads)."""
     brain: str = field(default_factory=_default_brain)
     """INTERVIEWER_BRAIN: the default grader, else `llm` when a model is configured, else `rubric`."""
     llm: LLMSettings = field(default_factory=LLMSettings.from_env)

@@ -16,7 +16,7 @@ import pytest
 
 from interviewer.config import Settings
 from interviewer.curriculum.corpus import Corpus, load_corpus
-from interviewer.curriculum.embeddings import encoder
+from interviewer.curriculum.embeddings import encoder, model_files, onnx_session
 from interviewer.curriculum.index import CurriculumIndex, corpus_entries
 from interviewer.errors import AnswerRejected, InterviewerError
 from interviewer.grading.grader import Grader
@@ -104,6 +104,15 @@ def test_good_model_settings_are_read_as_given(monkeypatch: pytest.MonkeyPatch) 
 def test_limits_that_would_block_everyone_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERVIEWER_ANSWERS_PER_MINUTE", "0")
     with pytest.raises(InterviewerError, match=re.escape("INTERVIEWER_ANSWERS_PER_MINUTE must be at least 1, got 0.")):
+        Settings()
+
+
+def test_the_model_threads_are_a_setting_and_none_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    model, _ = model_files()
+    monkeypatch.setenv("INTERVIEWER_THREADS", "1")
+    assert Settings().threads == 1 and onnx_session(model).get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("INTERVIEWER_THREADS", "0")
+    with pytest.raises(InterviewerError, match=re.escape("INTERVIEWER_THREADS must be at least 1, got 0.")):
         Settings()
 
 

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from interviewer.config import model_threads
 from interviewer.errors import InterviewerError
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -84,13 +85,13 @@ def batch_tokenizer(path: Path, max_tokens: int) -> Any:
 
 
 def onnx_session(path: Path) -> Any:
-    """An onnxruntime CPU session on 2 threads that does not busy-wait between calls, and keeps no memory pool
-    of its own: the activations of a read are given back after it (see `heap`), not held for the largest batch
-    ever read."""
+    """An onnxruntime CPU session on INTERVIEWER_THREADS threads (2 by default) that does not busy-wait between
+    calls, and keeps no memory pool of its own: the activations of a read are given back after it (see `heap`), not
+    held for the largest batch ever read."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
+    options.intra_op_num_threads = model_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
+from interviewer.config import model_threads
 from interviewer.errors import AudioRejected, InterviewerError
 from interviewer.speech.delivery import Delivery, SpokenWord, delivery
 
@@ -108,7 +109,7 @@ class SpeechModel:
             str(folder),
             device="cpu",
             compute_type="int8",
-            cpu_threads=2,
+            cpu_threads=model_threads(),
             local_files_only=True,  # never the hub: `files` are the bytes checked above
             files=files,
         )
