@@ -7,7 +7,7 @@ import numpy as np
 from interviewer.evals.shortcut import (
     Scored,
     fit_length_cuts,
-    length_score,
+    length_scores,
     partial_spearman,
     shortcut_figures,
 )
@@ -20,7 +20,7 @@ def _answers(grader: str, n: int = 200, seed: int = 1) -> list[Scored]:
     for i in range(n):
         gold = int(rng.integers(0, 5))
         n_words = int(60 + 40 * gold + rng.integers(-90, 90))
-        predicted = gold if grader == "content" else length_score(n_words, [60, 110, 150, 190])
+        predicted = gold if grader == "content" else length_scores([n_words], [60, 110, 150, 190])[0]
         rows.append(Scored(prompt=f"p{i % 20}", n_words=max(5, n_words), gold=gold, predicted=predicted))
     return rows
 
@@ -29,7 +29,7 @@ def test_cut_offs_fitted_where_length_decides_gold_give_it_back() -> None:
     n_words = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
     gold = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
     cuts = fit_length_cuts(n_words, gold)
-    assert [length_score(n, cuts) for n in n_words] == gold
+    assert length_scores(n_words, cuts) == gold
     assert cuts == sorted(cuts)
 
 

@@ -241,13 +241,18 @@ def _location(data: Any, loc: tuple[int | str, ...]) -> str:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same safe loading, in C when PyYAML has libyaml
 
 
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, in C when PyYAML has libyaml (a YAML error is raised as `yaml.YAMLError`)."""
+    return yaml.load(text, Loader=_LOADER)
+
+
 def _read_yaml(path: Path, rel: str) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise CorpusError(f"{rel}: not UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=_LOADER)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from interviewer.curriculum.corpus import Corpus, Prompt
+from interviewer.curriculum.corpus import Corpus, Prompt, load_yaml
 from interviewer.curriculum.tokens import words
 from interviewer.errors import CorpusError, InterviewerError
 from interviewer.grading import FollowUp
@@ -110,7 +111,7 @@ def load_cases(cases_dir: Path, corpus: Corpus) -> list[LabelledCase]:
         raise InterviewerError(f"No case files (*.yaml) in {cases_dir}.")
     for path in files:
         try:
-            data = CaseFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            data = CaseFile.model_validate(load_yaml(path.read_text(encoding="utf-8")))
         except yaml.YAMLError as exc:
             problems.append(f"{path.name}: not YAML: {str(exc).splitlines()[0]}")
             continue
@@ -192,8 +193,14 @@ def copied_runs(answer: str, prompt: Prompt, n: int = COPY_RUN) -> list[str]:
         sources += [point.point, point.probe, *point.paraphrases]
     for flag in prompt.red_flags:
         sources += [flag.claim, flag.correction]
-    theirs = {masked for source in sources for gram in _grams(source, n) for masked in _masked(gram)}
+    theirs = _masked_grams(tuple(sources), n)
     return [" ".join(gram) for gram in dict.fromkeys(_grams(answer, n)) if theirs.intersection(_masked(gram))]
+
+
+@functools.lru_cache(maxsize=256)
+def _masked_grams(sources: tuple[str, ...], n: int) -> frozenset[tuple[str, ...]]:
+    """Every masked n-word run of the sources (a prompt's rubric and reference answer), made once per prompt."""
+    return frozenset(masked for source in sources for gram in _grams(source, n) for masked in _masked(gram))
 
 
 def _masked(gram: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -10,16 +10,9 @@ import numpy as np
 def _ranks(values: Sequence[float]) -> np.ndarray:
     """Average ranks, ties sharing the mean of their positions."""
     arr = np.asarray(values, dtype=float)
-    order = np.argsort(arr, kind="mergesort")
-    ranks = np.empty(len(arr), dtype=float)
-    sorted_vals = arr[order]
-    start = 0
-    while start < len(arr):
-        end = start
-        while end + 1 < len(arr) and sorted_vals[end + 1] == sorted_vals[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2.0
-        start = end + 1
+    _, tie, counts = np.unique(arr, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts) - 1  # the last position of each distinct value, in sorted order
+    ranks: np.ndarray = (last - (counts - 1) / 2.0)[tie]
     return ranks
 
 
@@ -53,9 +46,12 @@ def quadratic_weighted_kappa(gold: Sequence[int], pred: Sequence[int], levels: i
 
 def confusion(gold: Sequence[int], pred: Sequence[int], levels: int = 5) -> np.ndarray:
     """Rows: gold score; columns: predicted score."""
-    matrix = np.zeros((levels, levels), dtype=int)
-    for g, p in zip(gold, pred, strict=True):
-        matrix[int(g), int(p)] += 1
+    g, p = np.asarray(gold, dtype=int), np.asarray(pred, dtype=int)
+    if g.shape != p.shape:
+        raise ValueError(f"{len(g)} gold scores but {len(p)} predicted")
+    if len(g) and (min(g.min(), p.min()) < 0 or max(g.max(), p.max()) >= levels):
+        raise IndexError(f"a score outside 0..{levels - 1}")
+    matrix: np.ndarray = np.bincount(g * levels + p, minlength=levels * levels).reshape(levels, levels)
     return matrix
 
 

@@ -39,9 +39,10 @@ def scored(prompt: str, answer: str, gold: int, predicted: int) -> Scored:
     return Scored(prompt, len(words(answer)), gold, predicted)
 
 
-def length_score(n_words: int, cuts: Sequence[int]) -> int:
-    """The shortcut's score: how many cut-offs the word count reaches."""
-    return sum(n_words >= cut for cut in cuts)
+def length_scores(n_words: Sequence[int], cuts: Sequence[int]) -> list[int]:
+    """The shortcut's score of each word count: how many cut-offs it reaches."""
+    reached = np.asarray(n_words, dtype=int).reshape(-1, 1) >= np.asarray(cuts, dtype=int).reshape(1, -1)
+    return [int(n) for n in reached.sum(axis=1)]
 
 
 def fit_length_cuts(n_words: Sequence[int], gold: Sequence[int]) -> list[int]:
@@ -51,7 +52,7 @@ def fit_length_cuts(n_words: Sequence[int], gold: Sequence[int]) -> list[int]:
     cuts = [int(np.quantile(n_words, q)) for q in (0.2, 0.4, 0.6, 0.8)] if n_words else [1, 2, 3, 4]
 
     def fit(c: list[int]) -> tuple[float, float]:
-        pred = [length_score(n, c) for n in n_words]
+        pred = length_scores(n_words, c)
         return metrics.quadratic_weighted_kappa(list(gold), pred), metrics.accuracy(list(gold), pred)
 
     best = fit(cuts)
@@ -96,7 +97,7 @@ class ShortcutFigures(Figures):
 
 def shortcut_figures(rows: list[Scored], cuts: list[int]) -> ShortcutFigures:
     """The shortcut and the grader on one split's honest answers (at least one)."""
-    base = [length_score(r.n_words, cuts) for r in rows]
+    base = length_scores([r.n_words for r in rows], cuts)
     gold = [r.gold for r in rows]
     fails = [r for r, b in zip(rows, base, strict=True) if abs(b - r.gold) >= 2]
     return ShortcutFigures(
@@ -113,7 +114,7 @@ def shortcut_figures(rows: list[Scored], cuts: list[int]) -> ShortcutFigures:
 
 def _margins(rows: list[Scored], cuts: list[int]) -> dict[str, float]:
     gold, pred = [r.gold for r in rows], [r.predicted for r in rows]
-    base = [length_score(r.n_words, cuts) for r in rows]
+    base = length_scores([r.n_words for r in rows], cuts)
     return {
         "qwk": metrics.quadratic_weighted_kappa(gold, pred) - metrics.quadratic_weighted_kappa(gold, base),
         "exact": metrics.accuracy(gold, pred) - metrics.accuracy(gold, base),
