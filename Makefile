@@ -95,11 +95,16 @@ check: lint typecheck imports
 # models start once (pytest-xdist; TEST_WORKERS=0 runs it without workers); the servers the tests start listen on
 # ports of each worker's own range (tests/helpers.py, `free_port`). Files start in the order tests/conftest.py gives
 # them, longest first, not xdist's (most tests first). The grading gate, `interviewer eval --check`
-# over every labelled case, is one of the tests (tests/integration/test_gate.py).
+# over every labelled case, is one of the tests (tests/integration/test_gate.py). The type check runs beside the
+# suite's first minute (its report follows the suite's); either failing fails `make test`.
 TEST_WORKERS ?= auto
-test: lint typecheck imports browser postgres haproxy speech
+test: lint imports browser postgres haproxy speech
 	$(BIN)/interviewer corpus validate
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	@types=$$(mktemp); $(BIN)/mypy >$$types 2>&1 & checking=$$!; \
+	echo "$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder (mypy beside it)"; \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder; suite=$$?; \
+	wait $$checking; typed=$$?; echo "$(BIN)/mypy:"; cat $$types; rm -f $$types; \
+	test $$suite = 0 && test $$typed = 0
 
 bench: index
 	$(BIN)/interviewer bench

@@ -15,14 +15,12 @@ from interviewer.curriculum.corpus import Corpus, Prompt
 from interviewer.curriculum.tokens import words
 from interviewer.errors import InterviewerError
 from interviewer.evals.asag import evaluate as evaluate_asag
-from interviewer.evals.cases import HONEST, copied_runs, load_cases
+from interviewer.evals.cases import copied_runs, load_cases
 from interviewer.evals.gate import check_figures, check_thresholds, goals
 from interviewer.evals.render_shortcut import goals_markdown
 from interviewer.evals.run import CasesReport, evaluate_cases
-from interviewer.evals.summary import EXPECTED
 from interviewer.grading import FollowUp
 from interviewer.grading.grader import Grader
-from interviewer.grading.models import SCORE_CUTS
 from interviewer.grading.rubric import RubricBrain, RubricConfig
 from tests.helpers import Cli
 
@@ -30,13 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "evals" / "cases"
 THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
 # A few prompts of each split: enough for a worse grader's figures to fall, small enough to grade in seconds.
-SAMPLE = ("dv-p1", "fsw-p1", "tp-p4", "sv-p1", "mon-p2", "ver-p2")
+SAMPLE = ("dv-p1", "tp-p4", "sv-p1", "mon-p2")
 
 
 @pytest.fixture(scope="module")
 def report(module_grader: Grader, sample: Path) -> CasesReport:
-    """The rubric brain on the sample prompts' cases, graded once for the tests that read a whole report (`make
-    test` gates the figures of every case with `interviewer eval --check`)."""
+    """The rubric brain on the sample prompts' cases, graded once: the baseline a worse grader is compared with
+    (tests/integration/test_gate.py gates the figures of every case with `interviewer eval --check`)."""
     return evaluate_cases(module_grader, sample)
 
 
@@ -46,33 +44,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for prompt_id in SAMPLE:
         shutil.copy(CASES / f"{prompt_id}.yaml", folder)
     return folder
-
-
-def test_a_report_holds_every_figure_and_traces_to_its_inputs(module_grader: Grader, report: CasesReport) -> None:
-    assert set(report.versions.model_dump()) == {"corpus", "prompts", "cases", "grader"}
-    assert report.versions.grader == module_grader.brain("rubric").version
-    summary = report.summary
-    assert summary.n >= 100 and set(summary.kinds) == set(EXPECTED)
-    assert summary.kinds["concise"].rule == "score within 1 of gold"
-    assert summary.kinds["long_wrong"].rule == "score <= gold + 1"
-    assert sum(map(sum, summary.confusion)) == summary.n
-    splits = report.splits
-    assert list(splits) == ["development", "held_out"] and sum(f.n for f in splits.values()) == summary.n
-    for figures in splits.values():
-        assert figures.ordinary is not None and figures.honest is not None
-        assert figures.ordinary.n < figures.honest.n and set(figures.kinds) == set(summary.kinds)
-        assert figures.guard_false_positives is not None
-    assert list(report.shortcut) == list(splits)
-    for name, shortcut in report.shortcut.items():
-        honest = splits[name].honest
-        assert honest is not None and shortcut.n == honest.n == report.balance[name].n
-        assert abs(shortcut.margin.qwk - (honest.qwk - shortcut.length_baseline.qwk)) <= 2e-4
-        assert all(low <= high for low, high in shortcut.intervals.values())
-        assert set(shortcut.intervals) == {"spearman", "qwk", "exact", "margin_qwk", "margin_exact", "partial_spearman"}
-    assert report.intended.n > 0 and sum(map(sum, report.intended.confusion)) == report.intended.n
-    assert report.bands.cuts == list(SCORE_CUTS) and set(report.bands.splits) == {"development", "held_out"}
-    assert report.agreement.n > 0 and report.agreement.adjudicated <= report.agreement.n
-    assert report.copied == []
 
 
 def test_a_worse_grader_is_caught_by_the_gate(module_grader: Grader, report: CasesReport, sample: Path) -> None:
@@ -96,9 +67,7 @@ def test_follow_ups_are_measured_against_the_experts_and_a_leaking_interviewer_i
     module_grader: Grader, report: CasesReport, sample: Path
 ) -> None:
     follow = report.follow_ups
-    assert follow.answers == sum(n for kind, n in report.summary.by_kind.items() if kind in HONEST)
-    assert follow.gives_away == 0.0 and follow.one_question == 1.0
-    assert follow.examples and all(e.follow_up.endswith("?") for e in follow.examples)
+    assert follow.gives_away == 0.0 and follow.examples
 
     class Leaking(RubricBrain):
         name = "leaking"
