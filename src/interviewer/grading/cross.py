@@ -19,6 +19,7 @@ sentence alone leaves the verdict open.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -41,31 +42,48 @@ def _data(name: str) -> Path:
 
 
 class PointReader:
-    """One ONNX session of the point reader, thread-safe."""
+    """One ONNX session of the point reader, thread-safe, with a small cache of recent pairs."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_size: int = 4096) -> None:
         self._tokenizer = batch_tokenizer(checked_file(_data(TOKENIZER_FILE), TOKENIZER_SHA256), MAX_TOKENS)
         self._session = onnx_session(checked_file(_data(MODEL_FILE), MODEL_SHA256))
         self._lock = threading.Lock()
+        self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def clear_cache(self) -> None:
+        """Forget recent pairs."""
+        with self._lock:
+            self._recent.clear()
 
     def made(self, pairs: list[tuple[str, str]]) -> np.ndarray:
         """P(the text makes the point) for each (point, text) pair.
 
         Each pair is read on its own: the model quantises its activations with one scale per input, so a pair
-        read in a batch would depend on its batch mates (and on their padding). Alone, it is also faster."""
+        read in a batch would depend on its batch mates (and on their padding). Alone, it is also faster, and a
+        pair read again (the same sentences of a longer answer, an answer graded again) is taken from the cache."""
         logits = np.zeros((len(pairs), 2))
         with self._lock:
-            for i, (point, text) in enumerate(pairs):
-                e = self._tokenizer.encode(point, text)
-                feed = {
-                    "input_ids": np.array([e.ids], dtype=np.int64),
-                    "attention_mask": np.array([e.attention_mask], dtype=np.int64),
-                    "token_type_ids": np.array([e.type_ids], dtype=np.int64),
-                }
-                logits[i] = np.asarray(self._session.run(None, feed)[0], dtype=np.float64)[0]
+            for i, pair in enumerate(pairs):
+                if pair not in self._recent:
+                    self._recent[pair] = self._logits(*pair)
+                    if len(self._recent) > self._cache_size:
+                        self._recent.popitem(last=False)
+                self._recent.move_to_end(pair)
+                logits[i] = self._recent[pair]
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         out: np.ndarray = shifted[:, 1] / shifted.sum(axis=1)
         return out
+
+    def _logits(self, point: str, text: str) -> np.ndarray:
+        e = self._tokenizer.encode(point, text)
+        feed = {
+            "input_ids": np.array([e.ids], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids], dtype=np.int64),
+        }
+        logits: np.ndarray = np.asarray(self._session.run(None, feed)[0], dtype=np.float64)[0]
+        return logits
 
 
 @loaded_once

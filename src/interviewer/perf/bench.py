@@ -153,6 +153,7 @@ def _index_figures(settings: Settings, corpus: Corpus, runs: Runs) -> dict[str, 
 def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
     from interviewer.compose import build_engine
     from interviewer.curriculum.embeddings import encoder
+    from interviewer.grading.cross import point_reader
 
     engine, me = build_engine(settings, progress=False), Caller.terminal()
     answers = make_answers(engine.corpus, turns)
@@ -160,7 +161,8 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
     words = [len(a.split()) for _, a in answers]
     session_id, _ = engine.start(me, "topic", engine.corpus.prompt(answers[0][0]).topic.id)
     for _, answer in answers:
-        encoder().clear_cache()  # every turn embeds its answer from scratch, as a new answer would
+        encoder().clear_cache()  # every turn reads its answer from scratch, as a new answer would
+        point_reader().clear_cache()
         start = time.perf_counter()
         outcome = engine.submit(me, session_id, answer)
         samples.append((time.perf_counter() - start) * 1000)
