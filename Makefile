@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 CHROMIUM ?= /usr/bin/chromium
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test check lint typecheck imports unit bench browser postgres speech clean fuzz-kill reports loadtest
+.PHONY: setup index run test check lint typecheck imports unit bench browser postgres speech clean fuzz-kill reports loadtest vectors
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -133,6 +133,12 @@ reports: index browser
 	else echo "readers-semeval: not refreshed (no SemEval files in $(ASAG_DATA))"; fi
 	$(BIN)/interviewer bench
 	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py tests/browser/test_voice.py
+
+# The corpus's vectors, shipped beside the sentence encoder so that an index is built without embedding the corpus
+# again (src/interviewer/curriculum/ship_vectors.py). Run it after editing corpus/: tests/integration/test_index.py
+# fails until it is.
+vectors: setup
+	$(BIN)/python -m interviewer.curriculum.ship_vectors
 
 # Kill -9 an interview inside a turn 100 times (in a temporary folder) and print how the kills landed and
 # what they lost; the same harness as tests/integration/test_crash.py. FUZZ_SEED=N repeats a schedule.

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pytest
 import yaml
 
 from interviewer.curriculum.corpus import load_corpus
-from interviewer.curriculum.embeddings import encoder
+from interviewer.curriculum.embeddings import (
+    SHIPPED_PIN,
+    SHIPPED_VECTORS,
+    SentenceEncoder,
+    encoder,
+    shipped_folder,
+    shipped_vectors,
+    text_key,
+)
 from interviewer.curriculum.index import CurriculumIndex, corpus_entries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +86,39 @@ def test_an_index_folder_deleted_mid_run_is_rebuilt(data_dir: Path) -> None:
     assert index.related(query, k=3)
     assert (data_dir / "index" / "chroma.sqlite3").exists()
     assert index.count() == len(corpus_entries(index.corpus))
+
+
+def test_the_shipped_vectors_hold_every_corpus_text_as_the_encoder_makes_it() -> None:
+    texts = sorted({e.text for e in corpus_entries(load_corpus(ROOT / "corpus"))})
+    shipped = shipped_vectors()
+    lacking = [t for t in texts if text_key(t) not in shipped]
+    assert lacking == [], f"the corpus changed since the shipped vectors were made: run `make vectors` ({lacking[:3]})"
+    sample = texts[::16]
+    fresh = SentenceEncoder(shipped={}).encode(sample)
+    assert np.array_equal(fresh, np.stack([shipped[text_key(t)] for t in sample]))
+
+
+def test_shipped_vectors_that_are_altered_missing_or_made_by_another_encoder_are_not_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    altered = tmp_path / "altered"
+    shutil.copytree(shipped_folder(), altered)
+    data = bytearray((altered / SHIPPED_VECTORS).read_bytes())
+    data[-100] ^= 0xFF
+    (altered / SHIPPED_VECTORS).write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        assert shipped_vectors(altered) == {}
+    assert "not used" in caplog.text and "sha256" in caplog.text
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with np.load(shipped_folder() / SHIPPED_VECTORS) as shipped:
+        np.savez(
+            foreign / SHIPPED_VECTORS,
+            model=np.array("another encoder"),
+            keys=shipped["keys"],
+            vectors=shipped["vectors"],
+        )
+    digest = hashlib.sha256((foreign / SHIPPED_VECTORS).read_bytes()).hexdigest()
+    (foreign / SHIPPED_PIN).write_text(f"{digest}  {SHIPPED_VECTORS}\n", encoding="utf-8")
+    assert shipped_vectors(foreign) == {}
+    assert shipped_vectors(tmp_path / "missing") == {}

@@ -40,9 +40,11 @@ def _run(args: list[str | Path], cwd: Path, env: dict[str, str], timeout: float 
 
 
 def _shipped_files() -> set[str]:
-    """What the wheel must hold: every module of src/interviewer, and corpus/ and prompts/ under data/."""
+    """What the wheel must hold: every module of src/interviewer and its packages' data files (the models, the
+    corpus's vectors), and corpus/ and prompts/ under data/."""
     source = ROOT / "src"
     wanted = {p.relative_to(source).as_posix() for p in (source / "interviewer").rglob("*.py")}
+    wanted |= {p.relative_to(source).as_posix() for p in (source / "interviewer").glob("*/data/*") if p.is_file()}
     for folder in ("corpus", "prompts"):
         wanted |= {
             f"interviewer/data/{p.relative_to(ROOT).as_posix()}"

