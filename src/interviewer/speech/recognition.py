@@ -120,10 +120,19 @@ class SpeechModel:
 
         `context`, the question being answered, is given to Whisper as hotwords: it makes the question's own
         terms likelier (on espeak-ng answers in the tests, word error rate about 14% without it, 10% with it).
+        One decoding at temperature 0, with no fallback to sampling at higher temperatures: on the tests' 22
+        spoken answers the fallback changed no word and took twice as long (one answer of 21 s took 16.6 s
+        instead of 4.4 s).
         """
         with self._lock:
             segments, _ = self._model.transcribe(
-                samples, language="en", beam_size=1, word_timestamps=True, vad_filter=True, hotwords=context or None
+                samples,
+                language="en",
+                beam_size=1,
+                temperature=0.0,
+                word_timestamps=True,
+                vad_filter=True,
+                hotwords=context or None,
             )
             return [
                 SpokenWord(
