@@ -125,32 +125,39 @@ def _partial(rows: list[Scored]) -> float:
     return partial_spearman([r.predicted for r in rows], [r.gold for r in rows], [r.n_words for r in rows])
 
 
-Statistic = Callable[[list[Scored]], float]
+Statistics = Callable[[list[Scored]], dict[str, float]]
 
 
-def _figures(cuts: list[int]) -> dict[str, Statistic]:
-    return {
-        "spearman": lambda rows: metrics.spearman([r.gold for r in rows], [r.predicted for r in rows]),
-        "qwk": lambda rows: metrics.quadratic_weighted_kappa([r.gold for r in rows], [r.predicted for r in rows]),
-        "exact": lambda rows: metrics.accuracy([r.gold for r in rows], [r.predicted for r in rows]),
-        "margin_qwk": lambda rows: _margins(rows, cuts)["qwk"],
-        "margin_exact": lambda rows: _margins(rows, cuts)["exact"],
-        "partial_spearman": _partial,
-    }
+def _figures(cuts: list[int]) -> Statistics:
+    """The six bootstrapped figures of a resample, each worked out once from its gold, scores and lengths (the
+    values `_margins` and `_partial` give)."""
+
+    def figures(rows: list[Scored]) -> dict[str, float]:
+        gold, pred = [r.gold for r in rows], [r.predicted for r in rows]
+        n_words, base = [r.n_words for r in rows], length_scores([r.n_words for r in rows], cuts)
+        qwk, exact = metrics.quadratic_weighted_kappa(gold, pred), metrics.accuracy(gold, pred)
+        return {
+            "spearman": metrics.spearman(gold, pred),
+            "qwk": qwk,
+            "exact": exact,
+            "margin_qwk": qwk - metrics.quadratic_weighted_kappa(gold, base),
+            "margin_exact": exact - metrics.accuracy(gold, base),
+            "partial_spearman": partial_spearman(pred, gold, n_words),
+        }
+
+    return figures
 
 
-def bootstrap(
-    rows: list[Scored], statistics: dict[str, Statistic], rounds: int = BOOTSTRAP_ROUNDS
-) -> dict[str, list[float]]:
+def bootstrap(rows: list[Scored], statistics: Statistics, rounds: int = BOOTSTRAP_ROUNDS) -> dict[str, list[float]]:
     """The 2.5th and 97.5th percentiles of each statistic over `rounds` resamples of whole prompts."""
     by_prompt: dict[str, list[Scored]] = {}
     for r in rows:
         by_prompt.setdefault(r.prompt, []).append(r)
     groups = list(by_prompt.values())
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    samples: dict[str, list[float]] = {name: [] for name in statistics}
+    samples: dict[str, list[float]] = {}
     for _ in range(rounds):
         picked = [row for i in rng.integers(0, len(groups), len(groups)) for row in groups[i]]
-        for name, statistic in statistics.items():
-            samples[name].append(statistic(picked))
+        for name, value in statistics(picked).items():
+            samples.setdefault(name, []).append(value)
     return {name: [round(float(np.percentile(v, q)), 4) for q in (2.5, 97.5)] for name, v in samples.items()}
