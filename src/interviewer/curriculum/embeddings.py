@@ -91,7 +91,7 @@ def shipped_folder() -> Path:
 
 def shipped_vectors(folder: Path | None = None) -> dict[str, Vectors]:
     """The corpus's vectors as this encoder made them, by `text_key`, read from the shipped file once its SHA-256
-    is the pinned one. None (and a warning) when the file is missing, altered or made with another encoder: the
+    is the pinned one. Empty (and a warning) when the file is missing, altered or made by another encoder: the
     texts are then embedded as they come."""
     folder = folder or shipped_folder()
     try:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from interviewer.config import Settings
+from interviewer.curriculum.corpus import load_corpus
 from interviewer.curriculum.embeddings import (
     MODEL_SHA256,
     SHIPPED_PIN,
@@ -26,7 +28,7 @@ from interviewer.curriculum.embeddings import (
     shipped_folder,
     text_key,
 )
-from interviewer.curriculum.index import BATCH
+from interviewer.curriculum.index import BATCH, corpus_entries
 
 
 def write_vectors(texts: list[str], folder: Path | None = None) -> Path:
@@ -51,10 +53,6 @@ def write_vectors(texts: list[str], folder: Path | None = None) -> Path:
 
 
 def main() -> int:
-    from interviewer.config import Settings
-    from interviewer.curriculum.corpus import load_corpus
-    from interviewer.curriculum.index import corpus_entries
-
     texts = [e.text for e in corpus_entries(load_corpus(Settings().corpus_dir))]
     path = write_vectors(texts)
     print(f"wrote {path} ({len(set(texts))} texts) and its pin {SHIPPED_PIN}", file=sys.stderr)

@@ -18,6 +18,7 @@ sentence alone leaves the verdict open.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -48,7 +49,7 @@ class PointReader:
         self._tokenizer = batch_tokenizer(checked_file(_data(TOKENIZER_FILE), TOKENIZER_SHA256), MAX_TOKENS)
         self._session = onnx_session(checked_file(_data(MODEL_FILE), MODEL_SHA256))
         self._lock = threading.Lock()
-        self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._recent: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
         self._cache_size = cache_size
 
     def clear_cache(self) -> None:
@@ -64,13 +65,15 @@ class PointReader:
         pair read again (the same sentences of a longer answer, an answer graded again) is taken from the cache."""
         logits = np.zeros((len(pairs), 2))
         with self._lock:
-            for i, pair in enumerate(pairs):
-                if pair not in self._recent:
-                    self._recent[pair] = self._logits(*pair)
+            for i, (point, text) in enumerate(pairs):
+                # The text by its digest: a small key, however long the text.
+                key = (point, hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest())
+                if key not in self._recent:
+                    self._recent[key] = self._logits(point, text)
                     if len(self._recent) > self._cache_size:
                         self._recent.popitem(last=False)
-                self._recent.move_to_end(pair)
-                logits[i] = self._recent[pair]
+                self._recent.move_to_end(key)
+                logits[i] = self._recent[key]
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         out: np.ndarray = shifted[:, 1] / shifted.sum(axis=1)
         return out
