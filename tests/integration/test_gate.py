@@ -7,6 +7,8 @@ The report it prints (`--json`) is the one `make reports` writes: every figure i
 
 from __future__ import annotations
 
+import pytest
+
 from interviewer.curriculum.corpus import Corpus
 from interviewer.evals.cases import HONEST, load_cases
 from interviewer.evals.run import CasesReport
@@ -16,6 +18,7 @@ from interviewer.grading.rubric import RubricBrain
 from tests.helpers import ROOT, Cli
 
 
+@pytest.mark.timeout(1800)  # 907 cases: about 4 minutes alone, 7 beside the rest of the suite, more on a busy machine
 def test_every_labelled_case_is_graded_and_every_figure_meets_its_floor(cli: Cli, corpus: Corpus) -> None:
     every = len(load_cases(ROOT / "evals" / "cases", corpus))
     done = cli("eval", "--check", "--json")
