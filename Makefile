@@ -91,9 +91,9 @@ check: lint typecheck imports
 	$(BIN)/interviewer corpus validate
 	$(BIN)/python -m pytest -q tests/unit
 
-# Everything, as CI runs it. The suite runs on every core, a test file per worker at a time, so that each file's servers and
-# models start once (pytest-xdist; TEST_WORKERS=0 runs it without workers); the servers the tests start listen on
-# ports of each worker's own range (tests/helpers.py, `free_port`). Files start in the order tests/conftest.py gives
+# Everything, as CI runs it. The suite runs on every core, a test file per worker at a time, so that each file's
+# servers and models start once (pytest-xdist; TEST_WORKERS=0 runs it without workers); the servers the tests start
+# listen on ports of each worker's own range (tests/helpers.py, `free_port`). Files start in the order tests/conftest.py gives
 # them, longest first, not xdist's (most tests first). The grading gate, `interviewer eval --check`
 # over every labelled case, is one of the tests (tests/integration/test_gate.py). The type check runs beside the
 # suite's first minute (its report follows the suite's); either failing fails `make test`.

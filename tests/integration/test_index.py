@@ -95,7 +95,8 @@ def test_the_shipped_vectors_hold_every_corpus_text_as_the_encoder_makes_it() ->
     assert lacking == [], f"the corpus changed since the shipped vectors were made: run `make vectors` ({lacking[:3]})"
     sample = texts[::16]
     fresh = SentenceEncoder(shipped={}).encode(sample)
-    assert np.array_equal(fresh, np.stack([shipped[text_key(t)] for t in sample]))
+    # Bit for bit on the machine that wrote them; within float noise on a CPU whose kernels round differently.
+    assert np.allclose(fresh, np.stack([shipped[text_key(t)] for t in sample]), rtol=0, atol=1e-5)
 
 
 def test_shipped_vectors_that_are_altered_missing_or_made_by_another_encoder_are_not_used(
