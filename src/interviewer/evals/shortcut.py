@@ -100,37 +100,26 @@ def shortcut_figures(rows: list[Scored], cuts: list[int]) -> ShortcutFigures:
     base = length_scores([r.n_words for r in rows], cuts)
     gold = [r.gold for r in rows]
     fails = [r for r, b in zip(rows, base, strict=True) if abs(b - r.gold) >= 2]
+    figures = _figures(cuts)
+    point = figures(rows)
     return ShortcutFigures(
         n=len(rows),
         length_gold_spearman=round(metrics.spearman([r.n_words for r in rows], gold), 4),
         cuts=cuts,
         length_baseline=agreement(gold, base),
-        margin=Margin(**{k: round(v, 4) for k, v in _margins(rows, cuts).items()}),
-        partial_spearman=round(_partial(rows), 4),
+        margin=Margin(qwk=round(point["margin_qwk"], 4), exact=round(point["margin_exact"], 4)),
+        partial_spearman=round(point["partial_spearman"], 4),
         shortcut_fails=agreement([r.gold for r in fails], [r.predicted for r in fails]) if fails else None,
-        intervals=bootstrap(rows, _figures(cuts)),
+        intervals=bootstrap(rows, figures),
     )
-
-
-def _margins(rows: list[Scored], cuts: list[int]) -> dict[str, float]:
-    gold, pred = [r.gold for r in rows], [r.predicted for r in rows]
-    base = length_scores([r.n_words for r in rows], cuts)
-    return {
-        "qwk": metrics.quadratic_weighted_kappa(gold, pred) - metrics.quadratic_weighted_kappa(gold, base),
-        "exact": metrics.accuracy(gold, pred) - metrics.accuracy(gold, base),
-    }
-
-
-def _partial(rows: list[Scored]) -> float:
-    return partial_spearman([r.predicted for r in rows], [r.gold for r in rows], [r.n_words for r in rows])
 
 
 Statistics = Callable[[list[Scored]], dict[str, float]]
 
 
 def _figures(cuts: list[int]) -> Statistics:
-    """The six bootstrapped figures of a resample, each worked out once from its gold, scores and lengths (the
-    values `_margins` and `_partial` give)."""
+    """The grader's six figures on some answers (all of a split, or a bootstrap resample), each worked out once
+    from their gold, scores and lengths."""
 
     def figures(rows: list[Scored]) -> dict[str, float]:
         gold, pred = [r.gold for r in rows], [r.predicted for r in rows]
