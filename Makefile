@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 CHROMIUM ?= /usr/bin/chromium
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test check lint typecheck imports unit bench browser postgres speech clean fuzz-kill reports loadtest vectors
+.PHONY: setup index run test check lint typecheck imports unit bench browser axe postgres speech clean fuzz-kill reports loadtest vectors
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,18 @@ browser:
 	  else \
 	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
+
+# axe-core for the accessibility audit (tests/browser/test_accessibility.py), pinned with its hash in
+# tests/browser/package-lock.json; npm installs it again only when it is missing or the lock changed.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+$(AXE): tests/browser/package-lock.json
+	@command -v npm >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@command -v npm >/dev/null || { echo "The accessibility tests need Node.js and npm: sudo apt-get install npm"; exit 1; }
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
 
 # Debian's PostgreSQL 15 for the storage tests, which start a throwaway server of their own in a temporary folder.
 postgres:
@@ -100,7 +112,7 @@ check: lint typecheck imports
 # One worker more than there are cores: while one waits on a server it started, a browser or a load test's clock, the
 # others keep every core busy.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
-test: lint imports browser postgres haproxy speech
+test: lint imports browser axe postgres haproxy speech
 	$(BIN)/interviewer corpus validate
 	@types=$$(mktemp); $(BIN)/mypy >$$types 2>&1 & checking=$$!; \
 	echo "$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder (mypy beside it)"; \

@@ -71,7 +71,7 @@ def _prompt_block(n: int, block: PromptBlock) -> list[str]:
     """One prompt: every question and answer on it, its result, what to study and the reference answer."""
     lines = [f"## {n}. {block.question}", ""]
     for turn in block.turns:
-        lines += _turn(turn)
+        lines += _turn(turn, block.question)
     result = block.result
     if result is None:
         lines += ["**Result:** skipped (0/4).", ""]
@@ -87,11 +87,15 @@ def _prompt_block(n: int, block: PromptBlock) -> list[str]:
     return lines
 
 
-def _turn(turn: ShownTurn) -> list[str]:
+def _turn(turn: ShownTurn, heading: str) -> list[str]:
     """One question or follow-up, the answer quoted, what it scored (a follow-up answer: its verdict on the point
-    asked about and the question's result after it), and its model use."""
-    label = "Question" if turn.kind == "question" else "Follow-up"
-    lines = [f"**{label}:** {escape_markdown(turn.question)}", ""]
+    asked about and the question's result after it), and its model use. The question the block's heading already
+    shows (`heading`) is not written again: its answer follows under "Your answer"."""
+    if turn.kind == "question" and turn.question == heading:
+        lines = ["**Your answer:**", ""]
+    else:
+        label = "Question" if turn.kind == "question" else "Follow-up"
+        lines = [f"**{label}:** {escape_markdown(turn.question)}", ""]
     if turn.answer is None or turn.grade is None:
         return [*lines, "*Skipped.*", ""]
     grade = turn.grade

@@ -38,8 +38,22 @@ footer { display: none !important; }
 #cards > .card { flex: 1 1 280px; }
 .card { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: 4px 12px 12px; }
 .card h3 { margin-top: 4px; }
-/* Table headers break between words only ("score", not "scor e"). */
+/* Table headers break between words only ("score", not "scor e"); a History table scrolls sideways instead. */
 .review-md th, #mastery th { word-break: keep-all !important; overflow-wrap: normal !important; white-space: nowrap; }
+#sessions th .header, #mastery th .header { word-break: keep-all !important; overflow-wrap: normal !important; }
+/* The trend's label sits above its image, not over the plot. */
+#trend > label[data-testid="block-label"] { position: static; margin: var(--block-label-margin); margin-bottom: 0; }
+/* "Delete..." is a button of the usual height, level with the bottom of its list. */
+#forget-row { align-items: flex-end; }
+/* WCAG 2 AA contrast (4.5:1) in light mode (dark mode passes as it is): the labels on blocks and tables, the chat's
+   floating label, the help under a field and the primary buttons' white text. */
+body:not(.dark) .gradio-container {
+  --block-label-text-color: var(--primary-700);
+  --block-title-text-color: var(--primary-700);
+  --block-info-text-color: var(--neutral-600);
+  --button-primary-background-fill: var(--primary-600);
+  --button-primary-background-fill-hover: var(--primary-700);
+}
 /* The chat shows the stored interview; clearing it in the page would only hide answers. */
 #chat button[aria-label="Clear"] { display: none !important; }
 """

@@ -189,17 +189,19 @@ def _history_tab(page: Page) -> None:
         headers=["session", "started (UTC)", "practice", "score", "status"],
         interactive=False,
         label="Past sessions: select one to reopen or resume it",
+        elem_id="sessions",
     )
     page.trend = gr.Plot(label="Your session scores over time", format="png", elem_id="trend")
     page.mastery = gr.Dataframe(
         headers=MASTERY_HEADERS,
         interactive=False,
         wrap=True,
-        column_widths=["320px", "180px", "70px", "70px", "80px", "140px", "80px"],  # scrolls sideways on a phone
+        # Each column fits its longest word ("attempts", "mastered"); the table scrolls sideways on a phone.
+        column_widths=["320px", "180px", "80px", "80px", "110px", "150px", "110px"],
         label="Mastery per learning objective (weakest first; weak = latest score 2/4 or less)",
         elem_id="mastery",
     )
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False, elem_id="forget-row"):  # the button keeps its own height (CSS: #forget-row)
         page.forget_pick = gr.Dropdown(choices=[], value=None, label="Delete one of your sessions", scale=3)
         page.forget_ask = gr.Button("Delete…", variant="stop", scale=1)
     page.forget_note = gr.Markdown()

@@ -72,27 +72,33 @@ def mastery_table(rows: list[MasteryRow]) -> list[list[Any]]:
 def trend_figure(trend: list[TrendPoint]) -> Any:
     """Session scores over dates: a line with a dot per session, the dates written out, 0-4 on the y axis.
 
-    A bare `Figure` draws with no backend of its own (Gradio saves it to an image), so none is chosen here.
+    The axis is exactly 0-4 and the dots are drawn over its edges (`clip_on=False`), so a 4/4 or a 0/4 shows whole;
+    the constrained layout keeps every label clear of the plot and inside the image. The text is large enough to
+    read when a phone shrinks the image to its width. A bare `Figure` draws with no backend of its own (Gradio saves
+    it to an image), so none is chosen here.
     """
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-    figure = Figure(figsize=(8, 2.8), layout="constrained")
+    figure = Figure(figsize=(5.6, 2.8), layout=ConstrainedLayoutEngine(h_pad=0.08, w_pad=0.08))
     axes = figure.subplots()
-    axes.set_ylim(0, 4.1)
-    axes.set_ylabel("session score (0-4)")
+    axes.set_ylim(0, 4)
+    axes.set_yticks(range(5))
+    axes.set_ylabel("session score", fontsize=12)
+    axes.tick_params(labelsize=11)
     axes.grid(alpha=0.3)
     if not trend:
         axes.text(0.5, 0.5, "No scored sessions yet", ha="center", va="center", transform=axes.transAxes)
         axes.set_xticks([])
         return figure
     when = [date2num(datetime.fromisoformat(p.at)) for p in trend]  # type: ignore[no-untyped-call]
-    axes.plot(when, [p.score for p in trend], marker="o", linewidth=1.5)
+    axes.plot(when, [p.score for p in trend], marker="o", linewidth=1.5, clip_on=False, zorder=3)
     if max(when) - min(when) < 1:  # within a day: show the day around it, not years
         axes.set_xlim(min(when) - 0.5, max(when) + 0.5)
     axes.xaxis_date()
     locator = AutoDateLocator(minticks=2, maxticks=6)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    axes.set_xlabel("date (UTC)")
+    axes.set_xlabel("date (UTC)", fontsize=12)
     return figure
