@@ -129,7 +129,7 @@ bench: index
 #   .venv/bin/python tests/llm/local_server.py 8080 &
 #   OPENAI_BASE_URL=http://127.0.0.1:8080/v1 INTERVIEWER_LLM_MODEL=smollm2 INTERVIEWER_LLM_TIMEOUT=120 make reports
 ASAG_DATA ?= ../shared/data/asag
-reports: index browser
+reports: index browser postgres
 	$(BIN)/interviewer eval
 	$(BIN)/python evals/fit_reader.py --report evals/reports
 	@if [ -n "$$OPENAI_BASE_URL" ]; then \
@@ -146,7 +146,8 @@ reports: index browser
 	  $(BIN)/python evals/point_reader_semeval.py --data $(ASAG_DATA) --report evals/reports || exit 1; \
 	else echo "readers-semeval: not refreshed (no SemEval files in $(ASAG_DATA))"; fi
 	$(BIN)/interviewer bench
-	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py tests/browser/test_voice.py
+	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py tests/browser/test_voice.py \
+	  tests/browser/test_practice_browser.py
 
 # The corpus's vectors, shipped beside the sentence encoder so that an index is built without embedding the corpus
 # again (src/interviewer/curriculum/ship_vectors.py). Run it after editing corpus/: tests/integration/test_index.py

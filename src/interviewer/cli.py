@@ -185,23 +185,32 @@ def _answers(stream: BinaryIO, prompt: Callable[[], None]) -> Iterator[str | Non
         yield text.rstrip("\r\n").removeprefix("\ufeff")
 
 
-def cmd_interview(args: argparse.Namespace) -> int:
-    from interviewer.compose import build_engine
-
-    engine, me = build_engine(_settings()), Caller.terminal()
+def _opening(engine: Any, me: Caller, args: argparse.Namespace) -> tuple[str, Question] | None:
+    """The session the terminal interview runs and its waiting question: a resumed one, or a new one of the choice
+    (None: the resumed session has finished)."""
     if args.session:
         session_id = engine.views.resolve(me, args.session)
         question = engine.views.current(me, session_id)
         if question is None:
             print(f"Session {session_id} has finished. Read it with: interviewer transcript {session_id}")
-            return 0
+            return None
         print(f"Resuming session {session_id}.")
-    else:
-        mode, target = (
-            ("day", str(args.day)) if args.day is not None else ("topic", args.topic) if args.topic else ("review", "")
-        )
-        session_id, question = engine.start(me, mode, target, count=args.count, brain=args.brain)  # type: ignore[arg-type]
-        print(f"Session {session_id}: one answer per line; /skip skips, /end finishes, /quit saves and leaves.")
+        return session_id, question
+    choices = [("day", args.day), ("topic", args.topic), ("prompt", args.prompt), ("due", args.due or None)]
+    mode, target = next(((m, str(t)) for m, t in choices if t is not None), ("review", ""))
+    session_id, question = engine.start(me, mode, "" if mode == "due" else target, count=args.count, brain=args.brain)
+    print(f"Session {session_id}: one answer per line; /skip skips, /end finishes, /quit saves and leaves.")
+    return session_id, question
+
+
+def cmd_interview(args: argparse.Namespace) -> int:
+    from interviewer.compose import build_engine
+
+    engine, me = build_engine(_settings()), Caller.terminal()
+    opened = _opening(engine, me, args)
+    if opened is None:
+        return 0
+    session_id, question = opened
     interactive = sys.stdin.isatty()
     show = (lambda: print("> ", end="", flush=True)) if interactive else (lambda: None)
     _print_question(question)
@@ -238,20 +247,47 @@ def _print_question(question: Question) -> None:
     print(f"\n{label}: {question.text}")
 
 
+def _listed_whole(rows: list[dict[str, Any]], as_json: bool, empty: str) -> bool:
+    """A listing printed whole already: as JSON, or as the line that says it is empty."""
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(empty)
+    return as_json or not rows
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
     from interviewer.compose import build_engine
 
     rows = build_engine(_settings(), progress=False).views.sessions(Caller(args.owner, prefixes=True, limited=False))
-    if args.json:
-        print(json.dumps([r.as_dict() for r in rows], indent=2))
-        return 0
-    if not rows:
-        print("No sessions yet. Start one with: interviewer interview --day 58")
+    if _listed_whole(
+        [r.as_dict() for r in rows], args.json, "No sessions yet. Start one with: interviewer interview --day 58"
+    ):
         return 0
     print(f"{'id':<14}{'started':<27}{'status':<10}{'score':<7}{'answered':<10}label")
     for r in rows:
         score = "-" if r.score is None else f"{r.score:.2f}"
         print(f"{r.id:<14}{r.created_at:<27}{r.status:<10}{score:<7}{r.answered:<10}{r.label}")
+    return 0
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    from interviewer import config
+    from interviewer.compose import build_engine
+
+    engine = build_engine(_settings(), progress=False)
+    rows = engine.views.due(Caller(args.owner, prefixes=True, limited=False))
+    if _listed_whole(
+        [r.model_dump() for r in rows], args.json, "Nothing is scheduled yet: a question comes back once answered."
+    ):
+        return 0
+    today = config.now().date()
+    print(f"{'due':<12}{'':<5}{'last':<6}{'best':<6}{'tries':<7}prompt")
+    for r in rows:
+        marker = "now" if r.due_by(today) else ""
+        print(f"{r.due[:10]:<12}{marker:<5}{r.last_score:<6}{r.best_score:<6}{r.attempts:<7}{r.prompt_id}")
+    due_now = sum(1 for r in rows if r.due_by(today))
+    print(f"\n{due_now} due today. Practise them with: interviewer interview --due")
     return 0
 
 
@@ -502,12 +538,21 @@ def _session_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     which.add_argument("--day", type=int)
     which.add_argument("--topic")
     which.add_argument("--review", action="store_true", help="your weakest prompts so far")
+    which.add_argument("--prompt", help="one prompt by id (`interviewer prompts` lists them), e.g. to answer it again")
+    which.add_argument("--due", action="store_true", help="the questions due today (`interviewer due`), weakest first")
     which.add_argument("--session", help="resume a session by id")
     interview.add_argument("--count", type=int, help="how many prompts")
     interview.add_argument("--brain")
     interview.add_argument("--hide-grades", action="store_true", help="no grades until the end, as in a real interview")
     interview.add_argument("--verbose", action="store_true", help="every key point of each grade in full")
     interview.set_defaults(func=cmd_interview)
+
+    due = sub.add_parser(
+        "due", help="when each question you have answered comes back (spaced repetition), soonest first"
+    )
+    due.add_argument("--json", action="store_true")
+    due.add_argument("--owner", default="", help="a signed-in user's schedule (default: the local user's)")
+    due.set_defaults(func=cmd_due)
 
     sessions = sub.add_parser("sessions", help="past sessions, newest first")
     sessions.add_argument("--json", action="store_true")

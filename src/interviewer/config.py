@@ -12,6 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -84,6 +85,28 @@ def model_threads() -> int:
     at once in this process; 2 by default. One is the better choice where processes already share the cores
     (replicas of a cluster on one machine, a test run on every core): it costs the least CPU per answer."""
     return _env_int(THREADS_VAR, 2, 1)
+
+
+NOW_VAR = "INTERVIEWER_NOW"
+
+
+def now() -> datetime:
+    """The time now, in UTC: the clock every stamp (a session's, an answer's) and every schedule reads.
+
+    INTERVIEWER_NOW fixes it to one ISO 8601 time with its zone (e.g. `2027-01-04T09:00:00+00:00`), for tests and
+    demonstrations that need a known day: restarting with a later value moves the clock on.
+    """
+    raw = os.environ.get(NOW_VAR, "").strip()
+    if not raw:
+        return datetime.now(UTC)
+    try:
+        fixed = datetime.fromisoformat(raw)
+    except ValueError:
+        example = "2027-01-04T09:00:00+00:00"
+        raise InterviewerError(f"{NOW_VAR} must be an ISO 8601 time such as {example}, got {raw!r}.") from None
+    if fixed.tzinfo is None:
+        raise InterviewerError(f"{NOW_VAR} must name its time zone (e.g. +00:00 or Z), got {raw!r}.")
+    return fixed.astimezone(UTC)
 
 
 def _env_float(name: str, default: float, *, positive: bool = False) -> float:
@@ -291,6 +314,8 @@ class Settings:
     """INTERVIEWER_MAX_AUDIO_S: the longest spoken answer transcribed, in seconds; a longer recording is refused."""
     threads: int = field(default_factory=model_threads)
     """INTERVIEWER_THREADS: the cores each model may use at once (read again where a model loads)."""
+    started: datetime = field(default_factory=now)
+    """INTERVIEWER_NOW: the clock (`now`) as this process started; a fixed one for tests (read again at each use)."""
     brain: str = field(default_factory=_default_brain)
     """INTERVIEWER_BRAIN: the default grader, else `llm` when a model is configured, else `rubric`."""
     llm: LLMSettings = field(default_factory=LLMSettings.from_env)

@@ -54,6 +54,29 @@ def test_a_short_interview_through_the_api_returns_the_graded_transcript(client:
     assert session in {row[0] for row in history["data"]}
 
 
+def test_a_done_question_is_answered_again_through_the_api_and_shows_what_changed(
+    client: Client, corpus: Corpus
+) -> None:
+    session = client.predict("day:58", 1, api_name="/start")[SESSION]
+    weak = "It depends on the company and I would ask the team."
+    refused = client.predict(session, "fsw-p1", api_name="/again")  # still waiting for its answer
+    assert refused[SESSION] == session and "done" in refused[NOTICE]
+    for _ in range(3):  # the answer, then each follow-up, until the question is done
+        done = client.predict(session, weak, api_name="/answer")
+        if "Finished" in done[PROGRESS]:
+            break
+    again = client.predict(session, "fsw-p1", api_name="/again")
+    assert again[SESSION] != session and "Question 1 of 1" in again[PROGRESS]
+    assert text(again[CHAT][-1]) == corpus.prompt("fsw-p1").prompt.text
+    for _ in range(3):
+        graded = client.predict(again[SESSION], corpus.prompt("fsw-p1").prompt.reference_answer, api_name="/answer")
+        if "Finished" in graded[PROGRESS]:
+            break
+    assert "Since your previous attempt" in graded[GRADE] and "Newly made" in graded[GRADE]
+    review = client.predict(again[SESSION], api_name="/review")[0]
+    assert "Your attempts at this question (2)" in review
+
+
 def test_a_refused_answer_keeps_the_typed_text_and_says_why(client: Client) -> None:
     session = client.predict("topic:fs-why", 0, api_name="/start")[SESSION]
     huge = "feature " * 3000

@@ -16,8 +16,9 @@ def catalog(corpus: Corpus) -> list[tuple[str, str]]:
 
 
 def parse_choice(value: str) -> tuple[Mode, str]:
-    """A catalog value ("day:58", "topic:fs-why", "review:") as (mode, target)."""
+    """A catalog value ("day:58", "topic:fs-why", "review:"), or a start-page card's ("due:", "prompt:ID"), as
+    (mode, target)."""
     mode, _, target = (value or "").partition(":")
-    if mode not in {"day", "topic", "review"}:
+    if mode not in {"day", "topic", "review", "due", "prompt"}:
         raise InterviewerError("Choose a roadmap day, a topic card or a review first.")
     return mode, target  # type: ignore[return-value]

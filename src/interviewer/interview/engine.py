@@ -18,7 +18,7 @@ from langgraph.types import Command
 
 from interviewer.config import Settings
 from interviewer.curriculum.corpus import Corpus
-from interviewer.errors import SessionFinished
+from interviewer.errors import InterviewerError, SessionFinished
 from interviewer.grading.grader import Grader
 from interviewer.grading.models import Grade
 from interviewer.grading.text import printable
@@ -125,6 +125,14 @@ class Engine:
         assert question is not None
         return session_id, question
 
+    def again(self, caller: Caller, session_id: str, prompt_id: str) -> tuple[str, Question]:
+        """Answer a question of one of the caller's sessions again, once it is done (graded, follow-ups over): a new
+        session of that prompt alone, graded by the same brain; its grade then shows what changed."""
+        session_id = self.views.resolve(caller, session_id)
+        if prompt_id not in self.views.done(caller, session_id):
+            raise InterviewerError("Only a question that is done (graded, follow-ups over) can be answered again.")
+        return self.start(caller, "prompt", prompt_id, brain=self.views.row(session_id).brain)
+
     def submit(self, caller: Caller, session_id: str, answer: str, spoken: Delivery | None = None) -> TurnOutcome:
         """Grade an answer to the waiting question (`spoken`: how it was said, when it was); the turn is stored
         before this returns."""
@@ -166,7 +174,7 @@ class Engine:
         last = Turn.model_validate(new_turns[-1]) if new_turns else None
         if last is None or last.grade is None:
             return TurnOutcome(session_id, None, waiting(after))
-        shown = disclosure.last_shown_grade(after)
+        shown = self.views.shown_after(session_id, after, disclosure.last_shown_grade(after))
         return TurnOutcome(session_id, last.grade, waiting(after), shown, last.usage().calls)
 
     def _invoke(self, session_id: str, payload: Any) -> None:

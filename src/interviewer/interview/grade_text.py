@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 from interviewer.grading.models import Grade, PointVerdict, RedFlagHit
+from interviewer.interview.attempts import Attempts, Change, PointChange
 from interviewer.interview.disclosure import withheld_note
 from interviewer.interview.records import ShownGrade
 
@@ -63,7 +64,8 @@ FORMATS: dict[Style, dict[str, str]] = {
 
 def render_grade(grade: ShownGrade | None, style: Style, verbose: bool = True) -> str:
     """What the candidate sees after an answer: its score (after a follow-up answer, its verdict on the point
-    asked about, then the question's result so far), why the rubric brain graded it (if it stood in), the key
+    asked about, then the question's result so far), once the question is done what changed since the previous
+    attempt, why the rubric brain graded it (if it stood in), the key
     points with their verdicts, misconceptions, the key points not named yet, and flags. The terminal's short
     form (`verbose=False`, text only) names the points made in a line each and counts the rest."""
     if grade is None:
@@ -71,6 +73,7 @@ def render_grade(grade: ShownGrade | None, style: Style, verbose: bool = True) -
     form = FORMATS[style]
     gap = [""] if style == "markdown" else []  # Markdown needs a blank line between a paragraph and a list
     lines = _heading(grade, style, verbose)
+    lines += change_lines(grade.change, style)
     if grade.fallback:
         lines += [fallback_line(grade.fallback, style), *gap]
     lines += verdict_lines(grade, style) if verbose or style == "markdown" else short_lines(grade)
@@ -174,3 +177,59 @@ def escape_markdown(text: str) -> str:
 
 def _literal(text: str, style: Style) -> str:
     return escape_markdown(text) if style == "markdown" else text
+
+
+# -- attempts: what changed since the previous one, and every attempt at a prompt --------------------------------
+
+HEADINGS: dict[Style, str] = {
+    "markdown": "**Since your previous attempt** ({at}): **{before}/4 → {after}/4**",
+    "text": "Since your previous attempt ({at}): {before}/4 -> {after}/4",
+}
+LISTS: dict[Style, dict[str, str]] = {
+    "markdown": {"gained": "- Newly made: {mark} {text} *(was {was})*", "lost": "- Lost: {mark} {text} *(was {was})*"},
+    "text": {"gained": "  newly made: {mark} {text} (was {was})", "lost": "  lost: {mark} {text} (was {was})"},
+}
+
+
+def change_lines(change: Change | None, style: Style) -> list[str]:
+    """The score before and after, then each point made better (newly made) or worse (lost) than last time."""
+    if change is None:
+        return []
+    lines = [HEADINGS[style].format(at=change.previous_at[:10], before=change.before, after=change.after)]
+    if style == "markdown":
+        lines.append("")
+    for kind, moved in (("gained", change.gained), ("lost", change.lost)):
+        lines += [_moved(LISTS[style][kind], point, style) for point in moved]
+    if not change.gained and not change.lost:
+        lines.append("- The same key points as last time." if style == "markdown" else "  the same key points.")
+    return [*lines, ""] if style == "markdown" else lines
+
+
+def _moved(form: str, point: PointChange, style: Style) -> str:
+    mark = MARKS[style][point.after]
+    after = "" if point.after == "covered" else f" ({VERDICT_WORDS[point.after]})"
+    return form.format(mark=mark, text=point.text + after, was=VERDICT_WORDS[point.before])
+
+
+def attempt_lines(attempts: Attempts | None, session_id: str) -> list[str]:
+    """A prompt's attempts in Markdown, oldest first: when, the score, the points made, and which is this
+    session's, the latest and the best."""
+    if attempts is None or len(attempts.attempts) < 2:
+        return []
+    lines = [f"**Your attempts at this question ({len(attempts.attempts)}):**", ""]
+    for n, attempt in enumerate(attempts.attempts, 1):
+        marks = [
+            label
+            for label, hit in (
+                ("this one", attempt.session_id == session_id),
+                ("latest", attempt is attempts.latest),
+                ("best", attempt is attempts.best),
+            )
+            if hit
+        ]
+        tags = f" · {', '.join(marks)}" if marks else ""
+        lines.append(
+            f"{n}. {attempt.at[:16].replace('T', ' ')} UTC · **{attempt.score}/4** · "
+            f"{attempt.covered} of {attempt.points} key points made · session `{attempt.session_id}`{tags}"
+        )
+    return [*lines, ""]

@@ -1,14 +1,18 @@
-"""What a session is about: the plan of prompts for a day, a topic or a review, and its time budget."""
+"""What a session is about: the plan of prompts for a day, a topic, a review, the questions due, or one prompt
+answered again, and its time budget."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from interviewer import config
 from interviewer.curriculum.corpus import Corpus
 from interviewer.errors import InterviewerError, NotFoundError
+from interviewer.interview.schedule import due, next_due, schedule
 from interviewer.storage.seam import SessionIndex
 
-Mode = Literal["day", "topic", "review"]
+Mode = Literal["day", "topic", "review", "due", "prompt"]
+LABEL_CHARS = 60
 
 
 class Planner:
@@ -28,6 +32,10 @@ class Planner:
         elif mode == "topic":
             topic = self.corpus.topic(target)
             plan, label = [p.id for p in topic.prompts], topic.label
+        elif mode == "prompt":
+            plan, label = [self.corpus.prompt(target.strip()).prompt.id], self.one_prompt_label(target.strip())
+        elif mode == "due":
+            plan, label = self.due_plan(owner), "Questions due"
         else:
             scores = self.sessions.latest_prompt_scores(owner)
             weak = sorted((s, pid) for pid, s in scores.items() if s <= 2 and pid in self.corpus.prompts)
@@ -40,6 +48,23 @@ class Planner:
                 raise InterviewerError("The number of prompts must be at least 1.")
             plan = plan[:count]
         return plan, label
+
+    def one_prompt_label(self, prompt_id: str) -> str:
+        """A one-prompt session's label: its topic and the question's start."""
+        ref = self.corpus.prompt(prompt_id)
+        text = ref.prompt.text if len(ref.prompt.text) <= LABEL_CHARS else ref.prompt.text[: LABEL_CHARS - 1] + "…"
+        return f"{ref.topic.title}: {text}"
+
+    def due_plan(self, owner: str) -> list[str]:
+        """The owner's prompts due today (`schedule.due`: weakest first); a clear refusal when none is."""
+        schedules = schedule([r for r in self.sessions.finished_prompts(owner) if r.prompt_id in self.corpus.prompts])
+        now = config.now()
+        plan = [s.prompt_id for s in due(schedules, now)]
+        if not plan:
+            upcoming = next_due(schedules, now)
+            when = f"; the next comes due on {upcoming.due[:10]}" if upcoming else "; finish a question first"
+            raise NotFoundError(f"No question is due today{when}.")
+        return plan
 
     def minutes(self, mode: str, target: str) -> int | None:
         """The time budget: the topic cards' minutes, where the roadmap gives them."""

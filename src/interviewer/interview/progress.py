@@ -3,7 +3,8 @@
 - `cards`: one card per daily-plan day and per topic card (the roadmap's days 31-34), with what it holds and the
   person's last and best score on it;
 - `mastery`: per learning objective, the latest and best score, the attempts, and a mark for weak ones;
-- `trend`: the score of each finished session over time.
+- `trend`: the score of each finished session over time;
+- `due_card`: how many questions are due today (`schedule`), or when the next one is.
 
 Every score is a 0-4 figure computed from the stored per-prompt results (`SessionIndex.finished_prompts`), so a
 topic practised inside a day counts on the topic's card too.
@@ -12,6 +13,7 @@ topic practised inside a day counts on the topic's card too.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from statistics import fmean
 
 from pydantic import BaseModel
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 from interviewer.curriculum.corpus import Corpus, Topic
 from interviewer.grading.models import PointVerdict
 from interviewer.interview.results import objective_scores
+from interviewer.interview.schedule import Scheduled, due, next_due, objective_due, schedule
 from interviewer.storage.session_index import FinishedPrompt, SessionRow
 
 WEAK_AT = 2.0
@@ -55,6 +58,28 @@ class MasteryRow(BaseModel):
     attempts: int
     last_at: str
     weak: bool
+    next_due: str | None = None
+    """When a question on it comes back (`schedule.objective_due`), ISO 8601 in UTC."""
+
+
+class DueCard(BaseModel):
+    """The start page's first card: the questions due today, weakest first, or when the next one comes due."""
+
+    prompts: list[str]
+    """The prompts due today or earlier, weakest first: what the card's session asks."""
+    next_due: str | None
+    """When none is due: when the next one is (ISO 8601, UTC); None before any question is finished."""
+
+
+def due_card(schedules: dict[str, Scheduled], now: datetime) -> DueCard:
+    """What the due card says now."""
+    upcoming = next_due(schedules, now)
+    return DueCard(prompts=[s.prompt_id for s in due(schedules, now)], next_due=upcoming.due if upcoming else None)
+
+
+def schedules_of(corpus: Corpus, finished: list[FinishedPrompt]) -> dict[str, Scheduled]:
+    """Each of the person's practised prompts that the curriculum still has, scheduled (`schedule.schedule`)."""
+    return schedule([r for r in finished if r.prompt_id in corpus.prompts])
 
 
 class TrendPoint(BaseModel):
@@ -128,8 +153,11 @@ def _score(card: Card, corpus: Corpus, owner_of: dict[str, Topic], finished: lis
     card.last, card.best, card.sessions = scores[-1], max(scores), len(scores)
 
 
-def mastery(corpus: Corpus, finished: list[FinishedPrompt]) -> list[MasteryRow]:
-    """Per learning objective the person has answered on: weakest latest score first, then by topic."""
+def mastery(
+    corpus: Corpus, finished: list[FinishedPrompt], schedules: dict[str, Scheduled] | None = None
+) -> list[MasteryRow]:
+    """Per learning objective the person has answered on: weakest latest score first, then by topic; with
+    `schedules`, when each comes due again."""
     by_session: dict[str, list[PointVerdict]] = defaultdict(list)
     at_of: dict[str, str] = {}
     for row in finished:
@@ -141,6 +169,7 @@ def mastery(corpus: Corpus, finished: list[FinishedPrompt]) -> list[MasteryRow]:
             if objective in corpus.objectives:
                 scores_of[objective].append((at_of[session_id], score))
     rows = []
+    due_at = objective_due(corpus, schedules or {})
     for objective, seen in scores_of.items():
         text, topic = corpus.objectives[objective][0].text, corpus.objectives[objective][1].title
         latest = seen[-1][1]
@@ -154,6 +183,7 @@ def mastery(corpus: Corpus, finished: list[FinishedPrompt]) -> list[MasteryRow]:
                 attempts=len(seen),
                 last_at=seen[-1][0],
                 weak=latest <= WEAK_AT,
+                next_due=due_at.get(objective),
             )
         )
     return sorted(rows, key=lambda r: (r.latest, r.topic, r.text))
@@ -181,6 +211,7 @@ class StartPage(BaseModel):
     weakest: list[MasteryRow]
     practised: bool
     """Whether the person has answered on any objective (the weak-points card then says none is weak)."""
+    due: DueCard
 
 
 class History(BaseModel):
@@ -190,12 +221,17 @@ class History(BaseModel):
     trend: list[TrendPoint]
 
 
-def start_page(corpus: Corpus, finished: list[FinishedPrompt]) -> StartPage:
-    """The start page's view of the person's finished prompts."""
+def start_page(corpus: Corpus, finished: list[FinishedPrompt], now: datetime) -> StartPage:
+    """The start page's view of the person's finished prompts, at `now`."""
     rows = mastery(corpus, finished)
-    return StartPage(cards=cards(corpus, finished), weakest=weakest(rows), practised=bool(rows))
+    return StartPage(
+        cards=cards(corpus, finished),
+        weakest=weakest(rows),
+        practised=bool(rows),
+        due=due_card(schedules_of(corpus, finished), now),
+    )
 
 
 def history(corpus: Corpus, finished: list[FinishedPrompt], sessions: list[SessionRow]) -> History:
     """The History tab's view of the person's finished prompts and sessions (newest first)."""
-    return History(mastery=mastery(corpus, finished), trend=trend(sessions))
+    return History(mastery=mastery(corpus, finished, schedules_of(corpus, finished)), trend=trend(sessions))

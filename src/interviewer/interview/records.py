@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from interviewer.grading.models import Assessment, Grade, PointVerdict, Usage
+from interviewer.interview.attempts import Attempts, Change
 from interviewer.speech.delivery import Delivery
 from interviewer.storage.session_index import SessionRow
 
@@ -62,6 +63,9 @@ class ShownGrade(Grade):
     kind: Literal["question", "followup"] = Field(default="question", description="What the answer answered.")
     answers: int = Field(default=1, description="How many answers to the question the score is over.")
     probed: PointVerdict | None = Field(default=None, description="A follow-up answer's verdict on its point.")
+    change: Change | None = Field(
+        default=None, description="Once the answer finished its question: what changed since the previous attempt."
+    )
 
 
 class Standing(BaseModel):
@@ -99,6 +103,8 @@ class PromptBlock(BaseModel):
     unanswered_points: list[PointVerdict] = Field(default_factory=list)
     reference_answer: str | None = None
     study: list[str] = Field(default_factory=list)
+    attempts: Attempts | None = Field(default=None, description="Every attempt of the person's at this prompt.")
+    change: Change | None = Field(default=None, description="What this attempt changed since the one before it.")
 
 
 class ObjectiveRow(BaseModel):
@@ -169,6 +175,7 @@ class Snapshot(BaseModel):
     turns: list[Turn]
     last_grade: ShownGrade | None
     transcript: Transcript
+    done: list[str] = Field(default_factory=list, description="Prompts finished here, oldest first: answerable again.")
 
 
 class ProgressRow(BaseModel):

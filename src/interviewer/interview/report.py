@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from interviewer.grading.models import Usage
 from interviewer.interview.disclosure import withheld_line
-from interviewer.interview.grade_text import escape_markdown, fallback_line, probed_line, verdict_lines
+from interviewer.interview.grade_text import (
+    attempt_lines,
+    change_lines,
+    escape_markdown,
+    fallback_line,
+    probed_line,
+    verdict_lines,
+)
 from interviewer.interview.records import ObjectiveRow, Overall, PromptBlock, ShownTurn, Transcript
 
 
@@ -26,7 +33,7 @@ def to_markdown(data: Transcript) -> str:
     """The whole session: its header, one block per prompt, model use and the learning objectives."""
     lines = _session_header(data)
     for n, block in enumerate(data.prompts, 1):
-        lines += _prompt_block(n, block)
+        lines += _prompt_block(n, block, data.session.id)
     if data.pending is not None:
         lines += [f"*Waiting for an answer to:* {escape_markdown(data.pending.text)}", ""]
     if data.usage.calls:
@@ -67,8 +74,9 @@ def _session_header(data: Transcript) -> list[str]:
     return lines
 
 
-def _prompt_block(n: int, block: PromptBlock) -> list[str]:
-    """One prompt: every question and answer on it, its result, what to study and the reference answer."""
+def _prompt_block(n: int, block: PromptBlock, session_id: str) -> list[str]:
+    """One prompt: every question and answer on it, its result, what changed since the previous attempt and every
+    attempt, what to study and the reference answer."""
     lines = [f"## {n}. {block.question}", ""]
     for turn in block.turns:
         lines += _turn(turn, block.question)
@@ -78,6 +86,7 @@ def _prompt_block(n: int, block: PromptBlock) -> list[str]:
     else:
         label = "So far" if block.in_progress else "Result"
         lines += [f"**{label}: {result.score}/4**", "", *verdict_lines(result, "markdown"), ""]
+    lines += change_lines(block.change, "markdown") + attempt_lines(block.attempts, session_id)
     if block.study:
         lines += ["**To study:**", *[f"- {t}" for t in block.study], ""]
     if block.in_progress:

@@ -3,10 +3,12 @@ summary, and the interview as chat messages."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from interviewer.curriculum.corpus import Corpus
 from interviewer.grading.models import Grade, Usage
+from interviewer.interview.attempts import attempts_of, change_in
 from interviewer.interview.disclosure import after_answer, answered_probes, probing, shown_grade, withhold
 from interviewer.interview.records import Message, PromptBlock, ShownTurn, Standing, Transcript, Turn, turns_of, waiting
 from interviewer.interview.results import (
@@ -18,13 +20,20 @@ from interviewer.interview.results import (
     unanswered_points,
 )
 from interviewer.speech.delivery import combine
-from interviewer.storage.session_index import SessionRow
+from interviewer.storage.session_index import FinishedPrompt, SessionRow
 
 
-def transcript(corpus: Corpus, row: SessionRow, state: dict[str, Any]) -> Transcript:
-    """Every question, answer, follow-up and grade, with the per-objective summary."""
+def transcript(
+    corpus: Corpus, row: SessionRow, state: dict[str, Any], finished: Sequence[FinishedPrompt] = ()
+) -> Transcript:
+    """Every question, answer, follow-up and grade, with the per-objective summary; with the owner's `finished`
+    prompts, each prompt's attempts and what this session's attempt changed since the one before it."""
     open_prompt = probing(state)
     blocks = [_block(corpus, turns_of(state, pid), pid == open_prompt) for pid in asked_prompts(state)]
+    finished = list(finished)
+    for block in blocks:
+        block.attempts = attempts_of(finished, block.prompt_id)
+        block.change = None if block.in_progress else change_in(finished, row.id, block.prompt_id)
     turns = turns_of(state)
     usage = Usage()
     for turn in turns:

@@ -6,27 +6,32 @@ only, so no front end can show someone else's interview. Nothing here writes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from interviewer import config
 from interviewer.curriculum.corpus import Corpus
 from interviewer.errors import NotFoundError
 from interviewer.interview import disclosure, results
 from interviewer.interview.access import Caller
+from interviewer.interview.attempts import change_in
 from interviewer.interview.planning import Planner
-from interviewer.interview.progress import History, StartPage, history, start_page
+from interviewer.interview.progress import History, StartPage, history, schedules_of, start_page
 from interviewer.interview.records import (
     Overview,
     ProgressRow,
     Question,
+    ShownGrade,
     Snapshot,
     Transcript,
     turns_of,
     waiting,
 )
+from interviewer.interview.schedule import Scheduled
 from interviewer.interview.transcript import conversation
 from interviewer.interview.transcript import transcript as build_transcript
 from interviewer.storage.seam import Storage
-from interviewer.storage.session_index import SessionRow
+from interviewer.storage.session_index import FinishedPrompt, SessionRow
 
 
 def thread(session_id: str) -> Any:
@@ -89,18 +94,33 @@ class SessionViews:
         """Everything a page shows about one of the caller's sessions, from one read of its checkpoint."""
         session_id = self.resolve(caller, session_id)
         row, values = self.row(session_id), self.state(session_id)
+        finished = self.storage.sessions.finished_prompts(row.owner)
+        done = done_prompts(values)
         return Snapshot(
             overview=self._overview(row, values),
             messages=conversation(values),
             turns=turns_of(values),
-            last_grade=disclosure.last_shown_grade(values),
-            transcript=build_transcript(self.corpus, row, values),
+            last_grade=with_change(disclosure.last_shown_grade(values), values, lambda: finished, session_id),
+            transcript=build_transcript(self.corpus, row, values, finished),
+            done=done,
         )
 
+    def shown_after(self, session_id: str, state: dict[str, Any], shown: ShownGrade | None) -> ShownGrade | None:
+        """A turn's shown grade with, once its question is done, what changed since the previous attempt."""
+        owner = self.row(session_id).owner
+        return with_change(shown, state, lambda: self.storage.sessions.finished_prompts(owner), session_id)
+
     def transcript(self, caller: Caller, session_id: str) -> Transcript:
-        """Every question, answer, follow-up and grade of one of the caller's sessions, with its summary."""
+        """Every question, answer, follow-up and grade of one of the caller's sessions, with its summary, each
+        prompt's attempts and what this session's attempt changed."""
         session_id = self.resolve(caller, session_id)
-        return build_transcript(self.corpus, self.row(session_id), self.state(session_id))
+        row = self.row(session_id)
+        finished = self.storage.sessions.finished_prompts(row.owner)
+        return build_transcript(self.corpus, row, self.state(session_id), finished)
+
+    def done(self, caller: Caller, session_id: str) -> list[str]:
+        """The prompts one of the caller's sessions has finished (graded, follow-ups over), oldest first."""
+        return done_prompts(self.state(self.resolve(caller, session_id)))
 
     def progress(self, caller: Caller) -> list[ProgressRow]:
         """0-4 score per learning objective in each of the caller's sessions, oldest first."""
@@ -108,7 +128,7 @@ class SessionViews:
 
     def start_page(self, caller: Caller) -> StartPage:
         """The start page's view of the caller's practice: each card's last and best score, the weak points."""
-        return start_page(self.corpus, self.storage.sessions.finished_prompts(caller.name))
+        return start_page(self.corpus, self.storage.sessions.finished_prompts(caller.name), config.now())
 
     def history(self, caller: Caller, sessions: list[SessionRow] | None = None) -> History:
         """The History tab's view of the caller's practice: mastery per objective and the session trend
@@ -116,8 +136,30 @@ class SessionViews:
         listed = self.sessions(caller) if sessions is None else sessions
         return history(self.corpus, self.storage.sessions.finished_prompts(caller.name), listed)
 
+    def due(self, caller: Caller) -> list[Scheduled]:
+        """Every question the caller has finished, with when it comes due again: the soonest first."""
+        finished = self.storage.sessions.finished_prompts(caller.name)
+        return sorted(schedules_of(self.corpus, finished).values(), key=lambda s: (s.due, s.last_score, s.prompt_id))
+
     def _overview(self, row: SessionRow, values: dict[str, Any]) -> Overview:
         return overview_of(row, values, self.planner.minutes(row.mode, row.target))
+
+
+def done_prompts(state: dict[str, Any]) -> list[str]:
+    """The prompts a session has finished: asked, and no longer asked or probed."""
+    open_prompt = waiting(state)
+    return [p for p in results.asked_prompts(state) if open_prompt is None or p != open_prompt.prompt_id]
+
+
+def with_change(
+    shown: ShownGrade | None, state: dict[str, Any], finished: Callable[[], list[FinishedPrompt]], session_id: str
+) -> ShownGrade | None:
+    """The last shown grade with what its question's attempt changed, once the question is done (`finished`: the
+    owner's finished prompts, read only then)."""
+    graded = [t.prompt_id for t in turns_of(state) if t.grade is not None]  # the shown grade's question, last
+    if shown is None or not graded or graded[-1] not in done_prompts(state):
+        return shown
+    return shown.model_copy(update={"change": change_in(finished(), session_id, graded[-1])})
 
 
 def overview_of(row: SessionRow, values: dict[str, Any], minutes: int | None) -> Overview:

@@ -16,10 +16,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from interviewer.config import now as clock
 from interviewer.errors import StorageError
 from interviewer.grading.models import PointVerdict
 
@@ -72,7 +72,8 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The time now as stored, in UTC to the second (`config.now`: INTERVIEWER_NOW fixes it)."""
+    return clock().isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ drawn by `grade_text`, as in the terminal and the transcript.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from interviewer import config
 from interviewer.errors import InterviewerError, StorageError
 from interviewer.interview.access import Caller
 from interviewer.interview.choices import parse_choice
@@ -26,8 +27,9 @@ from interviewer.interview.report import to_markdown
 from interviewer.speech.delivery import Delivery
 from interviewer.storage import exports
 from interviewer.storage.session_index import SessionRow
+from interviewer.web.again import AgainHandlers, note
 from interviewer.web.layout import build_page
-from interviewer.web.practice import card_score, mastery_table, trend_figure, weak_markdown
+from interviewer.web.practice import card_score, due_markdown, mastery_table, trend_figure, weak_markdown
 
 CSS = """
 .grade-panel { font-size: 0.92rem; }
@@ -82,7 +84,7 @@ def chat_messages(messages: list[Message]) -> list[dict[str, str]]:
 def progress_markdown(view: Overview) -> str:
     row = view.session
     started = datetime.fromisoformat(row.created_at)
-    end = datetime.fromisoformat(row.updated_at) if view.status == "finished" else datetime.now(UTC)
+    end = datetime.fromisoformat(row.updated_at) if view.status == "finished" else config.now()
     minutes = max(0, int((end - started).total_seconds() // 60))
     budget = f" of {view.minutes} min" if view.minutes else ""
     if view.status == "finished":
@@ -103,10 +105,6 @@ def deletable(rows: list[SessionRow]) -> Any:
     """The History tab's list of sessions that may be deleted."""
     choices = [(f"{r.created_at.replace('T', ' ')[:16]} · {r.label} · {r.id}", r.id) for r in rows]
     return gr.update(choices=choices, value=None)
-
-
-def note(exc: Exception) -> str:
-    return f"**Note:** {escape_markdown(str(exc))}"
 
 
 def heard(engine: Engine, caller: Caller, session_id: str, audio: str | None, typed: str) -> tuple[Any, Any, str]:
@@ -134,7 +132,7 @@ def heard(engine: Engine, caller: Caller, session_id: str, audio: str | None, ty
 # -- the app ------------------------------------------------------------------------------------------------
 
 
-class InterviewApp:
+class InterviewApp(AgainHandlers):
     """The handlers: each asks the engine for the caller and maps what it returns to component updates."""
 
     def __init__(self, engine: Engine, notice: str | None = None) -> None:
@@ -221,9 +219,12 @@ class InterviewApp:
         try:
             view = self.engine.views.start_page(self.caller(request))
         except StorageError as exc:
-            return (note(exc), gr.update(visible=False), *[""] * len(self.cards))
+            hidden = gr.update(visible=False)
+            return ("", hidden, note(exc), hidden, *[""] * len(self.cards))
         scores = {c.value: card_score(c) for c in view.cards}
         return (
+            due_markdown(view),
+            gr.update(visible=bool(view.due.prompts)),
             weak_markdown(view),
             gr.update(visible=bool(view.weakest)),
             *[scores.get(card.value, "") for card in self.cards],

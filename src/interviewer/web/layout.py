@@ -30,6 +30,9 @@ class Handlers(Protocol):
     def answer(self, *args: Any, **kwargs: Any) -> Any: ...
     def transcribe(self, *args: Any, **kwargs: Any) -> Any: ...
     def skip(self, *args: Any, **kwargs: Any) -> Any: ...
+    def again(self, *args: Any, **kwargs: Any) -> Any: ...
+    def again_last(self, *args: Any, **kwargs: Any) -> Any: ...
+    def again_controls(self, *args: Any, **kwargs: Any) -> Any: ...
     def end(self, *args: Any, **kwargs: Any) -> Any: ...
     def review(self, *args: Any, **kwargs: Any) -> Any: ...
     def open_session(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -117,7 +120,11 @@ def _start_panel(page: Page, app: Handlers) -> None:
 
 
 def _cards(page: Page, app: Handlers) -> None:
-    """A card per daily-plan day and topic card, and one for the weakest objectives; each starts with one click."""
+    """The questions due today, a card per daily-plan day and topic card, and one for the weakest objectives; each
+    starts with one click."""
+    with gr.Group(elem_classes=["card", "due-card"], elem_id="due-card"):
+        page.due = gr.Markdown()
+        page.due_btn = gr.Button("Practise the due questions", size="sm", variant="primary", visible=False)
     with gr.Group(elem_classes=["card", "weak-card"]):
         page.weak = gr.Markdown()
         page.weak_btn = gr.Button("Review my weak points", size="sm", visible=False)
@@ -167,6 +174,8 @@ def _interview_panel(page: Page, max_answer_chars: int) -> None:
                     page.skip_btn = gr.Button("Skip question")
                     page.end_btn = gr.Button("End now", variant="stop")
                     page.new_btn = gr.Button("New session")
+                # Once a question is done: the latest one, asked again as a new attempt (its label names it).
+                page.again_btn = gr.Button("Answer again", visible=False, elem_id="again-btn")
             with gr.Column(scale=2, min_width=260):
                 page.show = gr.Checkbox(value=True, label="Show grades after each answer")
                 page.read_aloud = gr.Checkbox(
@@ -178,6 +187,15 @@ def _interview_panel(page: Page, max_answer_chars: int) -> None:
 
 
 def _review_tab(page: Page) -> None:
+    with gr.Row(equal_height=False, visible=False, elem_id="again-row") as page.again_row:
+        page.again_pick = gr.Dropdown(
+            choices=[],
+            value=None,
+            label="Answer one of this session's questions again",
+            allow_custom_value=True,  # the `/again` API names any prompt id; the engine decides whether it is done
+            scale=3,
+        )
+        page.again_review = gr.Button("Answer again", scale=1, min_width=140)
     page.review = gr.Markdown(elem_classes=["review-md"])
     with gr.Row():
         page.download_md = gr.DownloadButton("Download Markdown", visible=False)
@@ -197,7 +215,7 @@ def _history_tab(page: Page) -> None:
         interactive=False,
         wrap=True,
         # Each column fits its longest word ("attempts", "mastered"); the table scrolls sideways on a phone.
-        column_widths=["320px", "180px", "80px", "80px", "110px", "150px", "110px"],
+        column_widths=["320px", "180px", "80px", "80px", "110px", "150px", "110px", "110px"],
         label="Mastery per learning objective (weakest first; weak = latest score 2/4 or less)",
         elem_id="mastery",
     )
@@ -224,14 +242,14 @@ def _wire(page: Page, app: Handlers) -> None:
     page.chat.change(None, [page.read_aloud, page.chat], None, js=READ_ALOUD_JS, **private)
     review = [page.review, page.download_md, page.download_json]
     to_tab = {tab: (lambda tab=tab: gr.Tabs(selected=tab)) for tab in ("interview", "review")}
-    start_page = [page.weak, page.weak_btn, *page.card_scores]
+    start_page = [page.due, page.due_btn, page.weak, page.weak_btn, *page.card_scores]
     starters = [page.start_btn, *(button for button, _ in page.card_buttons)]
     page.demo.load(app.load, None, screens, api_name="load").then(**set_url).then(
         lambda: [gr.update(interactive=True)] * len(starters), None, starters, **private
     ).then(app.start_page, None, start_page, api_name="start_page")
     for button, value in page.card_buttons:
         button.click(app.starter(value), [page.count, page.brain], screens, **private).then(**set_url)
-    page.weak_btn.click(app.starter("review:"), [page.count, page.brain], screens, **private).then(**set_url)
+    _wire_practice(page, app, set_url, to_tab["interview"])
     page.start_btn.click(app.start, [page.choice, page.count, page.brain], screens, api_name="start").then(**set_url)
     answering = [page.session, page.answer, page.spoken]
     page.send_btn.click(app.answer, answering, with_answer, api_name="answer").then(**set_url)
@@ -262,6 +280,21 @@ def _wire(page: Page, app: Handlers) -> None:
     ).then(**set_url)
     page.show.change(lambda visible: gr.update(visible=visible), page.show, page.grade, **private)
     page.timer.tick(app.tick, [page.session], page.progress, **private)
+
+
+def _wire_practice(page: Page, app: Handlers, set_url: dict[str, Any], to_interview: Any) -> None:
+    """Answering again, the due questions and the weak points. The "Answer again" controls follow the progress line,
+    which changes whenever a question is done or another session opens."""
+    private: dict[str, Any] = {"api_visibility": "private"}
+    screens = page.screens()
+    controls = [page.again_btn, page.again_pick, page.again_row]
+    page.progress.change(app.again_controls, [page.session], controls, **private)
+    page.again_btn.click(app.again_last, [page.session], screens, **private).then(**set_url)
+    page.again_review.click(app.again, [page.session, page.again_pick], screens, api_name="again").then(**set_url).then(
+        to_interview, None, page.tabs, **private
+    )
+    for button, choice in ((page.due_btn, "due:"), (page.weak_btn, "review:")):
+        button.click(app.starter(choice), [page.count, page.brain], screens, **private).then(**set_url)
 
 
 class Page:
@@ -299,6 +332,12 @@ class Page:
     mastery: Any
     weak: Any
     weak_btn: Any
+    due: Any
+    due_btn: Any
+    again_btn: Any
+    again_row: Any
+    again_pick: Any
+    again_review: Any
     card_scores: list[Any]
     card_buttons: list[tuple[Any, str]]
     forget_pick: Any

@@ -9,7 +9,7 @@ from typing import Any
 from interviewer.interview.grade_text import escape_markdown
 from interviewer.interview.progress import Card, MasteryRow, StartPage, TrendPoint
 
-MASTERY_HEADERS = ["learning objective", "topic", "latest", "best", "attempts", "last practised", "status"]
+MASTERY_HEADERS = ["learning objective", "topic", "latest", "best", "attempts", "last practised", "next due", "status"]
 
 
 def card_markdown(card: Card) -> str:
@@ -41,6 +41,20 @@ def card_score(card: Card) -> str:
     return f"**Last {card.last:.2f}/4 · best {card.best:.2f}/4** · {times}"
 
 
+def due_markdown(view: StartPage) -> str:
+    """The start page's first card: how many questions are due today, or when the next one is."""
+    due = len(view.due.prompts)
+    if due:
+        return (
+            f"### Due today: {due} question{'' if due == 1 else 's'}\n"
+            "Questions you answered before, back when spaced repetition says you would start to forget them; "
+            "the weakest first."
+        )
+    if view.due.next_due:
+        return f"### Due today\nNothing is due today. The next question comes back on {view.due.next_due[:10]}."
+    return "### Due today\nNothing yet: each question you finish comes back here when it is due."
+
+
 def weak_markdown(view: StartPage) -> str:
     """The "Review my weak points" card: the weakest objectives by name, or what to do first."""
     if not view.weakest:
@@ -63,6 +77,7 @@ def mastery_table(rows: list[MasteryRow]) -> list[list[Any]]:
             f"{r.best:.2f}",
             r.attempts,
             r.last_at.replace("T", " ")[:16],
+            (r.next_due or "")[:10],
             "weak" if r.weak else ("mastered" if r.latest >= 3.5 else "ok"),
         ]
         for r in rows
