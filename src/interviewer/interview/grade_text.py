@@ -2,7 +2,8 @@
 
 Two styles: "markdown" (the web panel and the transcript) and "text" (the terminal, short unless verbose: the
 points made in a line each and a count of the rest). In Markdown, everything a candidate or a model wrote
-(evidence, a fallback's reason) is escaped, so it shows literally.
+(evidence, a fallback's reason) is escaped, so it shows literally. Once a question is done, its grade opens with
+what changed since the previous attempt (`change_lines`); the transcript lists every attempt (`attempt_lines`).
 """
 
 from __future__ import annotations

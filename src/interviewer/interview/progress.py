@@ -223,12 +223,13 @@ class History(BaseModel):
 
 def start_page(corpus: Corpus, finished: list[FinishedPrompt], now: datetime) -> StartPage:
     """The start page's view of the person's finished prompts, at `now`."""
-    rows = mastery(corpus, finished)
+    schedules = schedules_of(corpus, finished)
+    rows = mastery(corpus, finished, schedules)
     return StartPage(
         cards=cards(corpus, finished),
         weakest=weakest(rows),
         practised=bool(rows),
-        due=due_card(schedules_of(corpus, finished), now),
+        due=due_card(schedules, now),
     )
 
 
