@@ -310,6 +310,9 @@ class Settings:
     """INTERVIEWER_MAX_FOLLOWUPS: follow-up questions per prompt (0 or more)."""
     max_answer_chars: int = field(default_factory=lambda: _env_int("INTERVIEWER_MAX_ANSWER_CHARS", 20_000, 1))
     """INTERVIEWER_MAX_ANSWER_CHARS: the longest answer graded; a longer one is refused."""
+    turn_lease_s: float = field(default_factory=lambda: _env_float("INTERVIEWER_TURN_LEASE_S", 10.0, positive=True))
+    """INTERVIEWER_TURN_LEASE_S: how long a turn in flight holds its session without renewing its lease (it renews it
+    every third of that while it runs); a turn whose process died is repaired by another once it lapses."""
     max_audio_s: float = field(default_factory=lambda: _env_float("INTERVIEWER_MAX_AUDIO_S", 300.0, positive=True))
     """INTERVIEWER_MAX_AUDIO_S: the longest spoken answer transcribed, in seconds; a longer recording is refused."""
     threads: int = field(default_factory=model_threads)

@@ -31,3 +31,7 @@ class SessionFinished(InterviewerError):
 
 class LimitReached(InterviewerError):
     """A per-user limit was reached; nothing was stored and the user may try again later."""
+
+
+class SessionBusy(InterviewerError):
+    """Another process holds the lease of this session's turn in flight; nothing was stored, try again shortly."""

@@ -52,6 +52,7 @@ from interviewer.interview.records import ShownTurn, Transcript, Turn
 from tests.helpers import ROOT, cli_command
 
 ME = Caller.terminal()
+LEASE_S = 0.5  # the killed interviews' turn lease (INTERVIEWER_TURN_LEASE_S): a dead turn is repaired after it
 BEFORE, REPAIRED, RECORDED = "before the answer was stored", "stored and repaired", "stored and recorded"
 WEAK = (
     "It depends on the company and I would ask the team.",
@@ -182,7 +183,12 @@ class Harness:
         self.grader = Grader(self.settings, progress=False)
         self.corpus = self.grader.corpus
         self.rng = random.Random(seed)
-        self.env = {**os.environ, "INTERVIEWER_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **os.environ,
+            "INTERVIEWER_DATA_DIR": str(data_dir),
+            "PYTHONUNBUFFERED": "1",
+            "INTERVIEWER_TURN_LEASE_S": str(LEASE_S),
+        }
 
     # -- killing -------------------------------------------------------------------------------------
 
@@ -261,8 +267,11 @@ class Harness:
     # -- checking ------------------------------------------------------------------------------------
 
     def check(self, kill: Kill) -> None:
-        """Inspect the raw row first, then open an engine (it repairs as it opens) and compare."""
+        """Inspect the raw row first, then, once the killed turn's lease has lapsed, open an engine (it repairs as it
+        opens) and compare."""
         kill.marked = self._mark(kill) not in (None, 0)
+        if kill.marked:
+            time.sleep(LEASE_S + 0.1)
         with self._engine() as engine:
             try:
                 answered = self._compare(engine, kill)

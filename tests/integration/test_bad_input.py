@@ -116,6 +116,13 @@ def test_the_model_threads_are_a_setting_and_none_is_refused(monkeypatch: pytest
         Settings()
 
 
+def test_a_turn_lease_that_never_holds_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad, why in (("0", "a positive number"), ("soon", "a number")):
+        monkeypatch.setenv("INTERVIEWER_TURN_LEASE_S", bad)
+        with pytest.raises(InterviewerError, match=f"INTERVIEWER_TURN_LEASE_S must be {why}"):
+            Settings()
+
+
 def test_an_empty_data_folder_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", "")
     assert Settings().data_dir == Path.cwd() / ".interviewer"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import fields
@@ -49,10 +47,8 @@ def engine(storage_settings: Settings) -> Iterator[Engine]:
 
 
 def _dead_mark() -> int:
-    """An in-flight mark as a process that has since died would have left it."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid << 32 | 12345
+    """An in-flight mark as another process, since died, would have left it (its lease is set to lapse apart)."""
+    return (store.INSTANCE ^ 0x5A5A5A5A) << 32 | 12345
 
 
 def _sql(settings: Settings, statement: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -80,7 +76,7 @@ def test_opening_an_engine_repairs_a_row_a_dead_process_left_behind(engine: Engi
     # Killed after the checkpoint, before the record:
     _sql(
         storage_settings,
-        "UPDATE sessions SET syncing = ?, answered = 0, score = NULL WHERE id = ?",
+        "UPDATE sessions SET syncing = ?, lease_until = 0, answered = 0, score = NULL WHERE id = ?",
         (_dead_mark(), session),
     )
     _sql(storage_settings, "DELETE FROM prompt_results WHERE session_id = ?", (session,))
@@ -97,7 +93,11 @@ def test_a_session_killed_before_its_first_checkpoint_is_removed_once_its_proces
         storage_settings, progress=False, grader=engine.grader
     )  # this process is alive: it may be about to write it
     assert engine.storage.sessions.get("0123456789ab") is not None
-    _sql(storage_settings, "UPDATE sessions SET syncing = ? WHERE id = ?", (_dead_mark(), "0123456789ab"))
+    _sql(
+        storage_settings,
+        "UPDATE sessions SET syncing = ?, lease_until = 0 WHERE id = ?",
+        (_dead_mark(), "0123456789ab"),
+    )
     build_engine(storage_settings, progress=False, grader=engine.grader)
     assert engine.storage.sessions.get("0123456789ab") is None
 

@@ -10,7 +10,9 @@ among the caller's own sessions only, so no front end can show or change someone
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +20,7 @@ from langgraph.types import Command
 
 from interviewer.config import Settings
 from interviewer.curriculum.corpus import Corpus
-from interviewer.errors import InterviewerError, SessionFinished
+from interviewer.errors import InterviewerError, SessionBusy, SessionFinished
 from interviewer.grading.grader import Grader
 from interviewer.grading.models import Grade
 from interviewer.grading.text import printable
@@ -40,7 +42,7 @@ from interviewer.speech import recognition as speech
 from interviewer.speech.delivery import Delivery
 from interviewer.speech.recognition import Transcription
 from interviewer.storage.seam import SessionIndex, Storage
-from interviewer.storage.session_index import abandoned
+from interviewer.storage.session_index import abandoned, renewing
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ class Engine:
         plan, label = self.planner.plan(mode, target, count, caller.name)
         self.limits.check_open(caller, self.storage.sessions.count_open(caller.name))
         session_id = secrets.token_hex(6)
-        self.storage.sessions.create(session_id, mode, str(target), label, brain_name, len(plan), caller.name)
+        mark = self.storage.sessions.create(session_id, mode, str(target), label, brain_name, len(plan), caller.name)
         initial = {
             "session_id": session_id,
             "brain": brain_name,
@@ -118,9 +120,10 @@ class Engine:
             "max_followups": self.settings.max_followups,
             "turns": [],
         }
-        self._invoke(session_id, initial)
-        state = self.views.state(session_id)
-        record_session(self.storage.sessions, self.corpus, session_id, state)
+        with renewing(self.storage.sessions, session_id, mark):
+            self._invoke(session_id, initial)
+            state = self.views.state(session_id)
+            record_session(self.storage.sessions, self.corpus, session_id, state)
         question = waiting(state)
         assert question is not None
         return session_id, question
@@ -166,11 +169,12 @@ class Engine:
                 if reply["action"] == "end":
                     return TurnOutcome(session_id, None, None)  # ending twice is harmless
                 raise SessionFinished(f"Session {session_id} has finished; start a new one or read its transcript.")
-            self.storage.sessions.mark(session_id)  # committed first: a kill from here on leaves the row to `repair`
-            self._invoke(session_id, Command(resume=reply))
-            after = self.views.state(session_id)
-            new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
-            record_session(self.storage.sessions, self.corpus, session_id, after, only=asked.prompt_id)
+            mark = self.storage.sessions.mark(session_id)  # committed first: a kill from here on leaves it to `repair`
+            with renewing(self.storage.sessions, session_id, mark):
+                self._invoke(session_id, Command(resume=reply))
+                after = self.views.state(session_id)
+                new_turns = after.get("turns", [])[len(before.get("turns", [])) :]
+                record_session(self.storage.sessions, self.corpus, session_id, after, only=asked.prompt_id)
         last = Turn.model_validate(new_turns[-1]) if new_turns else None
         if last is None or last.grade is None:
             return TurnOutcome(session_id, None, waiting(after))
@@ -234,15 +238,22 @@ def record_session(
 def repair_marked(engine: Engine, session_id: str | None = None) -> int:
     """Bring the rows of turns that cannot finish back in step with their checkpoints (`repair_session`).
 
-    Runs when the engine opens (turns whose process died) and before each reply with its session id (then
-    also a turn that failed in this process). Returns how many rows it repaired or removed.
+    Runs when the engine opens (turns whose process died and whose lease lapsed) and before each reply with its
+    session id (then also a turn that failed in this process; a turn another process still holds the lease of
+    refuses the reply, which loses nothing). Returns how many rows it repaired or removed.
     """
     done = 0
-    for marked, mark in engine.storage.sessions.marked(session_id):
+    for marked, mark, lease_until in engine.storage.sessions.marked(session_id):
         with engine.locks.of(marked):
-            if abandoned(mark, mine=session_id is not None):
+            if abandoned(mark, lease_until, mine=session_id is not None):
                 repair_session(engine, marked, mark)
                 done += 1
+            elif session_id is not None:
+                wait = max(1, math.ceil(lease_until - time.time()))
+                raise SessionBusy(
+                    "The previous answer of this session is still being graded elsewhere; "
+                    f"try again in {wait} s (nothing is lost)."
+                )
     return done
 
 

@@ -16,5 +16,8 @@ def open_storage(settings: Settings) -> Storage:
     if settings.database_url:
         from interviewer.storage.postgres import open_postgres
 
-        return open_postgres(settings.database_url)
-    return open_sqlite(settings)
+        storage = open_postgres(settings.database_url)
+    else:
+        storage = open_sqlite(settings)
+    storage.sessions.lease_s = settings.turn_lease_s
+    return storage

@@ -12,12 +12,13 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from interviewer.config import now as clock
 from interviewer.errors import StorageError
@@ -68,7 +69,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         UPDATE sessions SET syncing = 1 WHERE status = 'active'
         """,
     ),
+    (
+        # A turn in flight holds a lease until `lease_until` (seconds since the epoch), renewed while it runs
+        # (`renewing`): another process repairs its row only once the lease has lapsed (`abandoned`). Marks from
+        # before it hold none, so they count as lapsed.
+        "004_turn_lease",
+        """
+        ALTER TABLE sessions ADD COLUMN lease_until REAL NOT NULL DEFAULT 0
+        """,
+    ),
 ]
+
+LEASE_S = 10.0
+"""How long a turn in flight holds its session's row without renewing its lease (INTERVIEWER_TURN_LEASE_S)."""
 
 
 def now() -> str:
@@ -113,29 +126,70 @@ class SessionRow:
 ROW_COLUMNS = ", ".join(f.name for f in fields(SessionRow))
 
 
+def _new_instance() -> int:
+    return secrets.randbits(31) | 1
+
+
+INSTANCE = _new_instance()
+"""This process's name in the marks it sets: random, never a process id, so a mark means the same on every host."""
+
+
+def _forked() -> None:
+    global INSTANCE
+    INSTANCE = _new_instance()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def new_mark() -> int:
-    """A fresh in-flight mark: this process's id in the high bits (see `abandoned`), random low bits."""
-    return (os.getpid() << 32) | secrets.randbits(32)
+    """A fresh in-flight mark: this process's `INSTANCE` in the high bits (see `abandoned`), random low bits."""
+    return (INSTANCE << 32) | secrets.randbits(32)
 
 
-def abandoned(mark: int, *, mine: bool) -> bool:
-    """Whether the turn that set `mark` can no longer finish: the process that set it has died.
+def abandoned(mark: int, lease_until: float, *, mine: bool, now: float | None = None) -> bool:
+    """Whether the turn that set `mark` can no longer finish.
 
-    A mark of this process counts as abandoned only when `mine` (the caller holds the session's lock, so
-    no turn of it is running here); a mark from a live process is a turn still running there.
+    A mark of this process counts as abandoned only when `mine` (the caller holds the session's lock, so no turn
+    of it is running here). Another process's, on this host or any other, once its lease has lapsed: a turn that
+    is running renews its lease (`renewing`), so a lapsed one belongs to a process that died or hung. Hosts'
+    clocks must agree to well within the lease (NTP does).
     """
-    pid = mark >> 32
-    if pid == os.getpid():
+    if mark >> 32 == INSTANCE:
         return mine
-    if pid <= 0 or os.name == "nt":  # marked before marks named their process, or no cheap way to ask
-        return True
+    return (time.time() if now is None else now) > lease_until
+
+
+class Leased(Protocol):
+    """What `renewing` needs of a session index."""
+
+    lease_s: float
+
+    def renew(self, session_id: str, mark: int) -> bool: ...
+
+
+@contextmanager
+def renewing(sessions: Leased, session_id: str, mark: int) -> Iterator[None]:
+    """Keep a turn's lease (`SqlSessionIndex.mark`) from lapsing while the block runs: a thread renews it every
+    third of the lease, until the block ends or the row no longer carries the mark. A renewal that fails (the
+    database out of reach) is tried again at the next tick; the turn itself reports that failure."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(sessions.lease_s / 3):
+            try:
+                if not sessions.renew(session_id, mark):
+                    return
+            except StorageError:
+                continue
+
+    renewer = threading.Thread(target=renew, name=f"lease-{session_id}", daemon=True)
+    renewer.start()
     try:
-        os.kill(pid, 0)
-    except PermissionError:
-        return False  # alive, another user's
-    except (OSError, OverflowError):
-        return True
-    return False
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def connect(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
@@ -183,6 +237,9 @@ class SqlSessionIndex(ABC):
     failures mean (`guard`).
     """
 
+    lease_s: float = LEASE_S
+    """How long a turn's lease lasts unrenewed (`Settings.turn_lease_s`)."""
+
     @abstractmethod
     def guard(self) -> AbstractContextManager[None]:
         """Turn the backend's failures into one clear StorageError."""
@@ -220,30 +277,46 @@ class SqlSessionIndex(ABC):
 
     def create(
         self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
-    ) -> None:
-        """Add a session's row, already marked in flight: its first step has not been checkpointed yet."""
-        stamp = now()
+    ) -> int:
+        """Add a session's row, already marked in flight under a lease: its first step has not been checkpointed
+        yet. Returns the mark (for `renewing`)."""
+        stamp, mark = now(), new_mark()
         with self.guard():
             self._write(
                 "INSERT INTO sessions (id, created_at, updated_at, mode, target, label, brain, status, planned, owner,"
-                " syncing) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)",
-                (session_id, stamp, stamp, mode, target, label, brain, planned, owner, new_mark()),
+                " syncing, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                (session_id, stamp, stamp, mode, target, label, brain, planned, owner, mark, self._lease_end()),
             )
+        return mark
 
-    def mark(self, session_id: str) -> None:
-        """Mark a turn in flight, committed before the graph runs: until `update` clears it, the row may be
-        behind the session's checkpoint (a process killed in between leaves it for `Engine.repair`)."""
+    def mark(self, session_id: str) -> int:
+        """Mark a turn in flight under a lease, committed before the graph runs: until `update` clears it, the row
+        may be behind the session's checkpoint (a process killed in between leaves it for `Engine.repair`, once
+        the lease lapses). Returns the mark (for `renewing`)."""
+        mark = new_mark()
         with self.guard():
-            self._write("UPDATE sessions SET syncing = ? WHERE id = ?", (new_mark(), session_id))
+            self._write(
+                "UPDATE sessions SET syncing = ?, lease_until = ? WHERE id = ?", (mark, self._lease_end(), session_id)
+            )
+        return mark
 
-    def marked(self, session_id: str | None = None) -> list[tuple[str, int]]:
-        """(id, mark) of every session marked in flight, or of the one given if it is."""
-        sql = "SELECT id, syncing FROM sessions WHERE syncing != 0"
+    def renew(self, session_id: str, mark: int) -> bool:
+        """Extend a turn's lease while the row still carries its mark; whether it did."""
+        with self.guard():
+            sql = "UPDATE sessions SET lease_until = ? WHERE id = ? AND syncing = ?"
+            return self._write(sql, (self._lease_end(), session_id, mark)) > 0
+
+    def _lease_end(self) -> float:
+        return time.time() + self.lease_s
+
+    def marked(self, session_id: str | None = None) -> list[tuple[str, int, float]]:
+        """(id, mark, lease end) of every session marked in flight, or of the one given if it is."""
+        sql = "SELECT id, syncing, lease_until FROM sessions WHERE syncing != 0"
         args: tuple[str, ...] = ()
         if session_id is not None:
             sql, args = sql + " AND id = ?", (session_id,)
         with self.guard():
-            return [(r[0], int(r[1])) for r in self._rows(sql, args)]
+            return [(r[0], int(r[1]), float(r[2])) for r in self._rows(sql, args)]
 
     def update(
         self, session_id: str, *, status: str, answered: int, score: float | None, mark: int | None = None
