@@ -22,6 +22,10 @@ def test_bench_measures_a_turn_a_cold_start_the_index_and_transcription(cli: Cli
     assert 0 < figures["speech_transcription"]["rtf_median"] <= figures["speech_transcription"]["rtf_p95"]
     report = (tmp_path / "bench.md").read_text(encoding="utf-8")
     assert "turn: grade + next question" in report and "real-time factor median" in report
+    longest = figures["turn_longest_answer"]
+    assert longest["n"] == 2 and longest["chars"] == 20_000 and longest["median_ms"] > 0
+    assert longest["unread_min"] > 0  # the longest answers hold more sentences than are read
+    assert "turn: the longest accepted answer (20,000 characters)" in report and "goal p95 < 1000 ms" in report
 
 
 def test_a_quick_bench_never_overwrites_the_kept_reports(cli: Cli) -> None:

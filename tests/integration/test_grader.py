@@ -10,8 +10,11 @@ import pytest
 
 from interviewer.curriculum.corpus import Corpus
 from interviewer.curriculum.embeddings import encoder
+from interviewer.curriculum.tokens import READ_SENTENCES
 from interviewer.errors import AnswerRejected
 from interviewer.grading.grader import Grader
+from interviewer.interview.grade_text import render_grade
+from interviewer.interview.records import ShownGrade
 from tests.helpers import Cli
 
 SKEW_PARAPHRASE = (
@@ -55,6 +58,18 @@ def test_a_grade_after_retrieval_read_the_answer_is_the_grade_of_a_fresh_read(gr
     after_retrieval = grader.grade(prompt, SKEW_PARAPHRASE)
     assert after_retrieval.score == fresh.score
     assert [p.verdict for p in after_retrieval.points] == [p.verdict for p in fresh.points]
+
+
+def test_an_answer_past_the_reading_limit_is_read_up_to_it_and_the_grade_says_so(grader: Grader) -> None:
+    prompt = grader.corpus.prompt("fsw-p1").prompt
+    padding = " ".join(f"In project {n} the team met on day {n + 1} to talk." for n in range(READ_SENTENCES))
+    first = grader.grade(prompt, f"{prompt.reference_answer} {padding}")
+    assert first.score >= 3 and first.unread > 0
+    last = grader.grade(prompt, f"{padding} {prompt.reference_answer}")  # its points lie past the limit
+    assert last.score <= 1 and last.unread == first.unread
+    shown = render_grade(ShownGrade(**first.model_dump()), "markdown")
+    assert f"Only the answer's first {READ_SENTENCES} sentences were read: the last {first.unread} were not." in shown
+    assert grader.grade(prompt, prompt.reference_answer).unread == 0
 
 
 def test_a_paraphrase_without_buzzwords_beats_a_pile_of_buzzwords(grader: Grader) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from interviewer.curriculum.corpus import Corpus, Prompt
 from interviewer.curriculum.embeddings import DIMENSIONS, MiniLMInt8, Vectors, encoder
-from interviewer.curriculum.tokens import STOPWORDS, split_sentences
+from interviewer.curriculum.tokens import READ_SENTENCES, STOPWORDS, split_sentences
 from interviewer.errors import InterviewerError
 
 COLLECTION = "curriculum"
@@ -83,12 +83,13 @@ def corpus_entries(corpus: Corpus) -> list[IndexEntry]:
 
 
 def query_vector(question: str, answer: str) -> Vectors:
-    """One unit vector for a question and its answer: the question plus the mean of the answer's sentences.
+    """One unit vector for a question and its answer: the question plus the mean of the answer's sentences (its
+    first READ_SENTENCES, as the rubric brain reads at most).
 
     The sentences are read one by one, as the rubric brain reads them, and cached: the grade that follows
     reuses the reading of each sentence instead of reading it again.
     """
-    read = encoder().read([s.text for s in split_sentences(answer)], STOPWORDS)
+    read = encoder().read([s.text for s in split_sentences(answer)[:READ_SENTENCES]], STOPWORDS)
     query = encoder().encode([question])[0]
     if read:
         query = query + np.mean([r.vector for r in read], axis=0)

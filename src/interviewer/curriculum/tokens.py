@@ -65,6 +65,12 @@ def stems(text: str) -> tuple[str, ...]:
     return tuple(stem(w) for w in words(text))
 
 
+READ_SENTENCES = 60
+"""The most sentences of one answer that are read, for retrieval and by the rubric brain: this bounds the work one
+answer can cost. An answer of the longest accepted length can hold hundreds; none of the 907 labelled answers has
+more than 31."""
+
+
 def split_sentences(text: str, max_words: int = 40) -> list[Sentence]:
     """Sentences of the answer; very long ones are cut at commas so evidence stays quotable."""
     out: list[Sentence] = []

@@ -79,6 +79,7 @@ class Grade(Assessment):
     fallback: str | None = None
     grader_version: str = ""
     usage: Usage | None = None
+    unread: int = Field(default=0, description="The answer's sentences past the reading limit, not read.")
 
     def covered(self) -> list[PointVerdict]:
         return [p for p in self.points if p.verdict == "covered"]

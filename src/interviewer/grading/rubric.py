@@ -19,6 +19,7 @@ import numpy as np
 
 from interviewer.curriculum.corpus import Prompt, RubricPoint
 from interviewer.curriculum.embeddings import Vectors, encoder
+from interviewer.curriculum.tokens import READ_SENTENCES
 from interviewer.grading.brain import FollowUp, TurnContext
 from interviewer.grading.claims import denies, states
 from interviewer.grading.cross import point_reader
@@ -170,7 +171,8 @@ class RubricBrain:
             point_reader()
 
     def grade(self, prompt: Prompt, answer: str, context: TurnContext | None = None) -> Grade:
-        """Grade a cleaned answer (see text.clean) against the prompt's rubric."""
+        """Grade a cleaned answer (see text.clean) against the prompt's rubric, reading at most its first
+        READ_SENTENCES sentences that may make a point (the grade counts the rest as `unread`)."""
         sentences = split_sentences(answer)
         injected = [s for s in sentences if addresses_grader(s.text)]
         said = [s for s in sentences if s not in injected]
@@ -180,6 +182,10 @@ class RubricBrain:
             if not said:
                 flags.insert(0, "empty")
             return self._finish(prompt, [verdict_for(p, "missed") for p in prompt.rubric], [], flags)
+        graded = self._read_candidates(prompt, answer, candidates[:READ_SENTENCES], flags)
+        return graded.model_copy(update={"unread": max(0, len(candidates) - READ_SENTENCES)})
+
+    def _read_candidates(self, prompt: Prompt, answer: str, candidates: list[Sentence], flags: list[Flag]) -> Grade:
         reading = self.reading(prompt, answer, candidates)
         if reading is None:
             flags.append("restated_question")

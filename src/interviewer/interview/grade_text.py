@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from interviewer.curriculum.tokens import READ_SENTENCES
 from interviewer.grading.models import Grade, PointVerdict, RedFlagHit
 from interviewer.interview.attempts import Attempts, Change, PointChange
 from interviewer.interview.disclosure import withheld_note
@@ -42,6 +43,7 @@ FORMATS: dict[Style, dict[str, str]] = {
         "so_far": "**This question so far: {score}/4** over {answers} answers · coverage {coverage:.0%} · "
         "brain {brain}",
         "fallback": "*Graded by the rubric brain: {reason}*",
+        "unread": "*Only the answer's first {read} sentences were read: the last {unread} were not.*",
         "point": "- {mark} {text} *({verdict})*",
         "probed": "- {mark} {text} *({verdict})*",
         "evidence": " — you said: “{evidence}”",
@@ -53,6 +55,7 @@ FORMATS: dict[Style, dict[str, str]] = {
         "heading": "Score: {score}/4 (coverage {coverage:.0%}, brain {brain})",
         "so_far": "This question so far: {score}/4 over {answers} answers (coverage {coverage:.0%}, brain {brain})",
         "fallback": "  (Graded by the rubric brain: {reason})",
+        "unread": "  (Only the answer's first {read} sentences were read: the last {unread} were not.)",
         "point": "  {mark} [{verdict}] {text}",
         "probed": "On the point the follow-up asked about: {verdict} - {text}",
         "evidence": '\n      evidence: "{evidence}"',
@@ -77,6 +80,8 @@ def render_grade(grade: ShownGrade | None, style: Style, verbose: bool = True) -
     lines += change_lines(grade.change, style)
     if grade.fallback:
         lines += [fallback_line(grade.fallback, style), *gap]
+    if grade.unread:
+        lines += [form["unread"].format(read=READ_SENTENCES, unread=grade.unread), *gap]
     lines += verdict_lines(grade, style) if verbose or style == "markdown" else short_lines(grade)
     if grade.withheld:
         lines.append(form["withheld"].format(note=withheld_note(grade.withheld, len(grade.points))))

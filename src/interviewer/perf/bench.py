@@ -38,9 +38,10 @@ class Runs:
     index_commands: int = 3
     cold_starts: int = 5
     spoken_answers: int = 5
+    longest_answers: int = 10
 
 
-QUICK = Runs(turns=5, index_builds=1, resyncs=2, index_commands=1, cold_starts=1, spoken_answers=1)
+QUICK = Runs(turns=5, index_builds=1, resyncs=2, index_commands=1, cold_starts=1, spoken_answers=1, longest_answers=2)
 
 
 def chosen_runs(quick: bool, turns: int | None, reports: Path | None) -> Runs:
@@ -184,6 +185,51 @@ def _turn_figures(settings: Settings, turns: int) -> tuple[dict[str, float], dic
     return _stats(samples), _stats(retrieval), shape
 
 
+def longest_answers(corpus: Corpus, chars: int, count: int, seed: int = 5) -> list[tuple[str, str]]:
+    """(prompt id, answer) pairs of the longest accepted length, `chars`, in turn of two shapes: reference answers end
+    to end (long sentences that make points), and short sentences of the curriculum's words (the most sentences)."""
+    rng = random.Random(seed)
+    refs = list(corpus.prompts.values())
+    vocabulary = sorted({w for r in refs for w in r.prompt.reference_answer.split() if w.isalpha()})
+    out: list[tuple[str, str]] = []
+    for n in range(count):
+        ref, text = rng.choice(refs), ""
+        while len(text) < chars:
+            if n % 2 == 0:
+                text += rng.choice(refs).prompt.reference_answer + " "
+            else:
+                text += " ".join(rng.choice(vocabulary) for _ in range(rng.randint(3, 8))) + ". "
+        out.append((ref.prompt.id, text[:chars]))
+    return out
+
+
+def _longest_figures(settings: Settings, runs: int) -> dict[str, Any]:
+    """A turn on an answer of the longest accepted length (INTERVIEWER_MAX_ANSWER_CHARS), read from scratch."""
+    from interviewer.compose import build_engine
+    from interviewer.curriculum.embeddings import encoder
+    from interviewer.curriculum.tokens import READ_SENTENCES
+    from interviewer.grading.cross import point_reader
+
+    engine, me = build_engine(settings, progress=False), Caller.terminal()
+    samples: list[float] = []
+    unread: list[int] = []
+    for prompt_id, answer in longest_answers(engine.corpus, settings.max_answer_chars, runs):
+        session_id, _ = engine.start(me, "prompt", prompt_id)
+        encoder().clear_cache()
+        point_reader().clear_cache()
+        start = time.perf_counter()
+        outcome = engine.submit(me, session_id, answer)
+        samples.append((time.perf_counter() - start) * 1000)
+        unread.append(outcome.grade.unread if outcome.grade else 0)
+    return {
+        **_stats(samples),
+        "chars": settings.max_answer_chars,
+        "sentences_read": READ_SENTENCES,
+        "unread_min": min(unread),
+        "unread_max": max(unread),
+    }
+
+
 def _speech_figures(scratch: Path, corpus: Corpus, answers: int = 5) -> dict[str, Any]:
     """The real-time factor of transcribing answers spoken by espeak-ng (when installed) with whisper tiny.en."""
     from interviewer.speech.recognition import espeak, speech_model, synthesize, transcribe
@@ -230,6 +276,7 @@ def measure(settings: Settings, runs: Runs = Runs()) -> dict[str, Any]:
         index = _index_figures(local, corpus, runs)
         cold, cold_rss = _cold_start(local, runs=runs.cold_starts)
         turn, retrieval, shape = _turn_figures(local, runs.turns)
+        longest = _longest_figures(local, runs.longest_answers)
         speech = _speech_figures(Path(scratch), corpus, answers=runs.spoken_answers)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -238,11 +285,17 @@ def measure(settings: Settings, runs: Runs = Runs()) -> dict[str, Any]:
         "grader_version": RubricBrain().version,
         "cold_start_to_first_question": {**cold, "peak_rss_mb": cold_rss},
         "turn_grade_and_next_question": {**turn, **shape},
+        "turn_longest_answer": longest,
         "retrieval": retrieval,
         "index": index,
         "speech_transcription": speech,
         "bench_process_peak_rss_mb": _peak_rss_mb(),
-        "goals": {"turn_p95_ms": 100, "reindex_no_change_ms": 1000, "cold_start_ms": 3000},
+        "goals": {
+            "turn_p95_ms": 100,
+            "longest_answer_p95_ms": 1000,
+            "reindex_no_change_ms": 1000,
+            "cold_start_ms": 3000,
+        },
     }
 
 
@@ -271,6 +324,7 @@ def to_markdown(r: dict[str, Any]) -> str:
                 f"answers {r['turn_grade_and_next_question']['answers_words_min']}-"
                 f"{r['turn_grade_and_next_question']['answers_words_max']} words; goal p95 < 100 ms",
             ),
+            _longest_row(row, r["turn_longest_answer"]),
             row("retrieval (embed query + Chroma query)", r["retrieval"]),
             row("index: full build", idx["full_build"], f"{idx['entries']} entries, their vectors shipped"),
             row("index: re-index, no change (in process)", idx["reindex_no_change"], "goal < 1000 ms"),
@@ -279,6 +333,14 @@ def to_markdown(r: dict[str, Any]) -> str:
             _speech_line(r["speech_transcription"]),
             "",
         ]
+    )
+
+
+def _longest_row(row: Callable[[str, dict[str, Any], str], str], s: dict[str, Any]) -> str:
+    return row(
+        f"turn: the longest accepted answer ({s['chars']:,} characters)",
+        s,
+        f"its first {s['sentences_read']} sentences read, {s['unread_min']}-{s['unread_max']} not; goal p95 < 1000 ms",
     )
 
 
