@@ -287,7 +287,10 @@ def cmd_due(args: argparse.Namespace) -> int:
         marker = "now" if r.due_by(today) else ""
         print(f"{r.due[:10]:<12}{marker:<5}{r.last_score:<6}{r.best_score:<6}{r.attempts:<7}{r.prompt_id}")
     due_now = sum(1 for r in rows if r.due_by(today))
-    print(f"\n{due_now} due today. Practise them with: interviewer interview --due")
+    if due_now:
+        print(f"\n{due_now} due today. Practise them with: interviewer interview --due")
+    else:
+        print(f"\n0 due today; the next comes due on {min(r.due for r in rows)[:10]}.")
     return 0
 
 
