@@ -156,10 +156,12 @@ def test_the_session_survives_a_server_restart(browser: Browser, data_dir: Path,
     answer(page, corpus.prompt("fsw-p1").prompt.reference_answer)
     expect(page.get_by_text(corpus.prompt("fst-p1").prompt.text).first).to_be_visible()
     url = page.url
+    page.close()  # left open, the page would reload itself when the server came back, racing the visit below
     demo.close()
 
     demo = launch("127.0.0.1", port, block=False)
     try:
+        page = browser.new_context().new_page()  # the person opens the session's link again
         page.goto(url)
         expect(page.get_by_text(corpus.prompt("fst-p1").prompt.text).first).to_be_visible()
         expect(page.get_by_text("Question 2 of 6")).to_be_visible()
