@@ -37,7 +37,7 @@ from interviewer.interview.records import (
     turns_of,
     waiting,
 )
-from interviewer.interview.views import SessionViews, thread
+from interviewer.interview.views import SessionViews, done_prompts, thread
 from interviewer.speech import recognition as speech
 from interviewer.speech.delivery import Delivery
 from interviewer.speech.recognition import Transcription
@@ -132,7 +132,7 @@ class Engine:
         """Answer a question of one of the caller's sessions again, once it is done (graded, follow-ups over): a new
         session of that prompt alone, graded by the same brain; its grade then shows what changed."""
         session_id = self.views.resolve(caller, session_id)
-        if prompt_id not in self.views.done(caller, session_id):
+        if prompt_id not in done_prompts(self.views.state(session_id)):
             raise InterviewerError("Only a question that is done (graded, follow-ups over) can be answered again.")
         return self.start(caller, "prompt", prompt_id, brain=self.views.row(session_id).brain)
 

@@ -8,7 +8,8 @@ from typing import Literal
 from interviewer import config
 from interviewer.curriculum.corpus import Corpus
 from interviewer.errors import InterviewerError, NotFoundError
-from interviewer.interview.schedule import due, next_due, schedule
+from interviewer.interview.progress import schedules_of
+from interviewer.interview.schedule import due, next_due
 from interviewer.storage.seam import SessionIndex
 
 Mode = Literal["day", "topic", "review", "due", "prompt"]
@@ -57,7 +58,7 @@ class Planner:
 
     def due_plan(self, owner: str) -> list[str]:
         """The owner's prompts due today (`schedule.due`: weakest first); a clear refusal when none is."""
-        schedules = schedule([r for r in self.sessions.finished_prompts(owner) if r.prompt_id in self.corpus.prompts])
+        schedules = schedules_of(self.corpus, self.sessions.finished_prompts(owner))
         now = config.now()
         plan = [s.prompt_id for s in due(schedules, now)]
         if not plan:
