@@ -86,7 +86,8 @@ haproxy:
 	@test -x $(HAPROXY) || { echo "The cluster needs HAProxy: sudo apt-get install haproxy"; exit 1; }
 
 # A team deployment on this machine (README, "Running it for a team"): PostgreSQL 15, a Chroma server, two app
-# replicas and HAProxy on 127.0.0.1:$(CLUSTER_PORT), all kept in .interviewer/cluster/. Never needed by run or test.
+# replicas and HAProxy on 127.0.0.1:$(CLUSTER_PORT), kept in .interviewer/cluster/ (run as root, PostgreSQL's data is
+# in a folder of the postgres user's home, linked from there; `make cluster-status` names it). Never needed by run or test.
 .PHONY: haproxy cluster cluster-status cluster-down
 CLUSTER_PORT ?= 7860
 cluster: setup postgres haproxy

@@ -1,51 +1,74 @@
 """Faults on the real team deployment: PostgreSQL, a Chroma server, two replicas and HAProxy, all on 127.0.0.1.
 
-The cluster is started once for the module by `interviewer.team.cluster` in a temporary folder, on free ports, with
-a login (so the replicas' shared web secret is exercised). Each test drives the app through HAProxy with
-gradio_client, which keeps HAProxy's SERVERID cookie as a browser does. The tests run in this order, each on a
-session of its own: PostgreSQL restarted, a replica killed with -9, the Chroma server killed.
+The cluster is started once for the module by `interviewer.team.cluster.throwaway` in a private temporary folder
+(mode 0700, as `mktemp -d` makes one, or a checkout under /root), on free ports, with a login (so the replicas'
+shared web secret is exercised). Each test drives the app through HAProxy with gradio_client, which keeps HAProxy's
+SERVERID cookie as a browser does. The tests run in this order, each on a session of its own: where PostgreSQL keeps
+its data, PostgreSQL restarted, a replica killed with -9, the Chroma server killed, the whole cluster stopped and
+started again, and last the throwaway cluster removed.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import pwd
 import signal
+import stat
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gradio_client import Client
 
-from interviewer.team.cluster import Cluster
-from interviewer.team.parts import missing_binaries
-from tests.helpers import free_port
+from interviewer.team.cluster import Cluster, throwaway
+from interviewer.team.parts import missing_binaries, port_open
+from tests.helpers import run_cli
 from tests.integration.test_web_api import CHAT, GRADE, NOTICE, PROGRESS, SESSION, text
 
 USER, PASSWORD = "alice", "cluster-test-password"
+AS_ROOT = os.geteuid() == 0
+
+
+def postgres_home() -> Path:
+    """The `postgres` user's home (Debian's postgresql-15 makes that user), where PostgreSQL's folder is as root."""
+    return Path(pwd.getpwnam("postgres").pw_dir)
+
+
+def modes(*folders: Path) -> dict[Path, int]:
+    return {folder: folder.stat().st_mode for folder in folders}
+
+
+@dataclass
+class Deployment:
+    """The module's cluster; `remove` stops and removes it before the module ends (the last test's job)."""
+
+    cluster: Cluster
+    remove: Callable[[], None]
+    modes_before: dict[Path, int]  # of the folders around it, taken before it started
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """The whole cluster, in a temporary folder the `postgres` user can enter; without Debian's postgresql-15
-    or haproxy the tests fail, saying how to install them."""
+def deployment() -> Iterator[Deployment]:
+    """The whole cluster, as `make loadtest` starts a throwaway one, in a private temporary folder; without Debian's
+    postgresql-15 or haproxy the tests fail, saying how to install them."""
     missing = missing_binaries()
     if missing:
         pytest.fail(missing, pytrace=False)
-    folder = Path(tempfile.mkdtemp(prefix="interviewer-cluster-"))
-    folder.chmod(0o711)
-    deployment = Cluster(folder / "cluster", fast=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("INTERVIEWER_AUTH", f"{USER}:{PASSWORD}")
-        try:
-            deployment.up(port=free_port())
-            yield deployment
-        finally:
-            deployment.down()
-            shutil.rmtree(folder, ignore_errors=True)
+    before = modes(Path(tempfile.gettempdir()), postgres_home(), postgres_home().parent)
+    with ExitStack() as stack:
+        environ = {**os.environ, "INTERVIEWER_AUTH": f"{USER}:{PASSWORD}"}
+        cluster = stack.enter_context(throwaway(environ, fast=True))
+        yield Deployment(cluster, stack.close, before)
+
+
+@pytest.fixture
+def cluster(deployment: Deployment) -> Cluster:
+    return deployment.cluster
 
 
 def front(cluster: Cluster) -> str:
@@ -75,6 +98,27 @@ def chat_of(client: Client, session: str) -> list[str]:
 
 def words(n: int) -> str:
     return f"Answer number {n}: we version data and models together and watch for drift in production {n}"
+
+
+def test_postgres_keeps_its_data_where_its_user_can_reach_it_and_says_where(deployment: Deployment) -> None:
+    cluster = deployment.cluster
+    private = cluster.folder.parent  # made by mkdtemp, like `mktemp -d`: the postgres user cannot enter it
+    place = cluster.postgres.folder
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700  # left as it was made
+    assert modes(*deployment.modes_before) == deployment.modes_before  # nothing around it was opened up
+    assert stat.S_IMODE(place.stat().st_mode) == 0o700
+    if AS_ROOT:
+        assert place.parent == postgres_home() and place.name.startswith("interviewer-")
+        assert place.stat().st_uid == pwd.getpwnam("postgres").pw_uid
+        assert not place.is_relative_to(private)
+        assert (cluster.folder / "postgres").resolve() == place  # the pointer the next `status`, `down`, `up` read
+    assert (place / "data" / "PG_VERSION").is_file() and (place / "log").is_file()
+
+    shown = run_cli("cluster", "status", "--dir", str(cluster.folder), env=cluster.base_env())
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("postgres"))
+    assert row.split()[3:] == ["up", "data:", str(place)]
+    assert PASSWORD not in shown.stdout and cluster.secret("db-password").read_text() not in shown.stdout
 
 
 def test_a_postgres_restart_mid_session_gives_a_clear_message_and_loses_nothing(
@@ -135,3 +179,30 @@ def test_grading_goes_on_and_says_so_when_the_chroma_server_is_killed(cluster: C
     acknowledged.append(graded["text"])
     assert "curriculum server is unreachable" in graded["out"][NOTICE]
     assert all(a in chat_of(client, session) for a in acknowledged)
+
+
+def test_down_then_up_again_finds_the_same_data(cluster: Cluster, tmp_path: Path) -> None:
+    client = signed_in(cluster, tmp_path / "before")
+    session = client.predict("topic:versioning", 0, api_name="/start")[SESSION]
+    acknowledged = answer(client, session, words(1))["text"]
+    place, port = cluster.postgres.folder, cluster.part("haproxy").port
+
+    said = cluster.down()
+    assert any(
+        line.startswith("postgres: stopped (pid ") and line.endswith(f"; its data stays in {place}") for line in said
+    )
+    assert not any(row.up for row in cluster.status())
+    again = Cluster(cluster.folder, fast=True, environ=cluster.environ)  # as a second `interviewer cluster up` does
+    again.up(port)
+    assert again.postgres.folder == place
+    assert all(row.up for row in again.status())
+    assert acknowledged in chat_of(signed_in(again, tmp_path / "after"), session)
+
+
+def test_a_throwaway_cluster_leaves_nothing_behind(deployment: Deployment) -> None:
+    cluster = deployment.cluster
+    place, ports = cluster.postgres.folder, [part.port for part in cluster.parts()]
+    deployment.remove()
+    assert not place.exists() and not cluster.folder.parent.exists()
+    assert not any(port_open(port) for port in ports)
+    assert modes(*deployment.modes_before) == deployment.modes_before

@@ -5,9 +5,13 @@
 
 Everything lives in one folder (default `.interviewer/cluster`): each part's data and log, `state.json` (pids
 and ports), the generated database password (`db-password`) and the replicas' shared web secret
-(`web-secret`), both mode 0600 and never printed or logged. No interview logic lives here: the parts are
-Debian's servers and the app's own commands (`interviewer index`, `interviewer migrate`, `python app.py`).
-`throwaway()` starts the same cluster in a temporary folder and removes it afterwards (`make loadtest`).
+(`web-secret`), both mode 0600 and never printed or logged. PostgreSQL's folder is `postgres` there; as root it
+is instead a folder of the `postgres` user's own (`/var/lib/postgresql/interviewer-<hash of this folder>`, mode
+0700), which that user reaches wherever the cluster's folder is, and `postgres` is a link to it. No interview
+logic lives here: the parts are Debian's servers and the app's own commands (`interviewer index`, `interviewer
+migrate`, `python app.py`).
+`throwaway()` starts the same cluster in a temporary folder and removes it, PostgreSQL's folder too, afterwards
+(`make loadtest`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from interviewer.team.parts import (
     missing_binaries,
     ours,
     port_open,
+    postgres_place,
     replica_command,
     run_cli,
     running,
@@ -71,10 +76,12 @@ class Row:
     part: Part
     pid: int  # 0 when it is not running
     up: bool
+    data: Path | None = None  # where the part keeps its data, when the operator should be told (PostgreSQL's)
 
     def line(self) -> str:
         address = f"{HOST}:{self.part.port}"
-        return f"{self.part.name:<10} {self.pid or '-':>8}  {address:<21} {'up' if self.up else 'down'}"
+        state = f"{'up' if self.up else 'down':<5} data: {self.data}" if self.data else ("up" if self.up else "down")
+        return f"{self.part.name:<10} {self.pid or '-':>8}  {address:<21} {state}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,8 @@ class Cluster:
 
     @property
     def postgres(self) -> Postgres:
-        return Postgres(self.folder / "postgres", self.fast)
+        """PostgreSQL's folder: `postgres` here, or as root where that link leads (see `postgres_place`)."""
+        return Postgres(postgres_place(self.folder / "postgres"), self.fast)
 
     def log(self, name: str) -> Path:
         return self.folder / "logs" / f"{name}.log"
@@ -131,7 +139,8 @@ class Cluster:
         rows = []
         for part in self.parts():
             pid = self._pid(part)
-            rows.append(Row(part, pid, bool(pid) and port_open(part.port)))
+            data = self.postgres.folder if part.name == "postgres" else None
+            rows.append(Row(part, pid, bool(pid) and port_open(part.port), data))
         return rows
 
     # -- up -------------------------------------------------------------------------------------------
@@ -139,8 +148,8 @@ class Cluster:
     def up(self, port: int = DEFAULT_PORT, replicas: int = REPLICAS) -> list[Part]:
         """Start every part, in order; on any failure stop what was started and say why."""
         self._check(port)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.folder.chmod(0o711)  # the `postgres` user must be able to enter its own folder below
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._link_postgres()
         for name in ("db-password", "web-secret"):
             if not self.secret(name).is_file():
                 write_secret(self.secret(name), secrets.token_urlsafe(32))
@@ -171,6 +180,19 @@ class Cluster:
             raise InterviewerError(f"A cluster is already running in {self.folder}; `interviewer cluster down` first.")
         if port_open(port):
             raise InterviewerError(f"Port {port} on {HOST} is taken; choose another (CLUSTER_PORT or --port).")
+
+    def _link_postgres(self) -> None:
+        """As root, leave `postgres` here as a link to PostgreSQL's folder, so `status`, `down` and the next `up`
+        find it (a link already there is kept: it leads to this cluster's data)."""
+        pointer, place = self.folder / "postgres", self.postgres.folder
+        if place == pointer or pointer.is_symlink():
+            return
+        if (place / "data" / "PG_VERSION").is_file() and not self.secret("db-password").is_file():
+            raise InterviewerError(
+                f"PostgreSQL's folder {place} holds the database of an earlier cluster in {self.folder}, whose "
+                f"password is gone: remove that folder (rm -rf {place}) to start with an empty database."
+            )
+        pointer.symlink_to(place)
 
     def _start_postgres(self) -> Part:
         postgres, port = self.postgres, free_port()
@@ -239,21 +261,34 @@ class Cluster:
             else:
                 pid, stopped = part.pid, stop_process(part.pid, part.mark)
             lines.append(f"{part.name}: stopped (pid {pid})" if stopped else f"{part.name}: was not running")
+            if part.name == "postgres":
+                lines[-1] += f"; its data stays in {self.postgres.folder}"
         return lines
+
+    def remove(self) -> None:
+        """Stop every part and delete the cluster: this folder and PostgreSQL's, wherever it is."""
+        place = self.postgres.folder  # read before this folder (and the link to it) goes
+        try:
+            self.down()
+        finally:
+            shutil.rmtree(place, ignore_errors=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @contextmanager
-def throwaway(environ: Mapping[str, str] | None = None, replicas: int = REPLICAS) -> Iterator[Cluster]:
-    """A whole cluster started as `up` starts it, in a temporary folder, HAProxy and every part on free loopback
-    ports; stopped and removed when the block ends, on an error or Ctrl-C too."""
+def throwaway(
+    environ: Mapping[str, str] | None = None, replicas: int = REPLICAS, fast: bool = False
+) -> Iterator[Cluster]:
+    """A whole cluster started as `up` starts it, in a temporary folder (private, mode 0700), HAProxy and every part
+    on free loopback ports; `fast` as for `Cluster`. Stopped and removed when the block ends, on an error or Ctrl-C
+    too, PostgreSQL's folder with it wherever it is."""
     folder = Path(tempfile.mkdtemp(prefix="interviewer-cluster-"))
-    folder.chmod(0o711)  # the `postgres` user must be able to enter the cluster's folder below it
-    cluster = Cluster(folder / "cluster", environ=environ)
+    cluster = Cluster(folder / "cluster", fast, environ)
     try:
         cluster.up(free_port(), replicas)
         yield cluster
     finally:
         try:
-            cluster.down()
+            cluster.remove()
         finally:
             shutil.rmtree(folder, ignore_errors=True)

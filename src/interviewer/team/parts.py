@@ -1,13 +1,16 @@
 """The parts of a one-machine team deployment, each started and stopped on its own (see `cluster`).
 
-PostgreSQL 15 from Debian (through `runuser -u postgres --` when run as root), the venv's `chroma run`, app
-replicas (`python app.py --port P`) and Debian's HAProxy. Every part binds 127.0.0.1. The database password is
-passed to a process only in its environment; it is never in a command line, a log or a message.
+PostgreSQL 15 from Debian (through `runuser -u postgres --` when run as root, its folder then in that user's
+home: `postgres_place`), the venv's `chroma run`, app replicas (`python app.py --port P`) and Debian's HAProxy.
+Every part binds 127.0.0.1. The database password is passed to a process only in its environment; it is never in
+a command line, a log or a message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -135,6 +138,27 @@ def running(process: subprocess.Popen[bytes]) -> Callable[[], bool]:
 # -- PostgreSQL ---------------------------------------------------------------------------------------
 
 
+def as_root() -> bool:
+    """True when we run as root, so PostgreSQL runs as the `postgres` user (`initdb` refuses root)."""
+    return os.geteuid() == 0
+
+
+def postgres_place(pointer: Path) -> Path:
+    """Where a cluster's PostgreSQL folder is, `pointer` being `postgres` in the cluster's folder.
+
+    What `pointer` leads to when it is a link; `pointer` itself when it is a folder or we are not root; else, as
+    root, a folder of its own in the `postgres` user's home, named for the cluster's folder (its real path), which
+    that user can reach wherever the cluster's folder is (a checkout under /root, a private temporary folder).
+    """
+    if pointer.is_symlink():
+        return pointer.parent / pointer.readlink()
+    if pointer.exists() or not as_root():
+        return pointer
+    home = Path(pwd.getpwnam("postgres").pw_dir)
+    digest = hashlib.sha256(str(pointer.parent.resolve()).encode()).hexdigest()[:16]
+    return home / f"interviewer-{digest}"
+
+
 @dataclass(frozen=True)
 class Postgres:
     """One PostgreSQL 15 cluster in `folder` (data/, log, socket), run as the `postgres` user when we are root."""
@@ -146,30 +170,41 @@ class Postgres:
     def data(self) -> Path:
         return self.folder / "data"
 
+    @property
+    def log(self) -> Path:
+        return self.folder / "log"
+
     def _run(self, *command: str) -> None:
-        as_root = os.geteuid() == 0
-        prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
+        prefix = ["runuser", "-u", "postgres", "--"] if as_root() else []
         done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=180, check=False)
         if done.returncode != 0:
             name = Path(command[0]).name
-            raise InterviewerError(f"{name} failed: {(done.stdout + done.stderr).strip()}\n{tail(self.folder / 'log')}")
+            raise InterviewerError(f"{name} failed: {(done.stdout + done.stderr).strip()}\n{tail(self.log)}")
+
+    def _make_folder(self) -> None:
+        """The folder, mode 0700; as root, owned by `postgres`, which must be able to write in it."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not as_root():
+            return
+        shutil.chown(self.folder, "postgres", "postgres")
+        self.folder.chmod(0o700)
+        try:
+            self._run("test", "-w", str(self.folder))
+        except InterviewerError:
+            home = pwd.getpwnam("postgres").pw_dir
+            raise InterviewerError(
+                f"The postgres user cannot reach PostgreSQL's folder {self.folder}. Move it under {home} and "
+                f"leave a link to it in its place, or remove it to start with an empty database."
+            ) from None
 
     def prepare(self, password: str) -> None:
         """Make the folder (owned by `postgres` when root) and, once, the cluster with a scram password login."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if os.geteuid() == 0:
-            shutil.chown(self.folder, "postgres")
-            try:
-                self._run("test", "-w", str(self.folder))
-            except InterviewerError:
-                raise InterviewerError(
-                    f"The postgres user cannot enter {self.folder}: let it through every parent folder (chmod o+x)."
-                ) from None
+        self._make_folder()
         if (self.data / "PG_VERSION").is_file():
             return
         pwfile = self.folder / "pwfile"
         write_secret(pwfile, password + "\n")
-        if os.geteuid() == 0:
+        if as_root():
             shutil.chown(pwfile, "postgres")
         try:
             self._run(
@@ -183,9 +218,7 @@ class Postgres:
         options = f"-p {port} -k {self.folder} -c listen_addresses={HOST}"
         if self.fast:
             options += " -c fsync=off -c full_page_writes=off"
-        self._run(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o", options, "start"
-        )
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start")
 
     def stop(self, mode: str = "fast") -> None:
         if self.pid():
