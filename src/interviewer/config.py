@@ -169,6 +169,24 @@ def _env_auth_file() -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
+TRUSTED_PROXIES_VAR = "INTERVIEWER_TRUSTED_PROXIES"
+
+
+def parse_trusted_proxies(raw: str, source: str = TRUSTED_PROXIES_VAR) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (`10.0.0.5`, `10.0.0.0/24`, `::1`) of the proxies whose
+    X-Forwarded-For the web app believes; each normalized. A wrong entry is an error naming `source`."""
+    found: list[str] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            parsed = ipaddress.ip_network(item, strict=False) if "/" in item else ipaddress.ip_address(item)
+            found.append(str(parsed))
+        except ValueError:
+            raise InterviewerError(
+                f"{source}: {item!r} is neither an IP address nor a network (e.g. 10.0.0.5 or 10.0.0.0/24)."
+            ) from None
+    return tuple(found)
+
+
 DATABASE_URL_VAR = "INTERVIEWER_DATABASE_URL"
 _URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:).*@")
 _QUERY_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'?|[^&#\s]*)", re.IGNORECASE)
@@ -341,6 +359,12 @@ class Settings:
     secret_file: Path | None = field(default_factory=_env_secret_file)
     """INTERVIEWER_SECRET_FILE: a secret shared by app replicas behind one load balancer, which signs web logins so
     that any replica accepts them (None: each process signs with a secret of its own)."""
+    trusted_proxies: tuple[str, ...] = field(
+        default_factory=lambda: parse_trusted_proxies(_env_str(TRUSTED_PROXIES_VAR))
+    )
+    """INTERVIEWER_TRUSTED_PROXIES: the load balancers (addresses or networks, comma-separated) whose
+    X-Forwarded-For names the client; no one's by default, so a client cannot pick the address it is counted
+    under (failed sign-ins are locked out per address)."""
     database_url: str = field(default_factory=_env_database_url, repr=False)
     """INTERVIEWER_DATABASE_URL: a PostgreSQL database for sessions and checkpoints ('' for the SQLite file in the
     data folder); kept out of repr, shown only through `database_label`."""

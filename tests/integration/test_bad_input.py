@@ -123,6 +123,18 @@ def test_a_turn_lease_that_never_holds_is_refused(monkeypatch: pytest.MonkeyPatc
             Settings()
 
 
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_and_good_ones_are_normalized(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTERVIEWER_TRUSTED_PROXIES", "10.0.0.5, haproxy.local")
+    with pytest.raises(InterviewerError, match=r"INTERVIEWER_TRUSTED_PROXIES: 'haproxy\.local' is neither an IP"):
+        Settings()
+    monkeypatch.setenv("INTERVIEWER_TRUSTED_PROXIES", " 10.0.0.5 , 10.1.2.3/16,::1,")
+    assert Settings().trusted_proxies == ("10.0.0.5", "10.1.0.0/16", "::1")
+    monkeypatch.delenv("INTERVIEWER_TRUSTED_PROXIES")
+    assert Settings().trusted_proxies == ()  # no one's X-Forwarded-For is believed
+
+
 def test_an_empty_data_folder_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERVIEWER_DATA_DIR", "")
     assert Settings().data_dir == Path.cwd() / ".interviewer"

@@ -23,9 +23,12 @@ import pytest
 from argon2 import PasswordHasher
 
 from interviewer.errors import InterviewerError
+from interviewer.storage.session_index import SessionStore
+from interviewer.storage.tallies import Tallies
 from interviewer.web.auth import (
     AUTH_FILE_VAR,
     AUTH_VAR,
+    USERS,
     Credentials,
     FailedSignIns,
     SharingGuard,
@@ -305,9 +308,19 @@ class Clock:
         return self.now
 
 
-def test_failed_sign_ins_lock_a_user_after_five_and_an_address_after_twenty_in_a_sliding_window() -> None:
+@pytest.fixture
+def tallies(tmp_path: Path) -> Iterator[Tallies]:
+    """The shared counts of a real session database."""
+    store = SessionStore(tmp_path / "sessions.sqlite")
+    yield store.tallies()
+    store.conn.close()
+
+
+def test_failed_sign_ins_lock_a_user_after_five_and_an_address_after_twenty_in_a_sliding_window(
+    tallies: Tallies,
+) -> None:
     clock = Clock()
-    counter = FailedSignIns(clock=clock)
+    counter = FailedSignIns(tallies, clock=clock)
     for _ in range(4):
         counter.failed(counter.start("alice", "10.0.0.1"))
         clock.now += 60
@@ -319,9 +332,9 @@ def test_failed_sign_ins_lock_a_user_after_five_and_an_address_after_twenty_in_a
     assert counter.retry_after("alice", "10.0.0.1") == 0
 
     counter.succeeded(counter.start("alice", "10.0.0.1"))
-    assert counter.retry_after("alice", "10.0.0.9") == 0 and "alice" not in counter._users
+    assert counter.retry_after("alice", "10.0.0.9") == 0 and tallies.since(USERS, "alice", 0) == []
     counter.cancelled(counter.start("alice", "10.0.0.1"))
-    assert "alice" not in counter._users
+    assert tallies.since(USERS, "alice", 0) == []
 
     for n in range(20):
         counter.failed(counter.start(f"user{n}", "10.0.0.3"))
@@ -329,8 +342,8 @@ def test_failed_sign_ins_lock_a_user_after_five_and_an_address_after_twenty_in_a
     assert counter.retry_after("someone-new", "10.0.0.4") == 0
 
 
-def test_attempts_in_flight_count_so_a_burst_cannot_slip_past_the_limit() -> None:
-    counter = FailedSignIns(clock=Clock())
+def test_attempts_in_flight_count_so_a_burst_cannot_slip_past_the_limit(tallies: Tallies) -> None:
+    counter = FailedSignIns(tallies, clock=Clock())
     started = [counter.start("alice", "10.0.0.1") for _ in range(5)]
     assert counter.retry_after("alice", "10.0.0.1") > 0
     for attempt in started:
@@ -338,14 +351,19 @@ def test_attempts_in_flight_count_so_a_burst_cannot_slip_past_the_limit() -> Non
     assert counter.retry_after("alice", "10.0.0.1") == 0
 
 
-def test_old_failures_are_forgotten_when_many_names_pile_up() -> None:
+def test_every_counter_on_one_database_sees_the_same_failures_and_old_ones_are_pruned(
+    tmp_path: Path, tallies: Tallies
+) -> None:
     clock = Clock()
-    counter = FailedSignIns(clock=clock)
-    for n in range(10_001):
-        counter.failed(counter.start(f"user{n}", f"10.0.{n // 256}.{n % 256}"))
+    other = SessionStore(tmp_path / "sessions.sqlite")  # another process's connection to the same file
+    here, there = FailedSignIns(tallies, clock=clock), FailedSignIns(other.tallies(), clock=clock)
+    for counter in (here, there, here, there, here):
+        counter.failed(counter.start("alice", "10.0.0.1"))
+    assert here.retry_after("alice", "10.0.0.7") > 0 and there.retry_after("alice", "10.0.0.8") > 0
     clock.now += 15 * 60 + 61
-    assert counter.retry_after("someone", "10.9.9.9") == 0
-    assert counter._users == {} and counter._addresses == {}
+    there.failed(there.start("bob", "10.0.0.2"))  # counting prunes what left the window
+    assert other.conn.execute("SELECT count(*) FROM tallies").fetchone()[0] == 2  # bob's, per name and address
+    other.conn.close()
 
 
 # -- the real server: login and lockout -----------------------------------------------------------------
@@ -388,8 +406,12 @@ def test_five_wrong_passwords_lock_the_user_even_against_the_right_one(signed: S
     assert sign_in(signed, *BOB).status_code == 200  # others on the same address still sign in
 
 
-def test_twenty_failures_from_one_address_lock_the_address(shared_data: Path, password_file: Path) -> None:
-    with serving(shared_data, {AUTH_FILE_VAR: str(password_file)}) as server:
+def test_twenty_failures_from_one_address_lock_the_address(
+    tmp_path: Path, built_index: Path, password_file: Path
+) -> None:
+    data = tmp_path / "data"  # a database of its own: the lock on 127.0.0.1 is kept there
+    shutil.copytree(built_index, data / "index")
+    with serving(data, {AUTH_FILE_VAR: str(password_file)}) as server:
         for n in range(20):
             assert sign_in(server, f"guess{n}", "some password").status_code == 400
         locked = sign_in(server, *BOB)
@@ -468,7 +490,8 @@ def test_file_targets_and_inside_cover_every_marker_and_trick(tmp_path: Path) ->
     assert inside(folder, f"{folder}/a/t.md")
     for target in (f"{folder}", f"{folder}/../x", f"{folder}/a/%2e%2e/%2e%2e/x", f"{folder}/a\x00", "relative/x", ""):
         assert not inside(folder, target), target
-    guard = SharingGuard(no_app, downloads_dir=folder)
+    store = SessionStore(tmp_path / "sessions.sqlite")
+    guard = SharingGuard(no_app, downloads_dir=folder, sign_ins=FailedSignIns(store.tallies()))
     download = f"{folder}/a/interview-0123456789ab.md"
     assert guard.may_serve("/gradio_api/info") and guard.may_serve(f"/gradio_api/file={download}")
     assert not guard.may_serve(f"/gradio_api/file={folder}/a/t.md")  # an upload kept there, say

@@ -6,17 +6,16 @@ caller's is refused with the same message as one that does not exist.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from interviewer.errors import LimitReached
+from interviewer.errors import LimitReached, StorageError
 
 if TYPE_CHECKING:
     from interviewer.config import Settings
+    from interviewer.storage.tallies import Tallies
 
 
 @dataclass(frozen=True)
@@ -44,44 +43,33 @@ class Caller:
 
 
 class Meter:
-    """Sliding one-minute counts per user: answers graded and model calls made."""
+    """Sliding one-minute counts per user (answers graded, model calls made), kept in the session database
+    (`Tallies`), so a limit holds across restarts and across every replica that shares the database."""
 
     WINDOW = 60.0
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._events: dict[tuple[str, str], deque[tuple[float, int]]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, tallies: Tallies, clock: Callable[[], float] = time.time) -> None:
+        self._tallies, self._clock = tallies, clock
 
     def used(self, user: str, what: str) -> int:
         """How many `what` the user spent in the last minute."""
-        with self._lock:
-            return sum(n for _, n in self._window(user, what))
+        return sum(n for _, n in self._window(user, what))
 
     def add(self, user: str, what: str, amount: int = 1) -> None:
         if amount <= 0:
             return
-        with self._lock:
-            self._window(user, what).append((self._clock(), amount))
+        now = self._clock()
+        self._tallies.add(what, user, now, amount)
+        self._tallies.prune(what, self.WINDOW, now)
 
     def wait(self, user: str, what: str) -> int:
         """Seconds until the oldest event of the window expires (at least 1)."""
-        with self._lock:
-            events = self._window(user, what)
-            oldest = events[0][0] if events else self._clock()
+        events = self._window(user, what)
+        oldest = events[0][0] if events else self._clock()
         return max(1, int(oldest + self.WINDOW - self._clock() + 0.999))
 
-    def forget(self, user: str) -> None:
-        with self._lock:
-            for key in [k for k in self._events if k[0] == user]:
-                del self._events[key]
-
-    def _window(self, user: str, what: str) -> deque[tuple[float, int]]:
-        events = self._events.setdefault((user, what), deque())
-        cutoff = self._clock() - self.WINDOW
-        while events and events[0][0] <= cutoff:
-            events.popleft()
-        return events
+    def _window(self, user: str, what: str) -> list[tuple[float, int]]:
+        return self._tallies.since(what, user, self._clock() - self.WINDOW)
 
 
 @dataclass(frozen=True)
@@ -111,6 +99,18 @@ class Limits:
                 f"(INTERVIEWER_ANSWERS_PER_MINUTE). Your answer was not sent and is still in the box: send it "
                 f"again in {meter.wait(caller.name, 'answers')} s."
             )
+
+    def count(self, caller: Caller, meter: Meter, model_calls: int) -> None:
+        """Count a stored answer (and the model calls it made) against the caller's limits. The answer is stored
+        already, so a database that fails now must not turn it into an error the person would send again: the
+        count is skipped instead."""
+        if not caller.limited:
+            return
+        try:
+            meter.add(caller.name, "answers")
+            meter.add(caller.name, "model_calls", model_calls)
+        except StorageError:
+            return
 
     def model_refusal(self, caller: Caller, meter: Meter) -> str | None:
         """Why this caller's next answer may not use the model, or None when it may."""

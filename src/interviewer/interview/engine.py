@@ -65,7 +65,7 @@ class Engine:
         """Over parts built once by `compose.build_engine`: the brains and curriculum, and the storage."""
         self.settings, self.grader, self.storage = settings, grader, storage
         self.corpus: Corpus = grader.corpus
-        self.limits, self.meter = Limits.from_settings(settings), Meter()
+        self.limits, self.meter = Limits.from_settings(settings), Meter(storage.sessions.tallies())
         self.locks = SessionLocks()
         self.planner = Planner(self.corpus, self.storage.sessions)
         self.graph = build_graph(self.corpus, grader.index, grader.brain, self.storage.checkpointer)
@@ -149,9 +149,7 @@ class Engine:
         if refused:
             reply["model_refused"] = refused
         outcome = self._reply(session_id, reply)
-        self.meter.add(caller.name, "answers")
-        if outcome.grade is not None:
-            self.meter.add(caller.name, "model_calls", outcome.model_calls)
+        self.limits.count(caller, self.meter, outcome.model_calls if outcome.grade is not None else 0)
         return outcome
 
     def skip(self, caller: Caller, session_id: str) -> TurnOutcome:

@@ -17,6 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from interviewer.grading.models import PointVerdict
 from interviewer.storage.session_index import FinishedPrompt, SessionRow
+from interviewer.storage.tallies import Tallies
 
 
 class SessionIndex(Protocol):
@@ -24,6 +25,7 @@ class SessionIndex(Protocol):
 
     lease_s: float
 
+    def tallies(self) -> Tallies: ...
     def create(
         self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
     ) -> int: ...

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from interviewer.config import now as clock
 from interviewer.errors import StorageError
 from interviewer.grading.models import PointVerdict
+from interviewer.storage.tallies import Tallies
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -76,6 +77,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         "004_turn_lease",
         """
         ALTER TABLE sessions ADD COLUMN lease_until REAL NOT NULL DEFAULT 0
+        """,
+    ),
+    (
+        # Per-person limits and sign-in throttles (`tallies.Tallies`): an event a row, shared by every process
+        # on the database, so they hold across restarts and replicas.
+        "005_tallies",
+        """
+        CREATE TABLE tallies (
+            bucket TEXT NOT NULL,
+            key TEXT NOT NULL,
+            at REAL NOT NULL,
+            amount INTEGER NOT NULL DEFAULT 1,
+            tag TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX tallies_bucket_key_at ON tallies (bucket, key, at);
+        CREATE INDEX tallies_tag ON tallies (tag)
         """,
     ),
 ]
@@ -274,6 +291,10 @@ class SqlSessionIndex(ABC):
                 self._write("INSERT INTO _migrations VALUES (?, ?)", (name, now()))
             applied.append(name)
         return applied
+
+    def tallies(self) -> Tallies:
+        """The shared counts (limits and sign-in throttles) kept in this database."""
+        return Tallies(self.guard, self._rows, self._write)
 
     def create(
         self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-from interviewer.config import CHROMA_URL_VAR, DATABASE_URL_VAR, SECRET_FILE_VAR
+from interviewer.config import CHROMA_URL_VAR, DATABASE_URL_VAR, SECRET_FILE_VAR, TRUSTED_PROXIES_VAR
 from interviewer.errors import InterviewerError
 from interviewer.team.parts import (
     DB_NAME,
@@ -210,7 +210,8 @@ class Cluster:
         return Part("chroma", process.pid, port, f"--port {port}")
 
     def _app_env(self, pg_port: int, chroma_port: int) -> dict[str, str]:
-        """The environment of every app process: the database, the Chroma server and the shared web secret."""
+        """The environment of every app process: the database, the Chroma server, the shared web secret, and
+        HAProxy (on this host) as the one proxy whose X-Forwarded-For names the client."""
         return {
             **self.base_env(),
             "GRADIO_ANALYTICS_ENABLED": "False",
@@ -218,6 +219,7 @@ class Cluster:
             DATABASE_URL_VAR: self.database_url(pg_port),
             CHROMA_URL_VAR: f"http://{HOST}:{chroma_port}",
             SECRET_FILE_VAR: str(self.secret("web-secret")),
+            TRUSTED_PROXIES_VAR: HOST,
         }
 
     def _start_replicas(self, count: int, env: dict[str, str]) -> list[Part]:

@@ -271,13 +271,14 @@ def run_cli(args: list[str], env: Mapping[str, str], log: Path) -> None:
 
 def haproxy_config(port: int, replicas: Mapping[str, int]) -> str:
     """HAProxy in front of the replicas: sticky by an inserted cookie (Gradio keeps its queue per process), long
-    server and tunnel timeouts for the queue's event stream, health checks, and a retry on another replica."""
+    server and tunnel timeouts for the queue's event stream, health checks, a retry on another replica, and the
+    client's address in X-Forwarded-For (believed by replicas that list HAProxy in INTERVIEWER_TRUSTED_PROXIES)."""
     servers = "".join(
         f"    server {name} {HOST}:{p} check inter 1s fall 2 rise 2 cookie {name}\n" for name, p in replicas.items()
     )
     return (
         "global\n    maxconn 2000\n\n"
-        "defaults\n    mode http\n    option redispatch\n    retries 3\n"
+        "defaults\n    mode http\n    option redispatch\n    option forwardfor\n    retries 3\n"
         "    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n    timeout tunnel 1h\n"
         "    timeout http-request 30s\n    timeout http-keep-alive 10s\n\n"
         f"frontend web\n    bind {HOST}:{port}\n    default_backend replicas\n\n"

@@ -3,8 +3,9 @@
 A login comes from INTERVIEWER_AUTH ("user:password[,...]", clear passwords) and/or INTERVIEWER_AUTH_FILE
 (lines `name:<argon2id hash>`, written by `interviewer user add`). Passwords are never printed, logged or
 stored in clear by this module, and a hash is never printed. `SharingGuard` is the ASGI middleware in front
-of the Gradio app: it locks out repeated failed sign-ins per user and per address, and serves files only from
-the downloads folder; with a secret shared by replicas (`shared_login`), any replica accepts a sign-in.
+of the Gradio app: it locks out repeated failed sign-ins per user and per address (counted in the session
+database, so every replica and restart shares them), and serves files only from the downloads folder; with a
+secret shared by replicas (`shared_login`), any replica accepts a sign-in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import math
 import os
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -28,7 +30,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from interviewer.config import AUTH_FILE_VAR as AUTH_FILE_VAR
 from interviewer.config import AUTH_VAR as AUTH_VAR
-from interviewer.errors import InterviewerError
+from interviewer.errors import InterviewerError, StorageError
+from interviewer.storage.tallies import Tallies
 from interviewer.web.shared_login import SharedLogin
 
 NAME_RULE = "1-64 letters, digits or . _ @ -"
@@ -245,49 +248,55 @@ def credentials(clear_logins: str, password_file: Path | None) -> Credentials | 
 
 @dataclass(frozen=True)
 class Attempt:
-    """A sign-in in flight: counted as a failure until its outcome is known."""
+    """A sign-in in flight: counted as a failure (under `tag`) until its outcome is known."""
 
     user: str
     address: str
-    at: float
+    tag: str
+
+
+USERS, ADDRESSES = "sign-in-user", "sign-in-address"
+"""The tallies' buckets of failed sign-ins: per user name and per client address."""
 
 
 class FailedSignIns:
-    """Counts failed sign-ins per user name and per client address within a sliding window.
+    """Counts failed sign-ins per user name and per client address within a sliding window, in the session
+    database (`Tallies`), so the lock holds across restarts and on every replica that shares the database.
 
     A user with `per_user` failures, or an address with `per_address` failures, in the last `window`
     seconds is locked out until the oldest of those failures leaves the window. An attempt counts from the
     moment it starts, so a burst of parallel guesses cannot slip past the limit before the first fails.
+    Times are wall-clock seconds, which the replicas' hosts agree on.
     """
 
     def __init__(
         self,
+        tallies: Tallies,
         per_user: int = 5,
         per_address: int = 20,
         window: float = 15 * 60,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.tallies = tallies
         self.per_user, self.per_address, self.window, self.clock = per_user, per_address, window, clock
-        self._users: dict[str, list[float]] = {}
-        self._addresses: dict[str, list[float]] = {}
-        self._swept = -math.inf
 
     def retry_after(self, user: str, address: str) -> float:
         """Seconds until `user` from `address` may try again; 0 when they may now."""
         now = self.clock()
-        self._sweep(now)
         waits = [0.0]
-        for book, key, limit in ((self._users, user, self.per_user), (self._addresses, address, self.per_address)):
-            times = self._recent(book, key, now)
+        for bucket, key, limit in ((USERS, user, self.per_user), (ADDRESSES, address, self.per_address)):
+            times = [at for at, _ in self.tallies.since(bucket, key, now - self.window)]
             if len(times) >= limit:
                 waits.append(times[len(times) - limit] + self.window - now)
         return max(waits)
 
     def start(self, user: str, address: str) -> Attempt:
         """Count an attempt as failed now; settle it with `succeeded` or `cancelled` when it was not."""
-        attempt = Attempt(user, address, self.clock())
-        self._users.setdefault(user, []).append(attempt.at)
-        self._addresses.setdefault(address, []).append(attempt.at)
+        now, attempt = self.clock(), Attempt(user, address, secrets.token_hex(8))
+        self.tallies.add(USERS, user, now, tag=attempt.tag)
+        self.tallies.add(ADDRESSES, address, now, tag=attempt.tag)
+        for bucket in (USERS, ADDRESSES):
+            self.tallies.prune(bucket, self.window, now)
         return attempt
 
     def failed(self, attempt: Attempt) -> None:
@@ -295,39 +304,12 @@ class FailedSignIns:
 
     def succeeded(self, attempt: Attempt) -> None:
         """Signed in: the user's failures are forgotten, and this attempt is not held against the address."""
-        self._users.pop(attempt.user, None)
-        self._discard(self._addresses, attempt.address, attempt.at)
+        self.tallies.drop(USERS, attempt.user)
+        self.tallies.take_back(attempt.tag)
 
     def cancelled(self, attempt: Attempt) -> None:
         """Neither right nor wrong (a malformed request): the attempt does not count."""
-        self._discard(self._users, attempt.user, attempt.at)
-        self._discard(self._addresses, attempt.address, attempt.at)
-
-    def _recent(self, book: dict[str, list[float]], key: str, now: float) -> list[float]:
-        times = [t for t in book.get(key, []) if t > now - self.window]
-        if times:
-            book[key] = times
-        else:
-            book.pop(key, None)
-        return times
-
-    def _sweep(self, now: float) -> None:
-        """Forget old entries, at most once a minute, once many names or addresses have piled up."""
-        if now - self._swept < 60:
-            return
-        self._swept = now
-        for book in (self._users, self._addresses):
-            if len(book) > 10_000:
-                for key in list(book):
-                    self._recent(book, key, now)
-
-    @staticmethod
-    def _discard(book: dict[str, list[float]], key: str, at: float) -> None:
-        times = book.get(key)
-        if times and at in times:
-            times.remove(at)
-            if not times:
-                del book[key]
+        self.tallies.take_back(attempt.tag)
 
 
 # -- the middleware -----------------------------------------------------------------------------------
@@ -438,7 +420,8 @@ class SharingGuard:
       So an upload (a spoken answer; Gradio caps its size) is never served back, to anyone.
     - A sign-in (POST to `/login`) by a locked-out user or address answers 429 without checking the password.
       Otherwise it goes on to Gradio, and its answer counts: 400 (wrong password) is a failure for the user and
-      the address, 200 clears the user's failures.
+      the address, 200 clears the user's failures. The counts live in the session database (`FailedSignIns`),
+      shared by every replica; while it is out of reach a sign-in answers 503 rather than go uncounted.
     """
 
     def __init__(
@@ -446,12 +429,12 @@ class SharingGuard:
         app: ASGIApp,
         *,
         downloads_dir: str | Path,
-        sign_ins: FailedSignIns | None = None,
+        sign_ins: FailedSignIns,
         shared: SharedLogin | None = None,
     ) -> None:
         self.app = app
         self.downloads_dir = Path(downloads_dir).resolve()
-        self.sign_ins = sign_ins or FailedSignIns()
+        self.sign_ins = sign_ins
         self.shared = shared  # sign-ins every replica accepts (INTERVIEWER_SECRET_FILE), else Gradio's own
 
     def may_serve(self, path: str) -> bool:
@@ -485,13 +468,18 @@ class SharingGuard:
         if user is None:
             await _send_json(send, 400, {"detail": "The sign-in form could not be read."})
             return
-        client = scope.get("client")
+        client = scope.get("client")  # behind a trusted proxy, the address it forwarded (`server.trust_proxies`)
         address = str(client[0]) if client else "unknown"
-        wait = self.sign_ins.retry_after(user, address)
-        if wait > 0:
+        try:
+            wait = await anyio.to_thread.run_sync(self.sign_ins.retry_after, user, address)
+            attempt = None if wait > 0 else await anyio.to_thread.run_sync(self.sign_ins.start, user, address)
+        except StorageError:
+            detail = "Signing in needs the session database, which is out of reach now; try again in a minute."
+            await _send_json(send, 503, {"detail": detail}, [("retry-after", "60")])
+            return
+        if attempt is None:
             await self._locked_out(send, wait)
             return
-        attempt = self.sign_ins.start(user, address)
         status: list[int] = []
 
         async def watch(message: Message) -> None:
@@ -504,15 +492,20 @@ class SharingGuard:
         try:
             await self.app(scope, _replay(body, receive), watch)
         finally:
-            self._settle(attempt, status[0] if status else None)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._settle, attempt, status[0] if status else None)
 
     def _settle(self, attempt: Attempt, status: int | None) -> None:
-        if status == 400:
-            self.sign_ins.failed(attempt)
-        elif status is not None and 200 <= status < 300:
-            self.sign_ins.succeeded(attempt)
-        else:
-            self.sign_ins.cancelled(attempt)
+        """Settle the attempt by Gradio's answer; with the database out of reach it stays counted as failed."""
+        try:
+            if status == 400:
+                self.sign_ins.failed(attempt)
+            elif status is not None and 200 <= status < 300:
+                self.sign_ins.succeeded(attempt)
+            else:
+                self.sign_ins.cancelled(attempt)
+        except StorageError:
+            return
 
     @staticmethod
     async def _locked_out(send: Send, wait: float) -> None:

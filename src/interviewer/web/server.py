@@ -21,7 +21,7 @@ from interviewer.config import parse_host as parse_host
 from interviewer.config import parse_port as parse_port
 from interviewer.errors import InterviewerError
 from interviewer.storage import exports
-from interviewer.web.auth import AUTH_FILE_VAR, AUTH_VAR, Credentials, credentials
+from interviewer.web.auth import AUTH_FILE_VAR, AUTH_VAR, Credentials, FailedSignIns, credentials
 from interviewer.web.heap import bound_heap
 
 if TYPE_CHECKING:
@@ -82,21 +82,34 @@ MAX_UPLOAD_MB = 100
 """The largest recording the page takes (a 5-minute answer recorded as 48 kHz stereo WAV is about 58 MB)."""
 
 
-def launch_options(login: Credentials | None, downloads: Path, secret_file: Path | None = None) -> dict[str, Any]:
+def trust_proxies(proxies: tuple[str, ...]) -> None:
+    """Believe X-Forwarded-For only from `proxies` (INTERVIEWER_TRUSTED_PROXIES).
+
+    Gradio serves through uvicorn, whose proxy-headers middleware takes the client's address from
+    X-Forwarded-For when the connection comes from FORWARDED_ALLOW_IPS, which is loopback by default: any local
+    process could then name the address its failed sign-ins count under. Set before the server starts."""
+    os.environ["FORWARDED_ALLOW_IPS"] = ",".join(proxies)  # "" trusts no one
+
+
+def launch_options(
+    login: Credentials | None, downloads: Path, sign_ins: FailedSignIns, secret_file: Path | None = None
+) -> dict[str, Any]:
     """Gradio's launch settings: the login check, the sharing guard, and every leak turned off.
 
-    With `secret_file` (INTERVIEWER_SECRET_FILE, shared by replicas) a sign-in holds on every replica."""
+    With `secret_file` (INTERVIEWER_SECRET_FILE, shared by replicas) a sign-in holds on every replica; the
+    failed sign-ins are counted in `sign_ins` (the session database's, shared by replicas too)."""
     from starlette.middleware import Middleware
 
     from interviewer.web.auth import SharingGuard
     from interviewer.web.shared_login import SharedLogin
 
     shared = SharedLogin.from_file(secret_file) if secret_file else None
+    guard = Middleware(SharingGuard, downloads_dir=downloads, sign_ins=sign_ins, shared=shared)
     return {
         "share": False,
         "auth": login.verify if login else None,  # an async def: Gradio awaits it
         "auth_message": "Sign in to your mock interviews.",
-        "app_kwargs": {"middleware": [Middleware(SharingGuard, downloads_dir=downloads, shared=shared)]},
+        "app_kwargs": {"middleware": [guard]},
         "max_file_size": f"{MAX_UPLOAD_MB}mb",  # a spoken answer; the only upload the page takes
         "show_error": False,
         "run_history": False,  # a shared computer must not keep a transcript in the browser's storage
@@ -146,6 +159,8 @@ def launch(
     exports.clear(downloads)  # no download link of an earlier run stays valid
     from interviewer.web.handlers import CSS, THEME, build_app
 
+    sign_ins = FailedSignIns(engine.storage.sessions.tallies())
+    trust_proxies(engine.settings.trusted_proxies)
     demo = build_app(engine, engine.notice)
     demo.queue(default_concurrency_limit=8)
     demo.launch(
@@ -154,7 +169,7 @@ def launch(
         prevent_thread_lock=not block,
         theme=THEME,
         css=CSS,
-        **launch_options(login, downloads, engine.settings.secret_file),
+        **launch_options(login, downloads, sign_ins, engine.settings.secret_file),
     )
     return demo
 
