@@ -331,6 +331,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Back up the configured session store (SQLite file or PostgreSQL database) to one file, mode 0600."""
+    from interviewer.storage.backup import Store, backup
+
+    settings = _settings()
+    store = Store.of(settings)
+    print(f"Backing up the {store.kind} session store {store.where} ...", flush=True)
+    print("\n".join(backup(settings, Path(args.dest), force=args.force).lines()))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a backup into the configured session store (refused over existing sessions without --force)."""
+    from interviewer.storage.backup import Store, restore
+
+    settings = _settings()
+    store = Store.of(settings)
+    print(f"Restoring {args.src} into the {store.kind} session store {store.where} ...", flush=True)
+    print("\n".join(restore(settings, Path(args.src), force=args.force).lines()))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.what == "asag":
         return _eval_asag(args)
@@ -491,7 +513,14 @@ def build_parser() -> argparse.ArgumentParser:
     """Every command and option, declared in groups."""
     parser = argparse.ArgumentParser(prog="interviewer", description="Offline mock interviews for MLOps roles.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for declare in (_curriculum_commands, _grading_commands, _session_commands, _measuring_commands, _user_commands):
+    for declare in (
+        _curriculum_commands,
+        _grading_commands,
+        _session_commands,
+        _store_commands,
+        _measuring_commands,
+        _user_commands,
+    ):
         declare(sub)
     cluster = sub.add_parser("cluster", help="a team deployment here: PostgreSQL, Chroma, 2 replicas, HAProxy")
     cluster.add_argument("action", choices=["up", "down", "status"])
@@ -575,6 +604,18 @@ def _session_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     migrate = sub.add_parser("migrate", help="create or update the session database's tables, and say what changed")
     migrate.set_defaults(func=cmd_migrate)
+
+
+def _store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    store = "the session store (INTERVIEWER_DATABASE_URL, else the SQLite file in the data folder)"
+    backup = sub.add_parser("backup", help=f"back up {store} to one file, consistent while the app runs")
+    backup.add_argument("dest", help="the backup file to write (mode 0600)")
+    backup.add_argument("--force", action="store_true", help="overwrite DEST if it exists")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help=f"restore a backup into {store}, then migrate it")
+    restore.add_argument("src", help="a file written by `interviewer backup` for the same kind of store")
+    restore.add_argument("--force", action="store_true", help="replace the sessions the store holds")
+    restore.set_defaults(func=cmd_restore)
 
 
 def _measuring_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
