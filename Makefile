@@ -167,9 +167,14 @@ fuzz-kill: index
 # data folder; `make loadtest TARGET=cluster` starts a throwaway cluster as `make cluster` does (PostgreSQL 15,
 # chroma run, 2 replicas, HAProxy) in a temporary folder on free ports and removes it afterwards; TARGET=all runs
 # both in turn. URL=http://127.0.0.1:7860/ drives a running deployment instead. LOADTEST_ARGS="--duration 30" etc.
+# TARGET=failover: 50 candidates (think 5 s) through HAProxy on a throwaway cluster; the replica serving about half
+# of them is killed with -9 at 30 s and PostgreSQL restarted in immediate mode at 90 s; every answer the app
+# acknowledged is then looked up in the database (lost, stored twice, errors per phase, time to continue).
+# LOADTEST_ARGS="--users 20 --kill-at 20 --pg-restart-at 60 --end-at 100" etc.
 TARGET ?= embedded
 LOADTEST_NEEDS = $(if $(filter embedded all,$(TARGET)),index,setup) \
-  $(if $(filter cluster all,$(TARGET)),$(if $(URL),,postgres haproxy))
+  $(if $(filter cluster all,$(TARGET)),$(if $(URL),,postgres haproxy)) \
+  $(if $(filter failover,$(TARGET)),postgres haproxy)
 loadtest: $(LOADTEST_NEEDS)
 	$(BIN)/python -m interviewer.perf.loadtest --target $(TARGET) $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
 

@@ -26,7 +26,7 @@ def merge(path: Path, target: str, entries: list[dict[str, Any]]) -> list[dict[s
         except (OSError, ValueError):
             old = []
         kept = [e for e in old if isinstance(e, dict) and e.get("target") != target] if isinstance(old, list) else []
-    order = {"embedded": 0, "cluster": 1}  # the same order whichever target ran last
+    order = {"embedded": 0, "cluster": 1, "failover": 2}  # the same order whichever target ran last
     return sorted(kept + entries, key=lambda e: order.get(str(e.get("target")), 2))
 
 
@@ -85,9 +85,61 @@ HEADER = (
 )
 
 
+FAILOVER_HEADER = (
+    "| users | think s | killed | its candidates continued | time to continue s median/max | answers acknowledged "
+    "| lost | stored twice | found stored on reload | stored unseen | back after PostgreSQL's restart s median/max "
+    "| errors |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def _failover_row(e: dict[str, Any]) -> str:
+    cells = [
+        str(e["users"]),
+        f"{e['think_s']:g}",
+        f"{e['killed']} at {e['kill_s']:.0f} s",
+        f"{e['continued']}/{e['affected']}",
+        f"{e['continue_s_median']:.1f}/{e['continue_s_max']:.1f}",
+        str(e["acknowledged"]),
+        str(e["lost"]),
+        str(e["stored_twice"]),
+        str(e.get("found_stored_on_reload", 0)),
+        str(e.get("stored_unseen", 0)),
+        f"{e['pg_resume_s_median']:.1f}/{e['pg_resume_s_max']:.1f}",
+        str(e["errors"]),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def failover_section(entries: list[dict[str, Any]]) -> list[str]:
+    """load.md's lines for the failover runs: what was lost, how long sessions took to continue, errors by phase."""
+    if not entries:
+        return []
+    lines = [
+        "## Failover under load",
+        "",
+        "A replica killed with SIGKILL, then PostgreSQL stopped in immediate mode and started again, while the "
+        "candidates interview through HAProxy (`make loadtest TARGET=failover`). Goals: 0 acknowledged answers "
+        "lost, 0 answers stored twice.",
+        "",
+        FAILOVER_HEADER,
+        *(_failover_row(e) for e in entries),
+        "",
+        "| phase | from s | to s | turns | requests | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in (p for e in entries for p in e.get("phases", [])):
+        lines.append(
+            f"| {p['phase']} | {p['from_s']:.0f} | {p['to_s']:.0f} | {p['turns']} | {p['requests']} | {p['errors']} |"
+        )
+    return [*lines, ""]
+
+
 def render(entries: list[dict[str, Any]]) -> str:
     """load.md: the machine, the date, the table and what to know when reading it."""
-    dates = sorted(str(e["date"])[:16].replace("T", " ") for e in entries if e.get("date"))
+    failovers = [e for e in entries if e.get("target") == "failover"]
+    entries = [e for e in entries if e.get("target") != "failover"]
+    dates = sorted(str(e["date"])[:16].replace("T", " ") for e in entries + failovers if e.get("date"))
     when = " to ".join(dict.fromkeys([dates[0], dates[-1]])) if dates else "-"
     busy = [e for e in entries if e.get("other_cpu_pct_mean", 0) > BUSY_OTHER_CPU_PCT]
     lines = [
@@ -106,9 +158,8 @@ def render(entries: list[dict[str, Any]]) -> str:
         "buffers count in each). The load generator runs on the same machine: what it uses (its own column) is "
         "taken from the servers' cores.",
         "",
-        HEADER,
-        *(_row(e) for e in entries),
-        "",
+        *([HEADER, *(_row(e) for e in entries), ""] if entries else []),
+        *failover_section(failovers),
     ]
     if busy:
         lines.append(
@@ -117,6 +168,6 @@ def render(entries: list[dict[str, Any]]) -> str:
             "idle machine would give."
         )
         lines.append("")
-    notes = dict.fromkeys(str(n) for e in entries for n in e.get("notes", []))  # each once, in order
+    notes = dict.fromkeys(str(n) for e in entries + failovers for n in e.get("notes", []))  # each once, in order
     lines.extend(f"- {n}" for n in notes)
     return "\n".join(lines).rstrip() + "\n"

@@ -7,8 +7,9 @@ sampled each second. `--target embedded` (the default) starts `python app.py` it
 temporary data folder and stops it afterwards; `--target cluster` starts a throwaway cluster as `interviewer
 cluster up` does (`cluster.throwaway`: PostgreSQL, `chroma run`, two replicas, HAProxy, in a temporary folder on
 free loopback ports) and stops and removes it afterwards, or, with `--url URL`, drives a deployment that is
-already running; `--target all` runs both in turn. Any URL that is not on this machine is refused. The figures
-go to `load.json` and `load.md` (`load_report`), where a target's new runs replace only its own.
+already running; `--target all` runs both in turn; `--target failover` kills a replica and restarts PostgreSQL
+under load on a throwaway cluster (`failover`). Any URL that is not on this machine is refused. The figures go to
+`load.json` and `load.md` (`load_report`), where a target's new runs replace only its own.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from locust.env import Environment
 from interviewer.config import PROJECT_ROOT, Settings
 from interviewer.curriculum.corpus import load_corpus
 from interviewer.errors import InterviewerError
-from interviewer.perf import load_report
+from interviewer.perf import failover, load_report
 from interviewer.perf.load_sampler import ProcessSampler, cluster_processes
 from interviewer.perf.load_user import START, TURN, AnswerBank, InterviewUser
 from interviewer.team.cluster import throwaway
@@ -265,7 +266,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m interviewer.perf.loadtest",
         description="Simulated candidates against the web app (loopback only).",
     )
-    parser.add_argument("--target", choices=[*TARGETS, "all"], default="embedded", help="all: embedded, then cluster")
+    parser.add_argument(
+        "--target", choices=[*TARGETS, "all", failover.TARGET], default="embedded",
+        help="all: embedded, then cluster; failover: a replica killed and PostgreSQL restarted under load",
+    )  # fmt: skip
     parser.add_argument("--url", help="a running deployment to drive (cluster), e.g. http://127.0.0.1:7860/")
     parser.add_argument("--runs", default=DEFAULT_RUNS, help=f"USERSxTHINK_S items (default {DEFAULT_RUNS})")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per run (default 60)")
@@ -275,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "evals" / "reports", help="where load.* go")
     parser.add_argument("--note", action="append", default=[], help="a line to add to load.md (repeatable)")
     parser.add_argument("--server-pid", type=int, action="append", default=[], help="a process of --url's to sample")
+    failover.add_arguments(parser)
     return parser
 
 
@@ -336,6 +341,17 @@ def measure(
             print("Stopping the throwaway cluster and removing its folder", flush=True)
 
 
+def run_failover(args: argparse.Namespace) -> None:
+    """`--target failover` (`failover.run`) on a throwaway cluster; its entry written as soon as it ends."""
+    if args.url:
+        raise InterviewerError("--target failover kills a replica and restarts PostgreSQL: it starts its own cluster.")
+    entry = failover.run(failover.plan_of(args), server_env())
+    entry["notes"] = [failover.NOTE, *args.note]
+    print(failover.describe(entry), flush=True)
+    json_path, md_path = load_report.write(args.out, failover.TARGET, [entry])
+    print(f"Wrote {json_path} and {md_path}", flush=True)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # a `kill` stops the servers started here, as Ctrl-C does
 
@@ -344,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        if args.target == failover.TARGET:
+            run_failover(args)
+            return 0
         plans, options = parse_runs(args.runs), _options(args)
         targets = TARGETS if args.target == "all" else (args.target,)
         if args.url and "cluster" not in targets:
