@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 CHROMIUM ?= /usr/bin/chromium
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test check lint typecheck imports unit bench browser axe postgres speech clean fuzz-kill reports loadtest vectors
+.PHONY: setup index run test check lint typecheck imports unit bench browser axe postgres speech clean fuzz-kill reports loadtest soak vectors
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -177,6 +177,15 @@ LOADTEST_NEEDS = $(if $(filter embedded all,$(TARGET)),index,setup) \
   $(if $(filter failover,$(TARGET)),postgres haproxy)
 loadtest: $(LOADTEST_NEEDS)
 	$(BIN)/python -m interviewer.perf.loadtest --target $(TARGET) $(if $(URL),--url $(URL)) $(LOADTEST_ARGS)
+
+# A soak, bounded: 20 simulated candidates thinking 5 s against the embedded app and, at the same time, against a
+# throwaway cluster (as `make loadtest TARGET=all` starts them) for SOAK_MINUTES (30; so 30 minutes, not 60). Samples
+# each server process's RSS and open fds and the database connections, and times every turn. Writes
+# evals/reports/soak.md (each goal met or missed: RSS growth after the warm-up < 10%, fds and connections flat, p95
+# per 5-minute window) and soak.json (every series). SOAK_ARGS="--targets embedded --users 10" etc.
+SOAK_MINUTES ?= 30
+soak: index postgres haproxy
+	SOAK_MINUTES=$(SOAK_MINUTES) $(BIN)/python -m interviewer.perf.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .interviewer .pytest_cache .mypy_cache .ruff_cache

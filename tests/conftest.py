@@ -44,14 +44,18 @@ from interviewer.interview.engine import Engine  # noqa: E402
 # to run alone while the other worker waits.
 LONGEST_FIRST = (
     "integration/test_gate.py",
+    "integration/test_soak.py",
     "integration/test_point_reading.py",
     "integration/test_eval.py",
     "integration/test_loadtest.py",
     "integration/test_speech.py",
     "integration/test_engine.py",
     "llm/test_local_model.py",
+    "integration/test_shared_limits.py",
     "integration/test_cluster.py",
+    "integration/test_failover.py",
     "integration/test_crash.py",
+    "integration/test_backup.py",
     "integration/test_index_server.py",
     "browser/test_browser.py",
     "integration/test_bench.py",

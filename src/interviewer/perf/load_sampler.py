@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -147,3 +148,89 @@ class ProcessSampler:
         servers = [sum(values) for values in zip(*server_rss, strict=True)]
         usage.rss_mb_max = round(max(servers, default=0.0), 1)
         usage.other_cpu_pct_mean = round(sum(others) / len(others), 1) if others else 0.0
+
+
+# -- a soak's slower samples: memory, file descriptors and database files per server process -------------------
+
+# The session database's files (`Settings.database_path` and SQLite's write-ahead log and shared memory): the
+# embedded app's open descriptors on them are its database connections.
+SQLITE_FILES = ("sessions.sqlite", "sessions.sqlite-wal", "sessions.sqlite-shm")
+
+
+@dataclass(frozen=True)
+class Resources:
+    """A server process with its children at one moment: resident memory (and, when asked, the proportional
+    memory, which shares pages such as PostgreSQL's shared buffers out among the processes mapping them, and the
+    resident anonymous memory, the processes' own heaps, which leaves shared memory out), open file descriptors,
+    open descriptors on the session database's files, and how many processes that was."""
+
+    rss_mb: float
+    fds: int
+    db_files: int
+    processes: int
+    pss_mb: float | None = None
+    anon_mb: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        figures = {"rss_mb": self.rss_mb, "fds": self.fds, "db_files": self.db_files, "processes": self.processes}
+        if self.pss_mb is None or self.anon_mb is None:
+            return figures
+        return {**figures, "pss_mb": self.pss_mb, "anon_mb": self.anon_mb}
+
+
+def _db_files(process: Any) -> int:
+    return sum(1 for f in process.open_files() if os.path.basename(f.path) in SQLITE_FILES)
+
+
+def _rss_anon(pid: int) -> float:
+    """A process's resident anonymous memory in MB (Linux's RssAnon: its own heap, without shared memory such as
+    PostgreSQL's shared buffers), or 0 where /proc does not say."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("RssAnon:"):
+            return float(line.split()[1]) / 1024  # kB
+    return 0.0
+
+
+def resources(process: Any, pss: bool = False) -> Resources:
+    """What `process` and its children hold now; a member that ends meanwhile is left out, a root that has
+    ended gives zeros."""
+    rss = pss_mb = anon_mb = 0.0
+    fds = db_files = count = 0
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        family = []
+    for member in family:
+        try:
+            memory = member.memory_full_info() if pss else member.memory_info()
+            member_fds, member_db = int(member.num_fds()), _db_files(member)
+        except psutil.Error:
+            continue
+        rss += float(memory.rss) / MB
+        pss_mb += float(getattr(memory, "pss", 0.0)) / MB
+        anon_mb += _rss_anon(member.pid) if pss else 0.0
+        fds, db_files, count = fds + member_fds, db_files + member_db, count + 1
+    if not pss:
+        return Resources(round(rss, 1), fds, db_files, count)
+    return Resources(round(rss, 1), fds, db_files, count, round(pss_mb, 1), round(anon_mb, 1))
+
+
+class ResourceSampler:
+    """`resources` of each named server process, on demand (a soak samples it every few seconds)."""
+
+    def __init__(self, pids: Mapping[str, int], pss: tuple[str, ...] = ("postgres",)) -> None:
+        """`pss`: the names whose proportional and anonymous memory are read too (a pass over their memory maps)."""
+        self.roots: dict[str, Any] = {}
+        for name, pid in pids.items():
+            try:
+                self.roots[name] = psutil.Process(pid)
+            except psutil.Error:
+                continue
+        self.pss = pss
+
+    def sample(self) -> dict[str, dict[str, float]]:
+        return {name: resources(process, name in self.pss).as_dict() for name, process in self.roots.items()}

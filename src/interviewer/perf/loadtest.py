@@ -353,12 +353,17 @@ def run_failover(args: argparse.Namespace) -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # a `kill` stops the servers started here, as Ctrl-C does
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """A `kill` stops the servers started here, as Ctrl-C does (KeyboardInterrupt unwinds their `with` blocks)."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     try:
         if args.target == failover.TARGET:
             run_failover(args)
