@@ -247,12 +247,9 @@ def explain(path: Path, exc: sqlite3.Error) -> str:
 
 
 class SqlSessionIndex(ABC):
-    """Sessions and per-prompt results, in SQL that SQLite and PostgreSQL both run.
-
-    Statements are written with `?` placeholders and the migrations in SQLite's spelling; a backend says how
-    to run a statement and a transaction, how it spells a migration statement (`_schema`), and what its
-    failures mean (`guard`).
-    """
+    """Sessions and per-prompt results, in SQL that SQLite and PostgreSQL both run (`?` placeholders, migrations
+    in SQLite's spelling); a backend says how to run a statement and a transaction, how it spells a migration
+    statement (`_schema`), and what its failures mean (`guard`)."""
 
     lease_s: float = LEASE_S
     """How long a turn's lease lasts unrenewed (`Settings.turn_lease_s`)."""
@@ -292,10 +289,6 @@ class SqlSessionIndex(ABC):
             applied.append(name)
         return applied
 
-    def tallies(self) -> Tallies:
-        """The shared counts (limits and sign-in throttles) kept in this database."""
-        return Tallies(self.guard, self._rows, self._write)
-
     def create(
         self, session_id: str, mode: str, target: str, label: str, brain: str, planned: int, owner: str = ""
     ) -> int:
@@ -329,6 +322,10 @@ class SqlSessionIndex(ABC):
 
     def _lease_end(self) -> float:
         return time.time() + self.lease_s
+
+    def tallies(self) -> Tallies:
+        """The shared counts (limits and sign-in throttles) kept in this database."""
+        return Tallies(self.guard, self._rows, self._write)
 
     def marked(self, session_id: str | None = None) -> list[tuple[str, int, float]]:
         """(id, mark, lease end) of every session marked in flight, or of the one given if it is."""
@@ -441,15 +438,12 @@ class SqlSessionIndex(ABC):
 
     def prompt_history(self, owner: str = "") -> list[tuple[str, str, str]]:
         """(finished_at, session_id, points JSON) for every prompt the owner finished, oldest first."""
+        sql = (
+            "SELECT r.finished_at, r.session_id, r.points FROM prompt_results r"
+            " JOIN sessions s ON s.id = r.session_id WHERE s.owner = ? ORDER BY r.finished_at, r.rowid"
+        )
         with self.guard():
-            return [
-                (r[0], r[1], r[2])
-                for r in self._rows(
-                    "SELECT r.finished_at, r.session_id, r.points FROM prompt_results r"
-                    " JOIN sessions s ON s.id = r.session_id WHERE s.owner = ? ORDER BY r.finished_at, r.rowid",
-                    (owner,),
-                )
-            ]
+            return [(r[0], r[1], r[2]) for r in self._rows(sql, (owner,))]
 
 
 class SessionStore(SqlSessionIndex):
