@@ -333,23 +333,27 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Back up the configured session store (SQLite file or PostgreSQL database) to one file, mode 0600."""
-    from interviewer.storage.backup import Store, backup
+    from interviewer.storage.backup import backup
 
-    settings = _settings()
-    store = Store.of(settings)
-    print(f"Backing up the {store.kind} session store {store.where} ...", flush=True)
-    print("\n".join(backup(settings, Path(args.dest), force=args.force).lines()))
-    return 0
+    return _on_store("Backing up", lambda settings: backup(settings, Path(args.dest), force=args.force).lines())
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore a backup into the configured session store (refused over existing sessions without --force)."""
-    from interviewer.storage.backup import Store, restore
+    from interviewer.storage.backup import restore
+
+    source = Path(args.src)
+    return _on_store(f"Restoring {source} into", lambda settings: restore(settings, source, force=args.force).lines())
+
+
+def _on_store(doing: str, act: Callable[[Settings], list[str]]) -> int:
+    """Say which session store the settings name, act on it, and print what was done."""
+    from interviewer.storage.backup import Store
 
     settings = _settings()
     store = Store.of(settings)
-    print(f"Restoring {args.src} into the {store.kind} session store {store.where} ...", flush=True)
-    print("\n".join(restore(settings, Path(args.src), force=args.force).lines()))
+    print(f"{doing} the {store.kind} session store {store.where} ...", flush=True)
+    print("\n".join(act(settings)))
     return 0
 
 
