@@ -14,6 +14,7 @@ from interviewer.errors import InterviewerError
 from interviewer.interview.access import Caller
 
 if TYPE_CHECKING:
+    from interviewer.curriculum.corpus import PromptRef
     from interviewer.interview.records import Question, ShownGrade
 
 EXIT_ERROR = 2
@@ -99,7 +100,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         raise InterviewerError("Give exactly one of --answer, --answer-file or --audio.")
     ref = grader.corpus.prompt(args.prompt_id) if args.prompt_id else grader.corpus.prompt_by_text(args.prompt)
     if args.audio is not None:
-        answer = _spoken_answer(Path(args.audio), ref.prompt.text, args.json)
+        answer = _spoken_answer(Path(args.audio), ref, args.json)
     else:
         answer = args.answer if args.answer is not None else _read_text(Path(args.answer_file))
     grade = grader.grade(ref.prompt, answer, args.brain)
@@ -107,20 +108,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spoken_answer(path: Path, question: str, as_json: bool) -> str:
-    """The text of a recorded answer; its transcription and delivery are printed first (a JSON line with --json)."""
+def _spoken_answer(path: Path, ref: PromptRef, as_json: bool) -> str:
+    """The text of a recorded answer to `ref`, heard with its terms as the hint; its transcription and delivery
+    are printed first (a JSON line with --json)."""
+    from interviewer.speech.hints import vocabulary
     from interviewer.speech.recognition import transcribe
 
-    spoken = transcribe(path, max_audio_s=_settings().max_audio_s, context=question)
+    spoken = transcribe(path, max_audio_s=_settings().max_audio_s, hint=vocabulary(ref))
     print(spoken.model_dump_json() if as_json else "\n".join(["You said:", *spoken.lines(), ""]), flush=True)
     return spoken.text
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    """A recorded answer as text, with its length, the real-time factor and the delivery figures."""
+    """A recorded answer as text, with its length, the real-time factor and the delivery figures; with
+    --prompt-id, the prompt's terms and wording are the recogniser's hint."""
+    from interviewer.curriculum.corpus import load_corpus
+    from interviewer.speech.hints import Hint, vocabulary
     from interviewer.speech.recognition import transcribe
 
-    spoken = transcribe(Path(args.file), max_audio_s=_settings().max_audio_s)
+    hint = vocabulary(load_corpus(_settings().corpus_dir).prompt(args.prompt_id)) if args.prompt_id else Hint()
+    spoken = transcribe(Path(args.file), max_audio_s=_settings().max_audio_s, hint=hint)
     print(spoken.model_dump_json(indent=2) if args.json else "\n".join(spoken.lines()))
     return 0
 
@@ -420,6 +427,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from interviewer.perf.bench import chosen_runs, run_bench
 
     reports = Path(args.reports) if args.reports else None
+    if args.speech:
+        from interviewer.perf.speech_bench import run_speech_bench
+
+        models = tuple(m.strip() for m in args.speech_models.split(",") if m.strip())
+        return run_speech_bench(reports or _settings().reports_dir, models)
     runs = chosen_runs(args.quick, args.turns, reports)
     return run_bench(_settings(), as_json=args.json, runs=runs, reports=reports)
 
@@ -564,6 +576,7 @@ def _grading_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     transcribe = sub.add_parser("transcribe", help="a recorded answer as text, with pace, filler words and pauses")
     transcribe.add_argument("file", help="the recording (WAV, MP3, OGG, WebM, M4A or FLAC)")
+    transcribe.add_argument("--prompt-id", help="the prompt answered: its terms help the recogniser hear them")
     transcribe.add_argument("--json", action="store_true")
     transcribe.set_defaults(func=cmd_transcribe)
 
@@ -647,6 +660,10 @@ def _measuring_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "--quick", action="store_true", help="run each measure once or twice: checks that bench works, not figures"
     )
     bench.add_argument("--reports", help="folder to write the reports to (default evals/reports)")
+    bench.add_argument(
+        "--speech", action="store_true", help="only the recognisers on the domain speech set: writes speech.md/json"
+    )
+    bench.add_argument("--speech-models", default="tiny.en,base", help="with --speech: which (default tiny.en,base)")
     bench.set_defaults(func=cmd_bench)
 
 

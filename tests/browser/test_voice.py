@@ -48,6 +48,8 @@ def test_a_spoken_answer_lands_in_the_box_is_corrected_and_then_graded(
     voice.get_by_role("button", name="Stop").click()
     expect(box).to_have_value(re.compile(rf"^{re.escape(TYPED)} A feature store keeps one definition", re.I))
     expect(page.locator("#voice-note")).to_contain_text("words a minute")
+    expect(page.locator("#voice-note")).not_to_contain_text("<mark>")  # marks on unsure words are drawn, not shown
+    page.screenshot(path=str(shots / "interview-heard.png"), full_page=True)
     expect(page.locator("#chat").get_by_text("feature store keeps", exact=False)).to_have_count(0)  # not sent
 
     corrected = SPOKEN + " The online and offline stores are filled from one pipeline."

@@ -32,6 +32,7 @@ from interviewer.curriculum.corpus import Corpus, PromptRef
 from interviewer.curriculum.tokens import split_sentences
 from interviewer.errors import AudioRejected
 from interviewer.grading.grader import Grader
+from interviewer.speech.hints import vocabulary
 from interviewer.speech.recognition import Transcription, espeak, synthesize, transcribe
 from tests.helpers import Cli
 
@@ -98,7 +99,7 @@ def speaker() -> str:
 @pytest.fixture(scope="module")
 def spoken(speaker: str, corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> list[Spoken]:
     """ANSWERS answers, one per prompt in id order: the first two plain sentences of its reference answer, spoken
-    and transcribed with the prompt as context (as `interviewer grade --audio` does)."""
+    and transcribed with the prompt's vocabulary as the hint (as `interviewer grade --audio` does)."""
     folder = tmp_path_factory.mktemp("spoken")
     out: list[Spoken] = []
     for prompt_id, ref in sorted(corpus.prompts.items()):
@@ -107,7 +108,7 @@ def spoken(speaker: str, corpus: Corpus, tmp_path_factory: pytest.TempPathFactor
             continue
         said = " ".join(sentences[:2])
         wav = synthesize(said, folder / f"{prompt_id}.wav")
-        out.append(Spoken(ref, said, wav, transcribe(wav, context=ref.prompt.text)))
+        out.append(Spoken(ref, said, wav, transcribe(wav, hint=vocabulary(ref))))
     assert len(out) == ANSWERS
     return out
 
@@ -270,6 +271,30 @@ def test_interviewer_transcribe_prints_text_length_speed_and_delivery(cli: Cli, 
     text = cli("transcribe", str(one.wav))
     assert text.returncode == 0, text.stderr
     assert "real-time factor" in text.stdout and "words a minute" in text.stdout and "0 filler words" in text.stdout
+
+
+DRIFT = (
+    "Data drift is a change in the input distribution, while concept drift is a change in the relationship between "
+    "inputs and the label"
+)
+
+
+def test_transcribe_with_the_prompt_id_hears_the_prompts_terms(cli: Cli, speaker: str, tmp_path: Path) -> None:
+    """Spoken briskly (175 words a minute), the two terms are lost without a hint ("The data rift ... concept rift")
+    and heard with the prompt's vocabulary; the words the recogniser was unsure of are shown in [brackets?]."""
+    wav = synthesize(DRIFT, tmp_path / "drift.wav", words_per_minute=175)
+    plain = cli("transcribe", str(wav), "--json")
+    hinted = cli("transcribe", str(wav), "--prompt-id", "mon-p2", "--json")
+    assert plain.returncode == hinted.returncode == 0, plain.stderr + hinted.stderr
+    before, after = words(json.loads(plain.stdout)["text"]), words(json.loads(hinted.stdout)["text"])
+    assert "data drift" not in " ".join(before) and "concept drift" not in " ".join(before), before
+    assert "data drift" in " ".join(after) and "concept drift" in " ".join(after), after
+    shown = cli("transcribe", str(wav), "--prompt-id", "mon-p2")
+    first, marks = shown.stdout.splitlines()[:2]
+    unsure = [w for w in json.loads(hinted.stdout)["words"] if w["probability"] < 0.5]
+    assert first.count("?]") == len(unsure) > 0 and marks.startswith(f"{len(unsure)} unsure word(s)"), shown.stdout
+    missing = cli("transcribe", str(wav), "--prompt-id", "no-such-prompt")
+    assert missing.returncode == 2 and "No prompt with id 'no-such-prompt'" in missing.stderr
 
 
 def test_interviewer_grade_audio_transcribes_then_grades(cli: Cli, one: Spoken) -> None:

@@ -4,6 +4,7 @@ how it was said, and the review sums it; a recording that cannot be read loses n
 from __future__ import annotations
 
 import json
+import re
 import wave
 from pathlib import Path
 
@@ -48,6 +49,35 @@ def test_a_spoken_answer_is_kept_with_its_delivery_and_summed_in_the_review(engi
     assert json.loads(data.model_dump_json())["delivery"]["words"] == first.spoken.words
     chat = chat_messages(engine.views.snapshot(ME, session).messages)
     assert sum("*Spoken: " in m["content"] for m in chat if m["role"] == "user") == 1
+
+
+DRIFT = (
+    "Data drift is a change in the input distribution, while concept drift is a change in the relationship between "
+    "inputs and the label"
+)
+
+
+def test_a_spoken_answer_is_heard_with_the_questions_terms_and_unsure_words_are_marked(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The waiting question's rubric terms are the recogniser's hint: "data drift" and "concept drift" come out
+    right at 175 words a minute. The words it was unsure of are marked under the box, for the candidate to check,
+    and the box itself holds only the plain text; what is sent is graded on those words."""
+    app = InterviewApp(engine)
+    session, question = engine.start(ME, "prompt", "mon-p2")
+    assert question.prompt_id == "mon-p2"
+    wav = synthesize(DRIFT, tmp_path / "d.wav", words_per_minute=175)
+    box, spoken, said = app.transcribe(session, str(wav), "", None)  # type: ignore[arg-type]
+    assert "data drift" in box.lower() and "concept drift" in box.lower()
+    assert "<mark>" not in box and "?]" not in box
+    marked = re.findall(r"<mark>(.*?)</mark>", said)
+    assert marked and ("Check the marked word" if len(marked) == 1 else f"Check the marked {len(marked)} words") in said
+    assert all(m.strip(".,") in box for m in marked)
+    app.answer(session, box, spoken, None)  # type: ignore[arg-type]
+    (turn,) = engine.views.transcript(ME, session).prompts[0].turns
+    assert turn.answer == box and turn.grade is not None
+    quoted = [p.evidence for p in turn.grade.points if p.evidence]
+    assert quoted and all(q in box for q in quoted)  # the grade quotes what was heard, as sent
 
 
 def test_a_recording_that_cannot_be_read_leaves_the_box_as_typed_and_the_interview_goes_on(

@@ -40,6 +40,7 @@ from interviewer.interview.records import (
 from interviewer.interview.views import SessionViews, done_prompts, thread
 from interviewer.speech import recognition as speech
 from interviewer.speech.delivery import Delivery
+from interviewer.speech.hints import Hint, vocabulary
 from interviewer.speech.recognition import Transcription
 from interviewer.storage.seam import SessionIndex, Storage
 from interviewer.storage.session_index import abandoned, renewing
@@ -91,10 +92,11 @@ class Engine:
 
     def hear(self, caller: Caller, session_id: str, recording: bytes) -> Transcription:
         """A spoken answer to the caller's waiting question as text and delivery, never sent by itself (the
-        question is the recogniser's hint for its terms; INTERVIEWER_MAX_AUDIO_S bounds the recording)."""
+        question's rubric terms, topic and wording are the recogniser's hint; INTERVIEWER_MAX_AUDIO_S bounds the
+        recording)."""
         question = self.views.current(caller, session_id)
-        hint = question.text if question else None
-        return speech.transcribe(recording, max_audio_s=self.settings.max_audio_s, context=hint)
+        hint = vocabulary(self.corpus.prompt(question.prompt_id), question.text) if question else Hint()
+        return speech.transcribe(recording, max_audio_s=self.settings.max_audio_s, hint=hint)
 
     def degraded(self) -> str | None:
         """Why grading runs from a fallback right now (a curriculum server out of reach), in the index's words."""

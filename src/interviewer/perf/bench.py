@@ -232,6 +232,7 @@ def _longest_figures(settings: Settings, runs: int) -> dict[str, Any]:
 
 def _speech_figures(scratch: Path, corpus: Corpus, answers: int = 5) -> dict[str, Any]:
     """The real-time factor of transcribing answers spoken by espeak-ng (when installed) with whisper tiny.en."""
+    from interviewer.speech.hints import vocabulary
     from interviewer.speech.recognition import espeak, speech_model, synthesize, transcribe
 
     if espeak() is None:
@@ -241,7 +242,7 @@ def _speech_figures(scratch: Path, corpus: Corpus, answers: int = 5) -> dict[str
     lengths: list[float] = []
     for n, (prompt_id, answer) in enumerate(make_answers(corpus, answers, seed=11)):
         wav = synthesize(" ".join(answer.split()[:60]), scratch / f"answer-{n}.wav")
-        spoken = transcribe(wav, context=corpus.prompt(prompt_id).prompt.text)
+        spoken = transcribe(wav, hint=vocabulary(corpus.prompt(prompt_id)))
         factors.append(spoken.real_time_factor)
         lengths.append(spoken.duration_s)
     rtf = _stats(factors)

