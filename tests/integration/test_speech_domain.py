@@ -1,0 +1,93 @@
+"""Spoken answers full of MLOps words are heard, and graded, as they were said: the domain set
+(evals/speech/domain.json, 50 sentences written without the rubrics) spoken by espeak-ng in two voices at 150 and
+175 words a minute and transcribed by whisper tiny.en with each prompt's vocabulary as the hint, as the app does.
+
+The floors are the figures `interviewer bench --speech` measured (evals/reports/speech.md), less a little; the
+issue's goals stand beside them, and a goal the recogniser misses is named as missed there, not here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interviewer.curriculum.corpus import Corpus
+from interviewer.evals.speech import (
+    PACES,
+    load_lines,
+    measure_model,
+    occurrences,
+    recall,
+    split_of,
+    words,
+)
+from interviewer.speech.recognition import UNSURE_BELOW, espeak
+from tests.helpers import Cli
+
+GOALS = {"wer_150": 0.10, "term_recall_150": 0.90, "wer_175": 0.15, "grades_within_1": 0.90}
+# Measured on the whole set (evals/reports/speech.md): word error rate 21.9% at 150 and 26.0% at 175 words a minute,
+# rubric-term recall 85.2% at 150, grades within 1 in 95% of 100 answers; each goal but the last is missed.
+FLOORS = {"wer_150": 0.235, "term_recall_150": 0.83, "wer_175": 0.28, "grades_within_1": 0.92}
+
+
+def test_words_are_normalised_so_that_only_hearing_counts() -> None:
+    assert words("The p95 latency, P-95 or p 95!") == ["the", "p", "95", "latency", "p", "95", "or", "p", "95"]
+    assert words("ninety five CI/CD runs, 0.2 PSI") == ["95", "ci", "cd", "runs", "0.2", "psi"]
+    assert words("I'd use point-in-time joins") == ["i'd", "use", "point", "in", "time", "joins"]
+    assert occurrences(["data", "drift"], words("data drift, not concept drift; data drift")) == 2
+    said, heard = words("PSI and the KS test on data drift"), words("P.S.I. and the chaos test on data drift")
+    assert recall(["KS test", "data drift", "PSI"], said, heard) == (1, 3)
+
+
+def test_the_set_is_25_prompts_of_2_sentences_in_two_halves_by_prompt(corpus: Corpus) -> None:
+    lines = load_lines()
+    prompts = {line.prompt_id for line in lines}
+    assert len(lines) == 50 and len(prompts) == 25 and prompts <= set(corpus.prompts)
+    halves = [split_of(p) for p in prompts]
+    assert 10 <= halves.count("development") <= 15
+    assert all(len(line.jargon) >= 3 for line in lines)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if espeak() is None:
+        pytest.fail("espeak-ng is missing: run `make speech` (it installs Debian's espeak-ng).", pytrace=False)
+    return measure_model("tiny.en", ["vocabulary"], Path(tmp_path_factory.mktemp("domain")))
+
+
+def test_domain_sentences_are_heard_with_their_terms(measured: dict[str, Any]) -> None:
+    figures = measured["modes"]["vocabulary"]
+    print({key: {k: f[k] for k in ("wer", "term_recall", "jargon_recall")} for key, f in figures.items()})
+    at150, at175 = figures["150"], figures["175"]
+    assert at150["wer"] <= FLOORS["wer_150"], (at150, "goal", GOALS["wer_150"])
+    assert at150["term_recall"] >= FLOORS["term_recall_150"], (at150, "goal", GOALS["term_recall_150"])
+    assert at175["wer"] <= FLOORS["wer_175"], (at175, "goal", GOALS["wer_175"])
+    assert all(figures[f"{pace}"]["terms"] > 100 for pace in PACES)
+
+
+def test_a_heard_answer_grades_as_the_same_answer_typed(measured: dict[str, Any]) -> None:
+    grades = measured["grades"]
+    print(f"within 1: {grades['within_1']}, same: {grades['same']} over {grades['answers']} answers")
+    assert grades["answers"] == 100
+    assert grades["within_1"] >= FLOORS["grades_within_1"], (grades, "goal", GOALS["grades_within_1"])
+    assert len(grades["typed_scores"]) > 1, "the typed answers should not all earn the same grade"
+
+
+def test_a_word_marked_unsure_is_twice_as_likely_to_be_wrong(measured: dict[str, Any]) -> None:
+    """Measured at 0.5: of the words marked, 43.9% (development) and 47.8% (held-out) were heard wrongly, against
+    20.0% and 17.0% of all words; half (50.5%) and 61.2% of the words heard wrongly were marked."""
+    for half, lines in measured["marking"].items():
+        at = next(m for m in lines if m["below"] == UNSURE_BELOW)
+        error_rate = at["wrong"] / at["words"]
+        print(half, at, f"words heard wrongly: {error_rate:.1%}")
+        assert at["precision"] >= 0.40 and at["precision"] >= 2 * error_rate, at
+        assert at["recall"] >= 0.45, at
+
+
+def test_bench_speech_names_the_models_it_can_measure(cli: Cli, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    done = cli("bench", "--speech", "--speech-models", "large-v3", "--reports", str(reports))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: No speech model 'large-v3' to measure; the choices are tiny.en, base."
+    assert not reports.exists()
