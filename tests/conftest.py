@@ -44,6 +44,7 @@ from interviewer.interview.engine import Engine  # noqa: E402
 # to run alone while the other worker waits.
 LONGEST_FIRST = (
     "integration/test_gate.py",
+    "integration/test_speech_domain.py",
     "integration/test_soak.py",
     "integration/test_point_reading.py",
     "integration/test_eval.py",

@@ -25,6 +25,9 @@ from interviewer.evals.speech import (
 from interviewer.speech.recognition import UNSURE_BELOW, espeak
 from tests.helpers import Cli
 
+# 200 recordings heard and 200 answers graded once for the module: minutes on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(1800)
+
 GOALS = {"wer_150": 0.10, "term_recall_150": 0.90, "wer_175": 0.15, "grades_within_1": 0.90}
 # Measured on the whole set (evals/reports/speech.md): word error rate 21.9% at 150 and 26.0% at 175 words a minute,
 # rubric-term recall 85.2% at 150, grades within 1 in 95% of 100 answers; each goal but the last is missed.
