@@ -350,12 +350,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     model_name, out_path, modes = args[0], Path(args[1]), tuple(args[2:]) or ("vocabulary",)
     with tempfile.TemporaryDirectory(prefix="interviewer-speech-") as scratch:
-        result = measure_model(
-            model_name,
-            [m for m in HINT_MODES if m in modes],
-            Path(scratch),
-            lambda line: print(line, file=sys.stderr, flush=True),
-        )
+        try:
+            result = measure_model(
+                model_name,
+                [m for m in HINT_MODES if m in modes],
+                Path(scratch),
+                lambda line: print(line, file=sys.stderr, flush=True),
+            )
+        except InterviewerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     out_path.write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0
 

@@ -23,11 +23,16 @@ CHOSEN = "tiny.en"
 
 
 def _measured(model: str, modes: tuple[str, ...], scratch: Path) -> dict[str, Any]:
+    """One model measured in a child process; its progress lines are shown as they come."""
     out = scratch / f"{model}.json"
     command = [sys.executable, "-m", "interviewer.evals.speech", model, str(out), *modes]
-    done = subprocess.run(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy(), check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(nothing)"])[-1]
+    last = "(nothing)"
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy()) as child:
+        assert child.stderr is not None
+        for line in child.stderr:
+            last = line.strip() or last
+            print(line, end="", file=sys.stderr, flush=True)
+    if child.returncode != 0:
         return {"model": model, "measured": False, "note": last}
     result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return {**result, "measured": True}
