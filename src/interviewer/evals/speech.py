@@ -12,7 +12,7 @@ Figures, per pace and per half of the set (split by prompt: development, to choo
 - jargon recall: the same for the words the writer listed (not all of them rubric terms, so not all in the hint);
 - the real-time factor (median and p95) and, per process, peak memory;
 - whether the transcribed answer (a prompt's two sentences) grades within 1 of the same answer typed;
-- how well the words marked unsure (probability below `UNSURE_BELOW`) pick out the words heard wrongly.
+- how well the words marked unsure (probability below a line, `MARK_LINES`) pick out the words heard wrongly.
 """
 
 from __future__ import annotations
@@ -225,9 +225,9 @@ def by_group(heard: Sequence[Heard], corpus: Corpus) -> dict[str, dict[str, Any]
     return out
 
 
-UNSURE_BELOW = 0.5
-"""The default line below which a heard word is marked unsure (`interviewer.speech.recognition.UNSURE_BELOW` is
-the one the app uses; `marking` measures any line)."""
+MARK_LINES = (0.3, 0.4, 0.5, 0.6, 0.7)
+"""The probabilities below which words are marked, measured side by side; the app marks below
+`interviewer.speech.recognition.UNSURE_BELOW` (0.5)."""
 
 
 def wrong_words(h: Heard) -> list[tuple[SpokenWord, bool]]:
@@ -329,7 +329,7 @@ def measure_model(
         out["modes"][mode] = by_group(heard, corpus)
     recogniser_peak = _peak_rss_mb()
     out["marking"] = {
-        split: [marking([h for h in heard if h.line.split == split], b) for b in (0.3, 0.4, 0.5, 0.6, 0.7)]
+        split: [marking([h for h in heard if h.line.split == split], b) for b in MARK_LINES]
         for split in ("development", "held-out")
     }
     grader = Grader(Settings(), progress=False)
