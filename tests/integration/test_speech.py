@@ -118,9 +118,9 @@ def test_spoken_answers_are_transcribed_with_few_word_errors(spoken: list[Spoken
     total = sum(len(words(s.said)) for s in spoken)
     wer = errors / total
     print(f"word error rate {wer:.3f} over {len(spoken)} answers, {total} words")
-    # The goal was 10%; whisper tiny.en (beam 1) on espeak-ng's voice measures 10.8% on these answers, with or
-    # without Whisper's fallback to sampling (see `SpeechModel.words`); with beam 5 or without the VAD filter it was
-    # no better. The bound leaves a little margin.
+    # The goal was 10%; whisper tiny.en (beam 1) on espeak-ng's voice measured 10.8% on these answers with the
+    # question as the hint, and 10.0% with the prompt's vocabulary (rubric terms, topic, question). With beam 5, or
+    # without the VAD filter, it was no better. The bound leaves a little margin.
     assert wer <= 0.12, [(s.said, s.heard.text) for s in spoken]
 
 
