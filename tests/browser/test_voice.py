@@ -46,7 +46,7 @@ def test_a_spoken_answer_lands_in_the_box_is_corrected_and_then_graded(
     voice.get_by_role("button", name="Record", exact=True).click()
     page.wait_for_timeout(7_000)  # the fake microphone says the whole answer once in about 6 s
     voice.get_by_role("button", name="Stop").click()
-    expect(box).to_have_value(re.compile(rf"^{re.escape(TYPED)} A feature store keeps one definition", re.I))
+    expect(box).to_have_value(re.compile(rf"^{re.escape(TYPED)} .*one definition of each feature for training", re.I))
     expect(page.locator("#voice-note")).to_contain_text("words a minute")
     expect(page.locator("#voice-note")).not_to_contain_text("<mark>")  # marks on unsure words are drawn, not shown
     page.screenshot(path=str(shots / "interview-heard.png"), full_page=True)
