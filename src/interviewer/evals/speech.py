@@ -21,9 +21,10 @@ import hashlib
 import json
 import re
 import statistics
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,8 +37,11 @@ from interviewer.speech.hints import Hint, vocabulary
 SET_PATH = PROJECT_ROOT / "evals" / "speech" / "domain.json"
 VOICES = ("en-us+m1", "en-gb+f3")
 PACES = (150, 175)
-HintMode = Literal["none", "question", "vocabulary"]
-HINT_MODES: tuple[HintMode, ...] = ("none", "question", "vocabulary")
+HintMode = Literal["none", "question", "untidied", "vocabulary"]
+HINT_MODES: tuple[HintMode, ...] = ("none", "question", "untidied", "vocabulary")
+"""How the set is heard: with no hint, the question alone, or the prompt's vocabulary, each as the recogniser wrote
+it; and with the prompt's vocabulary, tidied of the recogniser's slips (`interviewer.speech.cleanup`), as the app
+hears an answer."""
 Split = Literal["development", "held-out"]
 
 
@@ -140,7 +144,7 @@ def hint_for(mode: HintMode, ref: PromptRef) -> Hint:
         return Hint()
     if mode == "question":
         return Hint(sentences=(" ".join(ref.prompt.text.split()),))
-    return vocabulary(ref)
+    return vocabulary(ref)  # "untidied" and "vocabulary"
 
 
 # -- hearing the set ----------------------------------------------------------------------------------------
@@ -167,19 +171,25 @@ def hear_all(
                 if not wav.exists():
                     synthesize(spoken_form(line.text), wav, voice=voice, words_per_minute=pace)
                 samples = decode(wav.read_bytes(), str(wav))
-                start = _now()
+                start = time.perf_counter()
                 said = model.words(samples, hint)
-                seconds = _now() - start
-                text = " ".join(w.text for w in said)
-                out.append(Heard(line, voice, pace, text, tuple(said), samples.size / 16_000, seconds))
+                seconds = time.perf_counter() - start
+                heard = Heard(
+                    line, voice, pace, " ".join(w.text for w in said), tuple(said), samples.size / 16_000, seconds
+                )
+                out.append(tidied(heard) if mode == "vocabulary" else heard)
         progress(f"{model_name} {mode}: {len(out)} of {len(lines) * len(VOICES) * len(PACES)} heard")
     return out
 
 
-def _now() -> float:
-    import time
+def tidied(heard: Heard) -> Heard:
+    """What was heard, without the recogniser's slips (as the app shows it), the tidying's time counted in."""
+    from interviewer.speech.cleanup import tidy
 
-    return time.perf_counter()
+    start = time.perf_counter()
+    kept = tidy(heard.words).words
+    seconds = heard.seconds + time.perf_counter() - start
+    return replace(heard, text=" ".join(w.text for w in kept), words=kept, seconds=seconds)
 
 
 # -- the figures --------------------------------------------------------------------------------------------
@@ -195,9 +205,10 @@ def error_rate(heard: Sequence[Heard]) -> float:
 def figures_of(heard: Sequence[Heard], corpus: Corpus) -> dict[str, Any]:
     """Word error rate, rubric-term and jargon recall, and real-time factor of a group of heard lines."""
     terms = jargon = (0, 0)
+    by_prompt = {pid: rubric_terms(corpus.prompt(pid)) for pid in {h.line.prompt_id for h in heard}}
     for h in heard:
         said, got = words(h.line.text), words(h.text)
-        t = recall(rubric_terms(corpus.prompt(h.line.prompt_id)), said, got)
+        t = recall(by_prompt[h.line.prompt_id], said, got)
         j = recall(h.line.jargon, said, got)
         terms, jargon = (terms[0] + t[0], terms[1] + t[1]), (jargon[0] + j[0], jargon[1] + j[1])
     factors = sorted(h.seconds / h.duration_s for h in heard)
@@ -324,8 +335,13 @@ def measure_model(
     loaded = _rss_mb()
     out: dict[str, Any] = {"model": model_name, "modes": {}}
     heard: list[Heard] = []
+    untidied: list[Heard] = []
     for mode in modes:
-        heard = hear_all(lines, corpus, scratch, mode, model_name, progress)
+        if mode == "vocabulary" and untidied:  # the same hearing, tidied: not heard twice
+            heard = [tidied(h) for h in untidied]
+        else:
+            heard = hear_all(lines, corpus, scratch, mode, model_name, progress)
+        untidied = heard if mode == "untidied" else untidied
         out["modes"][mode] = by_group(heard, corpus)
     recogniser_peak = _peak_rss_mb()
     out["marking"] = {

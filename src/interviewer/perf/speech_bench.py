@@ -16,9 +16,12 @@ from interviewer.errors import InterviewerError
 from interviewer.evals.speech import PACES, VOICES, load_lines
 from interviewer.perf.speech_report import GOALS, to_markdown
 
-PLAN: dict[str, tuple[str, ...]] = {"tiny.en": ("none", "question", "vocabulary"), "base": ("vocabulary",)}
-"""Each model and the hints it is heard with: none (as `interviewer transcribe` was), the question alone (as the
-app was), the prompt's vocabulary (as the app is)."""
+PLAN: dict[str, tuple[str, ...]] = {
+    "tiny.en": ("none", "question", "untidied", "vocabulary"),
+    "base": ("untidied", "vocabulary"),
+}
+"""Each model and the hints it is heard with (`interviewer.evals.speech.HINT_MODES`): none (as `interviewer
+transcribe` was), the question alone, the prompt's vocabulary as heard, and tidied (as the app hears answers)."""
 CHOSEN = "tiny.en"
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from interviewer.speech.recognition import BEAM
+
 HINTS = {
-    "none": "none (`interviewer transcribe` before)",
-    "question": "the question alone (the app before)",
-    "vocabulary": "the prompt's vocabulary (the app now)",
+    "none": "none, as heard",
+    "question": "the question alone, as heard",
+    "untidied": "the prompt's vocabulary, as heard",
+    "vocabulary": "the prompt's vocabulary, tidied (the app)",
 }
 
 
@@ -104,9 +107,12 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"rubrics; each spoken by espeak-ng in the voices {', '.join(s['voices'])} at {s['paces'][0]} and "
         f"{s['paces'][1]} words a minute. Halves by prompt (a hash of its id): settings were chosen on the "
         "development half. Rubric-term recall counts each rubric term of the prompt in a sentence and whether it "
-        "was heard; jargon recall does the same for the words the writer listed (many not in the hint).",
+        "was heard; jargon recall does the same for the words the writer listed (many not in the hint). Decoded "
+        f"as the app decodes: a beam of {BEAM} at temperature 0, each 30-second window without the last one's text; "
+        '"tidied" leaves out the recogniser\'s slips, a closing "Thank you." written over silence and loops '
+        "(`interviewer.speech.cleanup`).",
         "",
-        f"## Goals ({report['chosen']}, the prompt's vocabulary as the hint)",
+        f"## Goals ({report['chosen']}, the prompt's vocabulary as the hint, tidied)",
         "",
         *(_goal_rows(chosen) if chosen["measured"] else [f"Not measured: {chosen['note']}"]),
         "",

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from interviewer.config import model_threads
 from interviewer.errors import AudioRejected, InterviewerError
+from interviewer.speech.cleanup import tidy
 from interviewer.speech.delivery import Delivery, SpokenWord, delivery
 from interviewer.speech.hints import Hint
 
@@ -55,6 +56,8 @@ SILENCE_LEVEL = 0.002
 """A recording whose loudest samples (99.9th percentile of |amplitude|, full scale 1.0) stay below this is silent."""
 UNSURE_BELOW = 0.5
 """A word Whisper gave less probability than this is shown marked, for the candidate to check before sending."""
+BEAM = 5
+"""Hypotheses Whisper keeps while it decodes (1 is greedy); see `SpeechModel.words`."""
 MIN_CONFIDENCE = 0.3
 """Below this mean word probability the words are guesses at noise, not speech."""
 NO_HINT = Hint()
@@ -80,16 +83,21 @@ class Transcription(BaseModel):
     words: tuple[SpokenWord, ...]
     delivery: Delivery
     model: str = MODEL_NAME
+    left_out: str = ""
+    """Words the recogniser wrote that were left out as its known slips: a phrase over the closing silence
+    ("Thank you."), or a loop (`interviewer.speech.cleanup`)."""
 
     @property
     def unsure(self) -> tuple[str, ...]:
         """The words the recogniser was unsure of (probability below UNSURE_BELOW), in order."""
         return tuple(w.text for w in self.words if w.probability < UNSURE_BELOW)
 
-    def marked(self, mark: Callable[[str], str]) -> str:
-        """The text with each unsure word passed through `mark` (its punctuation left outside), the others as
-        they are."""
-        return " ".join(_marked(w.text, mark) if w.probability < UNSURE_BELOW else w.text for w in self.words)
+    def marked(self, mark: Callable[[str], str], plain: Callable[[str], str] = str) -> str:
+        """The text with each unsure word passed through `mark` (its punctuation, through `plain`, left outside),
+        the others through `plain` (for the page, an escape)."""
+        return " ".join(
+            _marked(w.text, mark, plain) if w.probability < UNSURE_BELOW else plain(w.text) for w in self.words
+        )
 
     def lines(self) -> list[str]:
         """The transcription for the terminal: the text, unsure words [in brackets?], then its figures."""
@@ -97,6 +105,7 @@ class Transcription(BaseModel):
         return [
             self.marked(lambda word: f"[{word}?]") if unsure else self.text,
             *([unsure] if unsure else []),
+            *([f'Left out, as a slip of the recogniser: "{self.left_out}"'] if self.left_out else []),
             "",
             f"duration: {self.duration_s:.1f} s; transcribed in {self.seconds:.2f} s "
             f"(real-time factor {self.real_time_factor:.3f})",
@@ -104,9 +113,9 @@ class Transcription(BaseModel):
         ]
 
 
-def _marked(word: str, mark: Callable[[str], str]) -> str:
+def _marked(word: str, mark: Callable[[str], str], plain: Callable[[str], str]) -> str:
     bare = word.rstrip(".,;:!?")
-    return mark(bare) + word[len(bare) :] if bare else mark(word)
+    return mark(bare) + plain(word[len(bare) :]) if bare else mark(word)
 
 
 def _verified(path: Path, expected: str, *more: Path) -> bytes:
@@ -185,16 +194,19 @@ class SpeechModel:
         `hint`, the words of the question being answered (`interviewer.speech.hints.vocabulary`), is given to
         Whisper as hotwords, which stay in its prompt for every 30-second window of the answer; each window is
         then read without the text of the one before, which with a long hint sent the small model into loops
-        that repeated a phrase to the end of the window. One decoding at temperature 0, with no fallback to
-        sampling at higher temperatures: on the tests' 22 spoken answers the fallback left the word error rate as
-        it was (10.8%) and took twice as long.
+        that repeated a phrase to the end of the window. A beam search of 5 at temperature 0, with no fallback to
+        sampling at higher temperatures (on the tests' 22 spoken answers the fallback left the word error rate as
+        it was, 10.8%, and took twice as long). On the domain set's development half at 150 words a minute, the
+        beam of 5 against greedy decoding took the word error rate from 21.4% to 19.4% and rubric-term recall
+        from 85.7% to 90.9%; it cost time at the median (real-time factor 0.110 against 0.078) and saved it at
+        p95 (0.153 against 0.351), where greedy decoding ran on in hallucinations.
         """
         text = self.hint_text(hint)
         with self._lock:
             segments, _ = self._model.transcribe(
                 samples,
                 language="en",
-                beam_size=1,
+                beam_size=BEAM,
                 temperature=0.0,
                 word_timestamps=True,
                 vad_filter=True,
@@ -333,7 +345,8 @@ def transcribe(
     start = time.perf_counter()
     samples = decode(data, label, max_audio_s)
     _refuse_silence(samples, label)
-    words = model.words(samples, hint)
+    tidied = tidy(model.words(samples, hint))
+    words = list(tidied.words)
     confidence = _refuse_no_speech(words, label)
     seconds = time.perf_counter() - start
     duration = samples.size / SAMPLE_RATE
@@ -347,6 +360,7 @@ def transcribe(
         words=tuple(words),
         delivery=delivery(words),
         model=model.name,
+        left_out=tidied.left_out_text,
     )
 
 

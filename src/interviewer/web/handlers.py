@@ -129,9 +129,13 @@ def heard(engine: Engine, caller: Caller, session_id: str, audio: str | None, ty
 def heard_note(spoken: Transcription) -> str:
     """Under the box: how long and how it was said, and what was heard with the words to check marked."""
     said = f"*Transcribed {spoken.duration_s:.1f} s of speech: {spoken.delivery.line()}.*"
+    if spoken.left_out:
+        said += (
+            f' *Left out: "{escape_markdown(spoken.left_out)}", a slip of the recogniser (over silence, or a loop).*'
+        )
     if not spoken.unsure:
         return f"{said} *Check the text in the box, then send it.*"
-    heard = spoken.marked(lambda word: f"<mark>{escape_markdown(word)}</mark>")
+    heard = spoken.marked(lambda word: f"<mark>{escape_markdown(word)}</mark>", escape_markdown)
     count = len(spoken.unsure)
     return (
         f"{said}\n\n**Check the marked {'word' if count == 1 else f'{count} words'}**, which the recogniser was "
