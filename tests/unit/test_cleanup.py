@@ -69,6 +69,8 @@ def test_a_loop_is_cut_to_three_and_a_closing_run_after_it_left_out() -> None:
 def test_repeats_a_candidate_says_are_kept_and_a_looped_phrase_is_cut() -> None:
     said = heard("It is very very very slow, retry, retry, retry.")
     assert tidy(said).words == tuple(said)
+    counted = heard("We page at 1, 2, 3, 4 and 5 failed checks, or at 0.1, 0.2, 0.3, 0.4 PSI.")
+    assert tidy(counted).words == tuple(counted)
     looped = heard("the model drifts " + "and drifts " * 8 + "away")
     assert text_of(tidy(looped).words) == "the model drifts and drifts and drifts and drifts away"
 

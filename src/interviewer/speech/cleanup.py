@@ -60,7 +60,8 @@ class Tidied:
 
 
 def _bare(word: SpokenWord) -> str:
-    return re.sub(r"[^a-z']", "", word.text.casefold())
+    """The word without punctuation or case: "Bye." is "bye"; numbers and letters of any script stay."""
+    return re.sub(r"[^\w']", "", word.text.casefold())
 
 
 def _repeats(words: Sequence[SpokenWord], size: int) -> bool:
