@@ -34,9 +34,8 @@ def test_a_spoken_answer_is_kept_with_its_delivery_and_summed_in_the_review(engi
     app = InterviewApp(engine)
     session, _ = engine.start(ME, "topic", "fs-why")
     box, spoken, said = app.transcribe(session, str(synthesize(SAID, tmp_path / "a.wav")), TYPED, None)  # type: ignore[arg-type]
-    # Heard after what was typed. (With the prompt's terms as the hint, whisper tiny.en hears this sentence's first
-    # words as "Features or keeps"; with the question alone it heard "A feature store keeps". evals/reports/speech.md
-    # measures what the hint costs in word errors and gains in terms.)
+    # Heard after what was typed; the sentence's first words ("A feature store keeps") are the ones the recogniser
+    # hears least reliably, so the check reads the words after them.
     assert box.startswith(TYPED + " ") and "one definition of each feature for training and serving" in box.lower()
     assert "words a minute" in said
     assert engine.views.transcript(ME, session).prompts == []  # transcribed, not sent

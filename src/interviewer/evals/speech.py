@@ -31,6 +31,7 @@ from typing import Any, Literal
 from interviewer.config import PROJECT_ROOT
 from interviewer.curriculum.corpus import Corpus, PromptRef
 from interviewer.errors import InterviewerError
+from interviewer.speech.cleanup import tidy
 from interviewer.speech.delivery import SpokenWord
 from interviewer.speech.hints import Hint, vocabulary
 
@@ -174,18 +175,14 @@ def hear_all(
                 start = time.perf_counter()
                 said = model.words(samples, hint)
                 seconds = time.perf_counter() - start
-                heard = Heard(
-                    line, voice, pace, " ".join(w.text for w in said), tuple(said), samples.size / 16_000, seconds
-                )
-                out.append(tidied(heard) if mode == "vocabulary" else heard)
+                text = " ".join(w.text for w in said)
+                out.append(Heard(line, voice, pace, text, tuple(said), samples.size / 16_000, seconds))
         progress(f"{model_name} {mode}: {len(out)} of {len(lines) * len(VOICES) * len(PACES)} heard")
     return out
 
 
 def tidied(heard: Heard) -> Heard:
     """What was heard, without the recogniser's slips (as the app shows it), the tidying's time counted in."""
-    from interviewer.speech.cleanup import tidy
-
     start = time.perf_counter()
     kept = tidy(heard.words).words
     seconds = heard.seconds + time.perf_counter() - start
@@ -335,13 +332,15 @@ def measure_model(
     loaded = _rss_mb()
     out: dict[str, Any] = {"model": model_name, "modes": {}}
     heard: list[Heard] = []
-    untidied: list[Heard] = []
+    untidied: list[Heard] = []  # "untidied" and "vocabulary" are one hearing, the second tidied
     for mode in modes:
-        if mode == "vocabulary" and untidied:  # the same hearing, tidied: not heard twice
-            heard = [tidied(h) for h in untidied]
-        else:
-            heard = hear_all(lines, corpus, scratch, mode, model_name, progress)
-        untidied = heard if mode == "untidied" else untidied
+        heard = (
+            untidied
+            if mode == "vocabulary" and untidied
+            else hear_all(lines, corpus, scratch, mode, model_name, progress)
+        )
+        untidied = heard if mode in ("untidied", "vocabulary") else untidied
+        heard = [tidied(h) for h in heard] if mode == "vocabulary" else heard
         out["modes"][mode] = by_group(heard, corpus)
     recogniser_peak = _peak_rss_mb()
     out["marking"] = {

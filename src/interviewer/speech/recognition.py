@@ -21,7 +21,7 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -320,7 +320,7 @@ def _refuse_silence(samples: Samples, label: str) -> None:
         raise AudioRejected(f"{label} is silent: no sound was picked up. Is the microphone muted?")
 
 
-def _refuse_no_speech(words: list[SpokenWord], label: str) -> float:
+def _refuse_no_speech(words: Sequence[SpokenWord], label: str) -> float:
     """The words' mean confidence, unless no speech could be made out in the sound."""
     confidence = statistics.fmean(w.probability for w in words) if words else 0.0
     if confidence < MIN_CONFIDENCE:
@@ -346,7 +346,7 @@ def transcribe(
     samples = decode(data, label, max_audio_s)
     _refuse_silence(samples, label)
     tidied = tidy(model.words(samples, hint))
-    words = list(tidied.words)
+    words = tidied.words
     confidence = _refuse_no_speech(words, label)
     seconds = time.perf_counter() - start
     duration = samples.size / SAMPLE_RATE
@@ -357,7 +357,7 @@ def transcribe(
         seconds=round(seconds, 3),
         real_time_factor=round(seconds / duration, 4),
         confidence=round(confidence, 3),
-        words=tuple(words),
+        words=words,
         delivery=delivery(words),
         model=model.name,
         left_out=tidied.left_out_text,
