@@ -22,7 +22,7 @@ from interviewer.config import parse_port as parse_port
 from interviewer.errors import InterviewerError
 from interviewer.storage import exports
 from interviewer.web.auth import AUTH_FILE_VAR, AUTH_VAR, Credentials, FailedSignIns, credentials
-from interviewer.web.heap import bound_heap
+from interviewer.web.heap import bound_heap, keep_giving_back
 
 if TYPE_CHECKING:
     from interviewer.interview.engine import Engine
@@ -178,6 +178,7 @@ def serve(settings: Settings, public: bool = False) -> int:
     """Serve on `settings.host`:`settings.port` until stopped; a problem the user can fix is one line
     `error: ...` on stderr and exit code 2."""
     bound_heap()  # before any handler thread or encoder allocates
+    keep_giving_back()  # the free memory the turns leave inside the heap, returned every second
     try:
         launch(settings.host, settings.port, public=public, settings=settings)
     except InterviewerError as exc:
