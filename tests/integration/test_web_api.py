@@ -158,3 +158,27 @@ def test_with_a_model_configured_the_app_offers_it_and_carries_on_when_it_is_dow
         assert "*Graded by the rubric brain: The model failed (" in review
     finally:
         demo.close()
+
+
+def test_the_server_keeps_the_state_of_its_most_recent_page_loads_only_and_a_page_let_go_still_works(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Gradio keeps a copy of the page's configuration for every page load; a server bounds how many it keeps."""
+    from interviewer.web import server
+
+    monkeypatch.setattr(server, "PAGE_STATES", 4)
+    port = free_port()
+    demo = server.launch("127.0.0.1", port, block=False)
+    try:
+        pages = []
+        for _ in range(10):  # ten visits, each loading the page as a browser does
+            page = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "client"))
+            page.predict(api_name="/load")
+            page.predict(api_name="/start_page")
+            pages.append(page)
+        assert len(demo.state_holder.session_data) == 4  # not ten: the six oldest were let go
+        started = pages[0].predict("topic:fs-why", 1, "rubric", api_name="/start")  # the first page, let go
+        assert started[SESSION] and started[CHAT], started[NOTICE]  # an interview, with its first question
+        assert len(demo.state_holder.session_data) == 4
+    finally:
+        demo.close()

@@ -91,6 +91,15 @@ def trust_proxies(proxies: tuple[str, ...]) -> None:
     os.environ["FORWARDED_ALLOW_IPS"] = ",".join(proxies)  # "" trusts no one
 
 
+PAGE_STATES = 500
+"""The page loads whose state a server keeps, the most recently used (Gradio's `state_session_capacity`). Gradio
+keeps, for every page load, a copy of the page's configuration, about 0.23 MB for this app's page, and by default
+for its 10,000 most recent: a server's memory grew with every visit and every reload, towards 2.3 GB. A page
+whose state was let go keeps working: its next event starts the state afresh, and what the page sends with the
+event (the answer box, the session id) comes from the browser. Only a spoken answer's delivery, held until the
+answer is sent, goes with it; the words stay in the box."""
+
+
 def launch_options(
     login: Credentials | None, downloads: Path, sign_ins: FailedSignIns, secret_file: Path | None = None
 ) -> dict[str, Any]:
@@ -110,6 +119,7 @@ def launch_options(
         "auth": login.verify if login else None,  # an async def: Gradio awaits it
         "auth_message": "Sign in to your mock interviews.",
         "app_kwargs": {"middleware": [guard]},
+        "state_session_capacity": PAGE_STATES,
         "max_file_size": f"{MAX_UPLOAD_MB}mb",  # a spoken answer; the only upload the page takes
         "show_error": False,
         "run_history": False,  # a shared computer must not keep a transcript in the browser's storage
