@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -81,6 +83,29 @@ def test_a_bad_soak_length_is_refused_naming_the_setting(tmp_path: Path) -> None
     done = _soak("--minutes", "0.2", "--out", str(tmp_path), timeout=120)
     assert done.returncode == 2 and "--minutes takes 1 to 1440 minutes" in done.stderr, done.stderr
     assert not (tmp_path / "soak.json").exists()
+
+
+@pytest.mark.timeout(180)
+def test_a_kill_or_ctrl_c_stops_the_soak_and_its_app_while_candidates_run(data_dir: Path, tmp_path: Path) -> None:
+    for name in ("SIGTERM", "SIGINT"):
+        out, errors = tmp_path / name, tmp_path / f"{name}.err"
+        command = ["-m", "interviewer.perf.soak", "--minutes", "1", "--targets", "embedded", "--out", str(out)]
+        with errors.open("w") as err_file:  # a file, not a pipe: nothing waits on a full pipe
+            soak = subprocess.Popen(
+                [sys.executable, *command], stdout=subprocess.PIPE, stderr=err_file, text=True, cwd=ROOT
+            )
+        assert soak.stdout is not None
+        for line in soak.stdout:  # "Soaking ...", then a line a minute
+            if line.startswith("Soaking"):
+                break
+        apps = [p for p in psutil.Process(soak.pid).children(recursive=True) if "app.py" in " ".join(p.cmdline())]
+        assert len(apps) == 1, apps
+        time.sleep(8)  # the candidates are interviewing
+        soak.send_signal(getattr(signal, name))
+        soak.communicate(timeout=60)
+        err = errors.read_text(encoding="utf-8")
+        assert soak.returncode == 130 and "Interrupted: the servers started here are stopped" in err, (name, err)
+        assert not _running(apps[0].pid) and not out.exists()
 
 
 def _running(pid: int) -> bool:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import greenlet
 import numpy as np
 from locust import constant
 from locust.env import Environment
@@ -352,13 +353,19 @@ def run_failover(args: argparse.Namespace) -> None:
     print(f"Wrote {json_path} and {md_path}", flush=True)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def stop_on_sigterm() -> None:
-    """A `kill` stops the servers started here, as Ctrl-C does (KeyboardInterrupt unwinds their `with` blocks)."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    """A `kill` or Ctrl-C stops the servers started here: a KeyboardInterrupt in the main greenlet unwinds their
+    `with` blocks. Under locust's gevent a signal can arrive while a simulated candidate's greenlet runs; raised
+    there, it would end that candidate only, and the run would go on, its servers with it."""
+    main = greenlet.getcurrent()
+
+    def interrupt(signum: int, frame: object) -> None:
+        if greenlet.getcurrent() is main:
+            raise KeyboardInterrupt
+        main.throw(KeyboardInterrupt)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
