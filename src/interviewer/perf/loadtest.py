@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import greenlet
+import gevent
 import numpy as np
 from locust import constant
 from locust.env import Environment
@@ -355,14 +355,16 @@ def run_failover(args: argparse.Namespace) -> None:
 
 def stop_on_sigterm() -> None:
     """A `kill` or Ctrl-C stops the servers started here: a KeyboardInterrupt in the main greenlet unwinds their
-    `with` blocks. Under locust's gevent a signal can arrive while a simulated candidate's greenlet runs; raised
-    there, it would end that candidate only, and the run would go on, its servers with it."""
-    main = greenlet.getcurrent()
+    `with` blocks. Under locust's gevent the signal can arrive while a simulated candidate's greenlet (or another
+    one of the run's) runs. Raised there, it would end that greenlet only, and the run would go on with its
+    servers; thrown into the main greenlet from there, it would leave that greenlet suspended for good, and the
+    process would wait for it at exit. So the hub throws it into the main greenlet between two greenlets' turns."""
+    main = gevent.getcurrent()
 
     def interrupt(signum: int, frame: object) -> None:
-        if greenlet.getcurrent() is main:
+        if gevent.getcurrent() is main:
             raise KeyboardInterrupt
-        main.throw(KeyboardInterrupt)
+        gevent.get_hub().loop.run_callback(main.throw, KeyboardInterrupt)
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
