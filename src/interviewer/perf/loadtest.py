@@ -353,7 +353,7 @@ def run_failover(args: argparse.Namespace) -> None:
     print(f"Wrote {json_path} and {md_path}", flush=True)
 
 
-def stop_on_sigterm() -> None:
+def stop_on_signals() -> None:
     """A `kill` or Ctrl-C stops the servers started here: a KeyboardInterrupt in the main greenlet unwinds their
     `with` blocks. Under locust's gevent the signal can arrive while a simulated candidate's greenlet (or another
     one of the run's) runs. Raised there, it would end that greenlet only, and the run would go on with its
@@ -372,7 +372,7 @@ def stop_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    stop_on_sigterm()
+    stop_on_signals()
     try:
         if args.target == failover.TARGET:
             run_failover(args)

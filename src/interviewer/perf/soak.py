@@ -39,7 +39,7 @@ from interviewer.perf.loadtest import (
     _user_class,
     embedded_app,
     server_env,
-    stop_on_sigterm,
+    stop_on_signals,
 )
 from interviewer.team.cluster import Cluster, throwaway
 from interviewer.team.parts import DB_NAME
@@ -329,7 +329,7 @@ def plan_of(args: argparse.Namespace) -> SoakPlan:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    stop_on_sigterm()
+    stop_on_signals()
     try:
         json_path, md_path, report = run(plan_of(args), args.out)
     except InterviewerError as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import threading
 from collections.abc import Callable
 
@@ -32,8 +33,10 @@ MMAP_THRESHOLD = 8 << 20
 GIVE_BACK_EVERY_S = 1.0
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    """The C library, when it is glibc (the only one with both mallopt and malloc_trim); else None."""
+    """The C library, when it is glibc (the only one with both mallopt and malloc_trim); else None. Looked up
+    once: `find_library` runs `ldconfig`."""
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
@@ -64,14 +67,13 @@ def give_back() -> bool:
 def keep_giving_back(every_s: float = GIVE_BACK_EVERY_S) -> Callable[[], None] | None:
     """`give_back` every `every_s` seconds from a daemon thread, until the returned function is called (it waits
     for the thread to end); None where the C library is not glibc."""
-    libc = _libc()
-    if libc is None:
+    if _libc() is None:
         return None
     stopped = threading.Event()
 
     def run() -> None:
         while not stopped.wait(every_s):
-            libc.malloc_trim(0)
+            give_back()
 
     thread = threading.Thread(target=run, name="heap-give-back", daemon=True)
     thread.start()
